@@ -1,0 +1,3 @@
+"""Egress Cost Optimizer."""
+
+__version__ = "0.1.0"

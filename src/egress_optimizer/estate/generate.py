@@ -1,0 +1,254 @@
+"""``egress generate``: a labelled synthetic AWS estate, written exactly as AWS delivers its logs and bill.
+
+Output layout (``DIR`` mirrors S3: each top-level folder is a bucket, paths below it are object keys):
+
+- ``DIR/<bucket>/AWSLogs/...``      VPC flow logs (text and Parquet), CloudTrail
+- ``DIR/<bucket>/s3-access-logs/...`` S3 server access logs (simple and partitioned key formats)
+- ``DIR/<bucket>/cloudfront/...``   CloudFront standard logs
+- ``DIR/cur-exports-<payer>/cur2/...``  CUR 2.0 export + manifest; ``DIR/cur-legacy-<acct>/...`` legacy CUR
+- ``DIR/inventory/...``             describe_* snapshots, bucket and distribution configs, CloudTrail lookups
+- ``DIR/labels.json``               ground truth; ``DIR/planned_activities.json`` declared planned work
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from egress_optimizer import __version__
+from egress_optimizer.estate import billing, cloudfront_requests, flow_records, incidents, s3_requests, traffic
+from egress_optimizer.estate.topology import SCALES, Estate, build_estate
+from egress_optimizer.estate.writers.cloudfront import write_cloudfront_logs
+from egress_optimizer.estate.writers.cloudtrail import write_cloudtrail
+from egress_optimizer.estate.writers.cur import cur2_frame, write_cur2, write_legacy_cur
+from egress_optimizer.estate.writers.inventory import write_inventory
+from egress_optimizer.estate.writers.s3_access import write_s3_access_logs
+from egress_optimizer.estate.writers.vpc_flow import write_vpc_flow_logs
+from egress_optimizer.pricing import load_catalog
+
+DEFAULT_START = "2026-10-01"
+
+Progress = Callable[[str, float], None]  # (stage description, fraction of the whole run completed)
+
+
+@dataclass
+class GenerateResult:
+    out: Path
+    estate: Estate
+    incidents: list[incidents.Incident]
+    counts: dict[str, dict[str, int]]
+    line_items: int
+    cur_cost_usd: float
+    seconds: float
+
+    def summary(self) -> dict:
+        return {
+            "out": str(self.out),
+            "seed": self.estate.seed,
+            "scale": self.estate.scale,
+            "accounts": len(self.estate.accounts),
+            "vpcs": len(self.estate.vpcs),
+            "enis": len(self.estate.enis),
+            "incidents": len(self.incidents),
+            "files": self.counts,
+            "cur_line_items": self.line_items,
+            "cur_cost_usd": round(self.cur_cost_usd, 2),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def parse_start(start: str) -> int:
+    try:
+        dt = datetime.strptime(start, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"start date {start!r} is not YYYY-MM-DD") from None
+    return int(dt.timestamp())
+
+
+def _rng(seed: int, name: str) -> np.random.Generator:
+    """An independent stream per component, so adding one component never shifts another's numbers."""
+    key = [seed] + [ord(c) for c in name]
+    return np.random.default_rng(np.random.SeedSequence(key))
+
+
+def generate(
+    out: Path, days: int, seed: int, scale: str, start: str = DEFAULT_START, progress: Progress | None = None
+) -> GenerateResult:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    if not 1 <= days <= 366:
+        raise ValueError("days must be between 1 and 366")
+    t_begin = time.perf_counter()
+    say = progress or (lambda stage, frac: None)
+    start_epoch = parse_start(start)
+    hours = days * 24
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        # Regenerating replaces the previous estate rather than mixing two.
+        for child in out.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    catalog = load_catalog()
+
+    say("building the organisation", 0.02)
+    estate = build_estate(seed, scale)
+    streams = traffic.build_streams(estate, _rng(seed, "streams"))
+    origin_streams = traffic.add_alb_origin_streams(estate, streams)
+    incs = incidents.schedule(estate, streams, hours, _rng(seed, "incidents"))
+    spikes = incidents.release_spikes(estate, start_epoch, hours, _rng(seed, "spikes"))
+    say("modelling traffic", 0.06)
+    vol = traffic.baseline_volumes(estate, streams, start_epoch, hours, _rng(seed, "volumes"), spikes)
+    incidents.apply(incs, estate, streams, vol, _rng(seed, "incident-volumes"))
+    cf = cloudfront_requests.build_cloudfront_requests(estate, streams, vol, incs, start_epoch, _rng(seed, "cf"))
+    cloudfront_requests.set_origin_volumes(estate, streams, vol, cf, origin_streams)
+    say("generating S3 requests", 0.15)
+    s3 = s3_requests.build_s3_requests(estate, streams, vol, incs, cf, start_epoch, _rng(seed, "s3"))
+    # Replication lag can push a replica past the end of the period; the period's logs end with it.
+    s3["t"] = s3.t.clip(upper=start_epoch + hours * 3600 - 1)
+    say("generating flow records", 0.22)
+    records, eni_ids = flow_records.build_flow_records(estate, streams, vol, start_epoch, _rng(seed, "flows"))
+    eni_cols = flow_records.eni_lookup(estate, eni_ids)
+
+    counts: dict[str, dict[str, int]] = {}
+    total_records = records.num_rows
+    done = [0]
+
+    def flow_progress(n: int) -> None:
+        done[0] += n
+        say("writing VPC flow logs", 0.3 + 0.4 * done[0] / max(total_records, 1))
+
+    counts["vpc_flow"] = write_vpc_flow_logs(out, estate, records, eni_cols, start_epoch, flow_progress)
+    say("writing S3 access logs", 0.72)
+    counts["s3_access"] = write_s3_access_logs(out, estate, s3)
+    say("writing CloudFront logs", 0.76)
+    counts["cloudfront"] = write_cloudfront_logs(out, estate, cf)
+
+    say("pricing usage and writing the CUR", 0.82)
+    usage = billing.build_usage(estate, catalog, streams, vol, s3, cf, start_epoch)
+    items = billing.price(usage, catalog, estate.payer.id, start_epoch)
+    tags = _resource_tags(estate)
+    az_of = {e.resource_id: f"{e.region}{'abc'[e.az_index]}" for e in estate.enis if e.kind == "ec2"}
+    cur = cur2_frame(estate, items, start_epoch, tags, az_of)
+    cur_keys = write_cur2(out, estate, cur)
+    legacy_account = next(a.id for a in estate.accounts if a.name == "prod-web")
+    legacy_keys = write_legacy_cur(out, estate, cur, legacy_account)
+    counts["cur"] = {"objects": len(cur_keys) + len(legacy_keys), "records": len(cur)}
+
+    say("computing incident impact", 0.9)
+    billing.incident_impacts(usage, incs, catalog, estate.payer.id, start_epoch, items)
+    say("writing inventory and CloudTrail", 0.95)
+    write_cloudtrail(out, estate, incs, start_epoch, hours, _rng(seed, "cloudtrail"))
+    write_inventory(out, estate, incs, start_epoch, start_epoch + hours * 3600, hours)
+    _write_labels(out, estate, incs, spikes, start_epoch, hours, days, catalog.version)
+    result = GenerateResult(out, estate, incs, counts, len(cur), float(items.cost.sum()), time.perf_counter() - t_begin)
+    say("done", 1.0)
+    return result
+
+
+def _resource_tags(estate: Estate) -> dict[str, dict[str, str]]:
+    tags: dict[str, dict[str, str]] = {}
+    for e in estate.enis:
+        tags[billing.resource_arn(estate, e)] = e.tags
+        tags[e.resource_id] = e.tags
+    for n in estate.nats:
+        tags[f"arn:aws:ec2:{n.region}:{n.account}:natgateway/{n.id}"] = estate.eni(n.eni_id).tags
+    for b in estate.buckets:
+        tags[b.name] = b.tags
+    for d in estate.distributions:
+        tags[f"arn:aws:cloudfront::{d.account}:distribution/{d.id}"] = d.tags
+    return tags
+
+
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _write_labels(
+    out: Path,
+    estate: Estate,
+    incs: list[incidents.Incident],
+    spikes: list[dict],
+    start_epoch: int,
+    hours: int,
+    days: int,
+    price_version: str,
+) -> None:
+    planned = []
+    items = []
+    for inc in incs:
+        root, remediation = incidents.ROOT_CAUSE[inc.kind]
+        start, end = start_epoch + inc.start_hour * 3600, start_epoch + inc.end_hour * 3600
+        item = {
+            "id": inc.id,
+            "kind": inc.kind,
+            "shape": inc.shape,
+            "planned": inc.planned,
+            "start": _iso(start),
+            "end": _iso(end),
+            "duration_hours": inc.end_hour - inc.start_hour,
+            "accounts": inc.accounts,
+            "regions": inc.regions,
+            "resources": inc.resources,
+            "expected_root_cause": root,
+            "expected_remediation": remediation,
+            "dollar_impact_usd": inc.dollar_impact_usd,
+            "dollar_impact_per_day_usd": inc.dollar_impact_per_day_usd,
+            "magnitude_pct": inc.magnitude_pct,
+            "small": inc.magnitude_pct is not None and inc.magnitude_pct <= 20,
+            "change_event_ids": inc.change_events,
+            "details": {k: v for k, v in inc.params.items() if k not in ("moved_from",)},
+        }
+        if inc.kind == "public_s3_exfiltration":
+            item["details"]["adversarial_text_in_logs"] = True
+        items.append(item)
+        if inc.planned:
+            planned.append(
+                {
+                    "id": f"plan-{inc.id}",
+                    "declared_at": _iso(start - 2 * 86400),
+                    "start": _iso(start - 3600),
+                    "end": _iso(end + 3600),
+                    "accounts": inc.accounts,
+                    "regions": inc.regions,
+                    "resources": inc.resources,
+                    "ticket": inc.params.get("ticket"),
+                    "description": "Bulk copy of curated tables from us-east-1 to us-west-2 for the "
+                    "analytics migration",
+                }
+            )
+    labels = {
+        "generator": {"name": "egress_optimizer.estate", "version": __version__, "price_table": price_version},
+        "estate": {
+            "seed": estate.seed,
+            "scale": estate.scale,
+            "days": days,
+            "start": _iso(start_epoch),
+            "end": _iso(start_epoch + hours * 3600),
+            "payer_account": estate.payer.id,
+            "accounts": {a.id: a.name for a in estate.accounts},
+            "regions": sorted({v.region for v in estate.vpcs}),
+        },
+        "incidents": items,
+        "planned_activities": planned,
+        "benign_events": [
+            {
+                "kind": s["kind"],
+                "start": _iso(start_epoch + s["start_hour"] * 3600),
+                "end": _iso(start_epoch + s["end_hour"] * 3600),
+                "factor": round(s["factor"], 3),
+                "traffic": sorted(s["kinds"]),
+            }
+            for s in spikes
+        ],
+        "notes": "dollar_impact_usd = bill with the incident minus bill without it (list prices, tiers applied); "
+        "magnitude_pct = incident bytes over the affected series' own bytes in the same window.",
+    }
+    (out / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
+    (out / "planned_activities.json").write_text(json.dumps({"planned_activities": planned}, indent=2) + "\n")

@@ -1,0 +1,161 @@
+"""The data lake: partitioned Parquet tables under one root that is a local folder or an ``s3://`` URI.
+
+Both kinds of root go through the same code (pyarrow filesystems), so what is tested on a laptop is what
+runs in AWS. Writes are idempotent by construction: a file's name is derived from the identity of the
+input it came from, so writing the same input again replaces the file instead of adding a second copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from egress_optimizer import __version__
+from egress_optimizer.errors import InputError
+
+DEFAULT_LAKE = "./egress-lake"
+MARKER = "_egress_lake.json"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_FILE_ID = re.compile(r"^[A-Za-z0-9._=-]{1,200}$")
+
+
+def _s3_filesystem(bucket_region: str | None = None) -> pafs.S3FileSystem:
+    """S3 with the standard credential chain; AWS_ENDPOINT_URL(_S3) points it at moto or a private endpoint."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    kwargs: dict[str, Any] = {"region": bucket_region or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        kwargs.update(endpoint_override=host or endpoint, scheme=scheme if host else "https")
+    return pafs.S3FileSystem(**kwargs)
+
+
+@dataclass(frozen=True)
+class Lake:
+    root: str  # as given: a local path or s3://bucket/prefix
+    fs: pafs.FileSystem
+    base: str  # path of the root inside ``fs``
+
+    @classmethod
+    def open(cls, root: str = DEFAULT_LAKE, create: bool = True) -> Lake:
+        if root.startswith("s3://"):
+            base = root[len("s3://") :].rstrip("/")
+            if not base or base.startswith("/"):
+                raise InputError(f"lake URI {root!r} has no bucket")
+            fs: pafs.FileSystem = _s3_filesystem()
+        elif "://" in root:
+            raise InputError(f"lake root {root!r}: only local paths and s3:// URIs are supported")
+        else:
+            fs = pafs.LocalFileSystem()
+            base = os.path.abspath(root)
+            if os.path.exists(base) and not os.path.isdir(base):
+                raise InputError(f"lake root {root!r} exists and is not a directory")
+        lake = cls(root, fs, base)
+        if create:
+            lake._ensure_marker()
+        elif not lake.exists(MARKER):
+            raise InputError(f"{root!r} is not an egress lake (no {MARKER}); create it with `egress demo` or ingest")
+        return lake
+
+    # ---- paths -------------------------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return "/".join([self.base, *parts])
+
+    def uri(self, *parts: str) -> str:
+        """A location DuckDB and other readers understand (local path or s3:// URI)."""
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            return self.path(*parts)
+        return "s3://" + self.path(*parts)
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
+
+    def _ensure_marker(self) -> None:
+        self.fs.create_dir(self.base, recursive=True)
+        if not self.exists(MARKER):
+            self.write_json(MARKER, {"format": "egress-lake", "version": 1, "created_by": __version__})
+
+    # ---- small JSON documents (markers, manifests, model metadata) ---------------------------------------
+    def write_json(self, rel: str, obj: Any) -> None:
+        self._write_atomic(self.path(rel), (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+    def read_json(self, rel: str) -> Any:
+        with self.fs.open_input_stream(self.path(rel)) as f:
+            return json.loads(f.read())
+
+    def _write_atomic(self, path: str, data: bytes) -> None:
+        parent = path.rsplit("/", 1)[0]
+        self.fs.create_dir(parent, recursive=True)
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+            with self.fs.open_output_stream(tmp) as f:
+                f.write(data)
+            self.fs.move(tmp, path)  # rename is atomic on one filesystem: readers never see half a file
+        else:
+            with self.fs.open_output_stream(path) as f:  # an S3 PUT is atomic
+                f.write(data)
+
+    # ---- tables -------------------------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        infos = self.fs.get_file_info(pafs.FileSelector(self.base, allow_not_found=True))
+        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory and _NAME.match(i.base_name))
+
+    def write_part(self, table: str, data: pa.Table, partition: Mapping[str, str], file_id: str) -> str:
+        """Write one Parquet file at ``table/k=v/.../<file_id>.parquet``, replacing any file of the same id."""
+        _check_name(table)
+        if not _FILE_ID.match(file_id):
+            raise ValueError(f"file id {file_id!r} has characters that are not safe in a file name")
+        parts = [f"{k}={_partition_value(v)}" for k, v in partition.items()]
+        path = self.path(table, *parts, f"{file_id}.parquet")
+        sink = pa.BufferOutputStream()
+        pq.write_table(data, sink, compression="zstd")
+        self._write_atomic(path, sink.getvalue().to_pybytes())
+        return path
+
+    def delete_files(self, table: str, file_id: str) -> int:
+        """Remove every file of one id, whatever partitions it landed in (for re-ingest with new partitions)."""
+        removed = 0
+        for info in self._files(table):
+            if info.base_name == f"{file_id}.parquet":
+                self.fs.delete_file(info.path)
+                removed += 1
+        return removed
+
+    def _files(self, table: str) -> Iterable[pafs.FileInfo]:
+        sel = pafs.FileSelector(self.path(table), recursive=True, allow_not_found=True)
+        return [
+            i for i in self.fs.get_file_info(sel) if i.type == pafs.FileType.File and i.base_name.endswith(".parquet")
+        ]
+
+    def files(self, table: str) -> list[str]:
+        return sorted(i.path for i in self._files(table))
+
+    def dataset(self, table: str) -> ds.Dataset:
+        _check_name(table)
+        return ds.dataset(self.path(table), filesystem=self.fs, format="parquet", partitioning="hive")
+
+    def read(self, table: str, columns: list[str] | None = None, filter: ds.Expression | None = None) -> pa.Table:
+        if not self.exists(table):
+            raise InputError(f"lake {self.root!r} has no table {table!r}")
+        return self.dataset(table).to_table(columns=columns, filter=filter)
+
+
+def _check_name(table: str) -> None:
+    if not _NAME.match(table):
+        raise ValueError(f"invalid table name {table!r}")
+
+
+def _partition_value(v: object) -> str:
+    s = str(v)
+    if not s or "/" in s or s in (".", ".."):
+        raise ValueError(f"invalid partition value {v!r}")
+    return s
