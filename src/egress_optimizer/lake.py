@@ -140,8 +140,16 @@ class Lake:
         return sorted(i.path for i in self._files(table))
 
     def dataset(self, table: str) -> ds.Dataset:
+        """The table as a dataset; partition values are read as strings (account ids keep leading zeros)."""
         _check_name(table)
-        return ds.dataset(self.path(table), filesystem=self.fs, format="parquet", partitioning="hive")
+        files = self.files(table)
+        keys: list[str] = []
+        if files:
+            rel = files[0][len(self.path(table)) + 1 :]
+            keys = [seg.split("=", 1)[0] for seg in rel.split("/")[:-1] if "=" in seg]
+        partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
+        return ds.dataset(files, filesystem=self.fs, format="parquet", partitioning=partitioning,
+                          partition_base_dir=self.path(table))
 
     def read(self, table: str, columns: list[str] | None = None, filter: ds.Expression | None = None) -> pa.Table:
         if not self.exists(table):

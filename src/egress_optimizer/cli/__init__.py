@@ -31,8 +31,7 @@ stderr = Console(stderr=True)
 @app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for internal errors.")) -> None:
     """Egress Cost Optimizer."""
-    if debug:
-        os.environ["EGRESS_DEBUG"] = "1"
+    # --debug is read by run() before parsing, so errors raised during parsing honour it too.
 
 
 @app.command()

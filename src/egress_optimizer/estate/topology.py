@@ -391,7 +391,9 @@ def build_estate(seed: int, scale: str) -> Estate:
     ]
     for acct, region, cidr, fields, delivery, hive, hourly, s3_ep, ddb_ep, v6 in vpc_specs:
         vpc_id = ids.aws("vpc")
-        ipv6_cidr = f"2600:1f18:{int(rng.integers(0x1000, 0xFFFF)):x}::/56" if v6 else None
+        ipv6_net = (ipaddress.IPv6Network(f"2600:1f18:{int(rng.integers(0x1000, 0xFFFF)):x}:"
+                                          f"{int(rng.integers(0, 0xFF)):02x}00::/56") if v6 else None)
+        ipv6_cidr = str(ipv6_net) if ipv6_net else None
         vpc = Vpc(
             vpc_id,
             acct.id,
@@ -408,10 +410,7 @@ def build_estate(seed: int, scale: str) -> Estate:
         for az in range(vpc.azs):
             for public in (True, False):
                 block = blocks[az * 2 + (0 if public else 1)]
-                v6sub = None
-                if ipv6_cidr:
-                    base = ipv6_cidr.split("::")[0]
-                    v6sub = f"{base}{az * 2 + int(not public):02x}::/64"
+                v6sub = str(list(ipv6_net.subnets(new_prefix=64))[az * 2 + int(not public)]) if ipv6_net else None
                 vpc.subnets.append(Subnet(ids.aws("subnet"), vpc_id, az, str(block), public, v6sub))
         vpcs.append(vpc)
         for ep_id, svc in ((vpc.s3_gateway_endpoint, "s3"), (vpc.ddb_gateway_endpoint, "dynamodb")):
@@ -439,7 +438,7 @@ def build_estate(seed: int, scale: str) -> Estate:
     ) -> Eni:
         v6 = None
         if ipv6 and subnet.ipv6_cidr:
-            v6 = subnet.ipv6_cidr.split("::")[0] + f"::{ids.hex(4)}:{ids.hex(4)}"
+            v6 = str(ipaddress.IPv6Network(subnet.ipv6_cidr).network_address + int(ids.hex(8), 16))
         eni = Eni(
             ids.aws("eni"),
             vpc.account,

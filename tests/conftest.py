@@ -1,0 +1,78 @@
+"""Test-wide guards: fake AWS credentials and no network beyond loopback.
+
+moto mocks most services in-process, but an unmocked call would fall through to the real AWS endpoint;
+blocking non-loopback sockets turns that into an immediate, visible failure instead of a network call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+    os.environ.pop(var, None)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = address[0]
+    else:
+        return True  # unix sockets
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+def _guarded(real):
+    def connect(self, address):  # type: ignore[no-untyped-def]
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise NetworkBlocked(f"test tried to reach {address!r}; tests may only use loopback")
+        return real(self, address)
+
+    return connect
+
+
+socket.socket.connect = _guarded(_real_connect)  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded(_real_connect_ex)  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not SHARED.exists():
+        pytest.fail(f"reference data not found at {SHARED} (clone the project beside shared/)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def estate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small generated estate (7 days) shared by the tests of a worker."""
+    from egress_optimizer.estate.generate import generate
+
+    out = tmp_path_factory.mktemp("estate")
+    generate(out, days=7, seed=11, scale="small")
+    return out

@@ -1,0 +1,32 @@
+"""`egress demo` and `egress generate` end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+from egress_optimizer.cli import run
+from egress_optimizer.lake import MARKER
+
+
+def test_demo_runs_every_stage(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert run(["demo", "--out", str(out), "--days", "3", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (out / "raw" / "labels.json").exists()
+    assert (out / "lake" / MARKER).exists()
+    assert summary["stages"]["generate"]["files"]["vpc_flow"]["records"] > 0
+    assert json.loads((out / "demo-summary.json").read_text()) == summary
+
+
+def test_generate_json_summary(tmp_path, capsys):
+    assert run(["generate", "--out", str(tmp_path / "e"), "--days", "2", "--seed", "3", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["accounts"] >= 3 and summary["vpcs"] >= 3
+    assert set(summary["files"]) == {"vpc_flow", "s3_access", "cloudfront", "cur"}
+    assert summary["cur_cost_usd"] > 0
+
+
+def test_generate_table_output(tmp_path, capsys):
+    assert run(["generate", "--out", str(tmp_path / "e"), "--days", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "Synthetic estate" in out and "Injected incidents" in out
