@@ -30,3 +30,12 @@ def test_generate_table_output(tmp_path, capsys):
     assert run(["generate", "--out", str(tmp_path / "e"), "--days", "3"]) == 0
     out = capsys.readouterr().out
     assert "Synthetic estate" in out and "Injected incidents" in out
+
+
+def test_generate_refuses_to_replace_a_folder_it_did_not_write(tmp_path, capsys):
+    keep = tmp_path / "precious"
+    keep.mkdir()
+    (keep / "thesis.tex").write_text("do not delete")
+    assert run(["generate", "--out", str(keep), "--days", "1"]) == 2
+    assert "refusing to replace" in capsys.readouterr().err
+    assert (keep / "thesis.tex").read_text() == "do not delete"

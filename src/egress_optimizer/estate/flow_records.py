@@ -107,9 +107,16 @@ def _pool(block: str, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def build_flow_records(
-    estate: Estate, streams: list[Stream], vol: Volumes, start_epoch: int, rng: np.random.Generator
+    estate: Estate,
+    streams: list[Stream],
+    vol: Volumes,
+    start_epoch: int,
+    rng: np.random.Generator,
+    hour_range: tuple[int, int] | None = None,
 ) -> tuple[pa.Table, list[str]]:
-    """All flow log records of the estate (every VPC), plus the ENI ids that ``eni_idx`` indexes."""
+    """Flow log records of every VPC for hours in ``hour_range`` (all hours by default), plus the ENI ids
+    that ``eni_idx`` indexes. Callers generate a day at a time so memory stays bounded at any scale."""
+    lo, hi = hour_range or (0, vol.hours)
     fph = SCALES[estate.scale]["flows_per_hour"]
     eni_ids = [e.id for e in estate.enis]
     eni_idx = {e: i for i, e in enumerate(eni_ids)}
@@ -118,7 +125,7 @@ def build_flow_records(
         if s.kind not in FLOW_KINDS:
             continue
         o_h, i_h = vol.out[:, s.id], vol.inn[:, s.id]
-        hours = np.flatnonzero((o_h > 0) | (i_h > 0))
+        hours = lo + np.flatnonzero((o_h[lo:hi] > 0) | (i_h[lo:hi] > 0))
         if hours.size == 0:
             continue
         tot = o_h[hours] + i_h[hours]
@@ -144,7 +151,7 @@ def build_flow_records(
             type="IPv6" if s.ipv6 else "IPv4",
         )
         _emit_stream(col, estate, s, eni_idx, base, n, out_b, in_b, eph, rng)
-    _emit_idle(col, estate, eni_idx, start_epoch, vol.hours, rng)
+    _emit_idle(col, estate, eni_idx, start_epoch, (lo, hi), rng)
     table = col.table()
     return table, eni_ids
 
@@ -411,10 +418,15 @@ def _emit_stream(
 
 
 def _emit_idle(
-    col: _Collector, estate: Estate, eni_idx: dict[str, int], start_epoch: int, hours: int, rng: np.random.Generator
+    col: _Collector,
+    estate: Estate,
+    eni_idx: dict[str, int],
+    start_epoch: int,
+    hour_range: tuple[int, int],
+    rng: np.random.Generator,
 ) -> None:
     """NODATA windows on idle ENIs and the rare SKIPDATA record on busy ones."""
-    windows = np.arange(hours * 6)
+    windows = np.arange(hour_range[0] * 6, hour_range[1] * 6)
     for e in estate.enis:
         if e.role == "bastion":
             idle = windows[rng.random(windows.size) < 0.25]

@@ -34,6 +34,7 @@ from egress_optimizer.estate.writers.vpc_flow import write_vpc_flow_logs
 from egress_optimizer.pricing import load_catalog
 
 DEFAULT_START = "2026-10-01"
+MARKER = ".egress-estate.json"  # marks a folder as ours, so regenerating may replace it
 
 Progress = Callable[[str, float], None]  # (stage description, fraction of the whole run completed)
 
@@ -91,10 +92,13 @@ def generate(
     hours = days * 24
     out = Path(out)
     if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).exists():
+            raise ValueError(f"{out} is not empty and was not written by `egress generate`; refusing to replace it")
         # Regenerating replaces the previous estate rather than mixing two.
         for child in out.iterdir():
             shutil.rmtree(child) if child.is_dir() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(json.dumps({"seed": seed, "scale": scale, "days": days, "start": start}) + "\n")
     catalog = load_catalog()
 
     say("building the organisation", 0.02)
@@ -102,7 +106,7 @@ def generate(
     streams = traffic.build_streams(estate, _rng(seed, "streams"))
     origin_streams = traffic.add_alb_origin_streams(estate, streams)
     incs = incidents.schedule(estate, streams, hours, _rng(seed, "incidents"))
-    spikes = incidents.release_spikes(estate, start_epoch, hours, _rng(seed, "spikes"))
+    spikes = incidents.legitimate_spikes(estate, start_epoch, hours, _rng(seed, "spikes"))
     say("modelling traffic", 0.06)
     vol = traffic.baseline_volumes(estate, streams, start_epoch, hours, _rng(seed, "volumes"), spikes)
     incidents.apply(incs, estate, streams, vol, _rng(seed, "incident-volumes"))
@@ -112,19 +116,18 @@ def generate(
     s3 = s3_requests.build_s3_requests(estate, streams, vol, incs, cf, start_epoch, _rng(seed, "s3"))
     # Replication lag can push a replica past the end of the period; the period's logs end with it.
     s3["t"] = s3.t.clip(upper=start_epoch + hours * 3600 - 1)
-    say("generating flow records", 0.22)
-    records, eni_ids = flow_records.build_flow_records(estate, streams, vol, start_epoch, _rng(seed, "flows"))
-    eni_cols = flow_records.eni_lookup(estate, eni_ids)
-
-    counts: dict[str, dict[str, int]] = {}
-    total_records = records.num_rows
-    done = [0]
-
-    def flow_progress(n: int) -> None:
-        done[0] += n
-        say("writing VPC flow logs", 0.3 + 0.4 * done[0] / max(total_records, 1))
-
-    counts["vpc_flow"] = write_vpc_flow_logs(out, estate, records, eni_cols, start_epoch, flow_progress)
+    eni_cols = flow_records.eni_lookup(estate, [e.id for e in estate.enis])
+    counts: dict[str, dict[str, int]] = {"vpc_flow": {"objects": 0, "records": 0}}
+    # A day at a time: flow records are the bulk of the data, and memory must not grow with the period.
+    for day in range(days):
+        say(f"flow logs, day {day + 1} of {days}", 0.22 + 0.5 * day / days)
+        records, _ = flow_records.build_flow_records(
+            estate, streams, vol, start_epoch, _rng(seed, f"flows-{day}"), hour_range=(day * 24, (day + 1) * 24)
+        )
+        written = write_vpc_flow_logs(out, estate, records, eni_cols, start_epoch)
+        for k in written:
+            counts["vpc_flow"][k] += written[k]
+        del records
     say("writing S3 access logs", 0.72)
     counts["s3_access"] = write_s3_access_logs(out, estate, s3)
     say("writing CloudFront logs", 0.76)

@@ -304,23 +304,23 @@ def apply(
         vol.by_incident[inc.id] = (extra_out, extra_in)
 
 
-def release_spikes(estate: Estate, start_epoch: int, hours: int, rng: np.random.Generator) -> list[dict]:
-    """Legitimate spikes: product releases lift storefront traffic for a few hours, about weekly."""
-    web = [e.id for e in estate.enis if e.kind in ("alb", "ec2") and e.role in ("alb", "web")]
+def legitimate_spikes(estate: Estate, start_epoch: int, hours: int, rng: np.random.Generator) -> list[dict]:
+    """Legitimate spikes that are not incidents: product releases lift storefront traffic for a few hours
+    about weekly, and data backfills multiply the workers' S3 reads through the gateway endpoints."""
+    web = {e.id for e in estate.enis if e.kind in ("alb", "ec2") and e.role in ("alb", "web")}
+    workers = {e.id for e in estate.enis if e.role == "worker"}
     spikes = []
     for week in range(hours // 168 + 1):
         h = week * 168 + int(rng.integers(24, 150))
-        if h + 4 >= hours:
-            continue
         dur = int(rng.integers(2, 5))
-        spikes.append(
-            {
-                "kind": "release",
-                "start_hour": h,
-                "end_hour": h + dur,
-                "factor": float(rng.uniform(1.2, 1.45)),
-                "enis": set(web),
-                "kinds": {"alb_internet", "internet_igw", "internet_v6"},
-            }
-        )
-    return spikes
+        if h + dur < hours:
+            spikes.append({"kind": "release", "start_hour": h, "end_hour": h + dur,
+                           "factor": float(rng.uniform(1.2, 1.45)), "enis": web,
+                           "kinds": {"alb_internet", "internet_igw", "internet_v6"}})
+    for k in range(hours // 240 + 1):
+        h = k * 240 + int(rng.integers(30, 200))
+        dur = int(rng.integers(3, 7))
+        if h + dur < hours:
+            spikes.append({"kind": "backfill", "start_hour": h, "end_hour": h + dur,
+                           "factor": float(rng.uniform(2.5, 4.0)), "enis": workers, "kinds": {"s3_endpoint"}})
+    return sorted(spikes, key=lambda x: (x["start_hour"], x["kind"]))

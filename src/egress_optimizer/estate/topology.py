@@ -139,8 +139,8 @@ SCALES = {
         "worker": 4,
         "ecs": 8,
         "flows_per_hour": 40,
-        "cf_requests_per_hour": 1500,
-        "s3_requests_per_hour": 200,
+        "cf_requests_per_hour": 500,
+        "s3_requests_per_hour": 40,
         "volume": 40.0,
     },
 }

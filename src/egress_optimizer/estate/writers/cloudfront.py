@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -94,7 +93,7 @@ def _lines(g: pd.DataFrame) -> list[str]:
 
 
 def write_cloudfront_logs(
-    out: Path, estate: Estate, cf: pd.DataFrame, progress: Callable[[int], None] | None = None
+    out: Path, estate: Estate, cf: pd.DataFrame
 ) -> dict[str, int]:
     stats = {"objects": 0, "records": 0}
     if cf.empty:
@@ -110,6 +109,4 @@ def write_cloudfront_logs(
         write_gzip(out / d.log_bucket / key, (HEADER + "\n".join(lines) + "\n").encode())
         stats["objects"] += 1
         stats["records"] += len(lines)
-        if progress:
-            progress(len(lines))
     return stats

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -111,7 +110,7 @@ def access_log_key(b: Bucket, delivered: int, unique: str) -> str:
 
 
 def write_s3_access_logs(
-    out: Path, estate: Estate, df: pd.DataFrame, progress: Callable[[int], None] | None = None
+    out: Path, estate: Estate, df: pd.DataFrame
 ) -> dict[str, int]:
     """One log object per bucket per delivery (about hourly), delivered a few minutes after the hour."""
     stats = {"objects": 0, "records": 0}
@@ -130,6 +129,4 @@ def write_s3_access_logs(
         write_bytes(out / s3_log_target(b) / access_log_key(b, delivered, unique), ("\n".join(lines) + "\n").encode())
         stats["objects"] += 1
         stats["records"] += len(lines)
-        if progress:
-            progress(len(lines))
     return stats

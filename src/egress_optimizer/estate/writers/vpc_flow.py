@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import itertools
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +77,6 @@ def write_vpc_flow_logs(
     records: pa.Table,
     eni_cols: dict[str, np.ndarray],
     start_epoch: int,
-    progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Write every VPC's flow logs; returns objects and records written."""
     vpc_of_eni = eni_cols["vpc_id"]
@@ -112,8 +110,6 @@ def write_vpc_flow_logs(
                 write_gzip(out / vpc.flow_log.bucket / flow_log_key(vpc, hour_epoch, ".log.gz"), header + body.encode())
             stats["objects"] += 1
             stats["records"] += int(hi - lo)
-            if progress:
-                progress(hi - lo)
     return stats
 
 
