@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint fmt bench clean env
+.PHONY: demo test lint bench clean env tools lock
 
 env: $(STAMP)
 
@@ -27,10 +27,23 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Tools whose pins conflict with ours (checkov pins an old boto3) get their own environment.
+TOOLS_VENV := .venv-tools
+$(TOOLS_VENV)/.installed: tools/checkov.lock
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r tools/checkov.lock
+	touch $@
+
+tools: $(TOOLS_VENV)/.installed
+
+bench: $(STAMP)
+	$(BIN)/python bench/generate.py --scale small --days 14
+
 # Regenerate the lock after editing dependencies in pyproject.toml (needs network to PyPI).
 lock:
 	$(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet uv
 	.lockenv/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	.lockenv/bin/uv pip compile tools/checkov.in --python-version 3.11 --generate-hashes -o tools/checkov.lock
 
 clean:
-	rm -rf $(VENV) .lockenv $(DEMO_OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) .lockenv $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -47,11 +47,18 @@ def main() -> None:
     table = Table(title=f"egress generate --scale {args.scale} --days {args.days}")
     for col in ("measure", "seconds", "rows/s", "notes"):
         table.add_column(col)
-    table.add_row("generate (all sources)", f"{gen_s:.1f}", f"{rows / gen_s:,.0f}",
-                  f"{rows:,} rows, {size / 1e9:.2f} GB on disk, peak RSS {rss_gb:.2f} GB")
-    table.add_row("reference: gzip of the flow-log text only", f"{gzip_s:.1f}",
-                  f"{result.counts['vpc_flow']['records'] / gzip_s:,.0f}",
-                  f"{raw_bytes / 1e9:.2f} GB of text; generator / gzip = {gen_s / gzip_s:.1f}x")
+    table.add_row(
+        "generate (all sources)",
+        f"{gen_s:.1f}",
+        f"{rows / gen_s:,.0f}",
+        f"{rows:,} rows, {size / 1e9:.2f} GB on disk, peak RSS {rss_gb:.2f} GB",
+    )
+    table.add_row(
+        "reference: gzip of the flow-log text only",
+        f"{gzip_s:.1f}",
+        f"{result.counts['vpc_flow']['records'] / gzip_s:,.0f}",
+        f"{raw_bytes / 1e9:.2f} GB of text; generator / gzip = {gen_s / gzip_s:.1f}x",
+    )
     Console().print(table)
 
 

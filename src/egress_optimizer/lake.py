@@ -148,8 +148,9 @@ class Lake:
             rel = files[0][len(self.path(table)) + 1 :]
             keys = [seg.split("=", 1)[0] for seg in rel.split("/")[:-1] if "=" in seg]
         partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
-        return ds.dataset(files, filesystem=self.fs, format="parquet", partitioning=partitioning,
-                          partition_base_dir=self.path(table))
+        return ds.dataset(
+            files, filesystem=self.fs, format="parquet", partitioning=partitioning, partition_base_dir=self.path(table)
+        )
 
     def read(self, table: str, columns: list[str] | None = None, filter: ds.Expression | None = None) -> pa.Table:
         if not self.exists(table):

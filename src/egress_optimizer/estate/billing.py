@@ -181,9 +181,18 @@ def flow_usage(b: UsageBuilder, streams: list[Stream], vol: Volumes) -> None:
                     if nat.az_index != e.az_index:
                         # Reaching a NAT gateway in another AZ adds inter-AZ transfer, billed once per byte to
                         # the instance (the gateway is a managed service and pays no inbound side).
-                        b.add(hours, gb, account=e.account, region=e.region, product="AmazonEC2",
-                              usage_type=ut.regional(e.region), operation="InterZone-Out" if out else "InterZone-In",
-                              resource_id=res, rate=cat.inter_az_each_direction, **common)
+                        b.add(
+                            hours,
+                            gb,
+                            account=e.account,
+                            region=e.region,
+                            product="AmazonEC2",
+                            usage_type=ut.regional(e.region),
+                            operation="InterZone-Out" if out else "InterZone-In",
+                            resource_id=res,
+                            rate=cat.inter_az_each_direction,
+                            **common,
+                        )
                     b.add(
                         hours,
                         gb,

@@ -314,13 +314,28 @@ def legitimate_spikes(estate: Estate, start_epoch: int, hours: int, rng: np.rand
         h = week * 168 + int(rng.integers(24, 150))
         dur = int(rng.integers(2, 5))
         if h + dur < hours:
-            spikes.append({"kind": "release", "start_hour": h, "end_hour": h + dur,
-                           "factor": float(rng.uniform(1.2, 1.45)), "enis": web,
-                           "kinds": {"alb_internet", "internet_igw", "internet_v6"}})
+            spikes.append(
+                {
+                    "kind": "release",
+                    "start_hour": h,
+                    "end_hour": h + dur,
+                    "factor": float(rng.uniform(1.2, 1.45)),
+                    "enis": web,
+                    "kinds": {"alb_internet", "internet_igw", "internet_v6"},
+                }
+            )
     for k in range(hours // 240 + 1):
         h = k * 240 + int(rng.integers(30, 200))
         dur = int(rng.integers(3, 7))
         if h + dur < hours:
-            spikes.append({"kind": "backfill", "start_hour": h, "end_hour": h + dur,
-                           "factor": float(rng.uniform(2.5, 4.0)), "enis": workers, "kinds": {"s3_endpoint"}})
+            spikes.append(
+                {
+                    "kind": "backfill",
+                    "start_hour": h,
+                    "end_hour": h + dur,
+                    "factor": float(rng.uniform(2.5, 4.0)),
+                    "enis": workers,
+                    "kinds": {"s3_endpoint"},
+                }
+            )
     return sorted(spikes, key=lambda x: (x["start_hour"], x["kind"]))

@@ -219,7 +219,7 @@ def build_s3_requests(
                         incident_id=iid,
                     )
         elif s.kind == "s3_put":
-            _exports(out, estate, s, vol, incidents, start_epoch, rng)
+            _uploads_and_replicas(out, estate, s, vol, incidents, start_epoch, rng)
 
     _cloudfront_origin(out, estate, cf, rng)
     df = pd.DataFrame(out.rows)
@@ -230,7 +230,7 @@ def build_s3_requests(
     return df.sort_values(["bucket", "t", "request_id"], kind="stable").reset_index(drop=True)
 
 
-def _exports(
+def _uploads_and_replicas(
     out: _Rows,
     estate: Estate,
     s: Stream,
@@ -239,9 +239,10 @@ def _exports(
     start_epoch: int,
     rng: np.random.Generator,
 ) -> None:
-    """Export uploads, then one replica per object per matching replication rule."""
+    """Uploads, then one replica per object per matching replication rule."""
     b = estate.bucket(s.src)
     writers = [e for e in estate.enis if e.region == b.region and e.role == "api"]
+    writers = [e for e in writers if e.account == b.account] or writers
     rules = [(dst, "", "") for dst in b.replicate_to]
     extra = [i for i in incidents if i.kind == "s3_replication_extra_region" and i.params["source_bucket"] == b.name]
     prefixes, shares = list(EXPORT_PREFIXES), np.array(list(EXPORT_PREFIXES.values()))
@@ -250,8 +251,11 @@ def _exports(
         n = int(np.clip(vol.inn[h, s.id] // (64 * 1024**2), 1, 2 * rph))
         for size in _split_exact(int(vol.inn[h, s.id]), n, rng, sigma=0.6):
             w = writers[int(rng.integers(0, len(writers)))]
-            prefix = prefixes[int(rng.choice(len(prefixes), p=shares / shares.sum()))]
-            key = f"{prefix}{int(rng.integers(2025, 2027))}/export-{int(rng.integers(0, 10**7)):07d}.parquet"
+            if b.purpose == "exports":
+                prefix = prefixes[int(rng.choice(len(prefixes), p=shares / shares.sum()))]
+                key = f"{prefix}{int(rng.integers(2025, 2027))}/export-{int(rng.integers(0, 10**7)):07d}.parquet"
+            else:
+                key = f"assets/{int(rng.integers(0, 16**8)):08x}/bundle-{int(rng.integers(0, 999)):03d}.js"
             t = start_epoch + int(h) * 3600 + int(rng.integers(0, 3600))
             out.add(
                 bucket=b.name,

@@ -391,8 +391,13 @@ def build_estate(seed: int, scale: str) -> Estate:
     ]
     for acct, region, cidr, fields, delivery, hive, hourly, s3_ep, ddb_ep, v6 in vpc_specs:
         vpc_id = ids.aws("vpc")
-        ipv6_net = (ipaddress.IPv6Network(f"2600:1f18:{int(rng.integers(0x1000, 0xFFFF)):x}:"
-                                          f"{int(rng.integers(0, 0xFF)):02x}00::/56") if v6 else None)
+        ipv6_net = (
+            ipaddress.IPv6Network(
+                f"2600:1f18:{int(rng.integers(0x1000, 0xFFFF)):x}:{int(rng.integers(0, 0xFF)):02x}00::/56"
+            )
+            if v6
+            else None
+        )
         ipv6_cidr = str(ipv6_net) if ipv6_net else None
         vpc = Vpc(
             vpc_id,
@@ -532,8 +537,18 @@ def build_estate(seed: int, scale: str) -> Estate:
             web.id,
             "us-east-1",
             "cloudfront-origin",
+            replicate_to=[f"{web.name}-static-assets-dr-euw1-{web.id[-4:]}"],
             log_bucket=log_bucket[web.id],
             log_layout="partitioned",
+            tags=_tags(web.team, web.owner, "storefront"),
+        ),
+        Bucket(
+            f"{web.name}-static-assets-dr-euw1-{web.id[-4:]}",
+            web.id,
+            "eu-west-1",
+            "replica",
+            log_bucket=log_bucket[web.id],
+            log_layout="simple",
             tags=_tags(web.team, web.owner, "storefront"),
         ),
         Bucket(

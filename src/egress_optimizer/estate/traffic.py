@@ -300,15 +300,17 @@ def _request_streams(estate: Estate, streams: list[Stream], jitter) -> None:
                 in_gb_hour=0.0,
                 noise=0.2,
             )
-        elif b.purpose == "exports":
+        elif b.replicate_to:
+            # Uploads to a replicated bucket: nightly exports, or daytime deploys of static assets.
+            exports = b.purpose == "exports"
             _stream(
                 streams,
                 kind="s3_put",
                 src=b.name,
                 region=b.region,
                 out_gb_hour=0.0,
-                in_gb_hour=jitter(0.6),
-                profile="batch",
+                in_gb_hour=jitter(0.6 if exports else 0.08),
+                profile="batch" if exports else "diurnal",
                 noise=0.15,
             )
     for d in estate.distributions:

@@ -92,9 +92,7 @@ def _lines(g: pd.DataFrame) -> list[str]:
     return out
 
 
-def write_cloudfront_logs(
-    out: Path, estate: Estate, cf: pd.DataFrame
-) -> dict[str, int]:
+def write_cloudfront_logs(out: Path, estate: Estate, cf: pd.DataFrame) -> dict[str, int]:
     stats = {"objects": 0, "records": 0}
     if cf.empty:
         return stats

@@ -109,9 +109,7 @@ def access_log_key(b: Bucket, delivered: int, unique: str) -> str:
     return f"s3-access-logs/{b.name}/{stamp}-{unique}"
 
 
-def write_s3_access_logs(
-    out: Path, estate: Estate, df: pd.DataFrame
-) -> dict[str, int]:
+def write_s3_access_logs(out: Path, estate: Estate, df: pd.DataFrame) -> dict[str, int]:
     """One log object per bucket per delivery (about hourly), delivered a few minutes after the hour."""
     stats = {"objects": 0, "records": 0}
     if df.empty:
