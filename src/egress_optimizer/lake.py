@@ -121,6 +121,18 @@ class Lake:
         self._write_atomic(path, sink.getvalue().to_pybytes())
         return path
 
+    def part_writer(self, table: str, partition: Mapping[str, str], file_id: str, schema: pa.Schema) -> PartWriter:
+        """A streaming writer for ``table/k=v/.../<file_id>.parquet``: batches go to a hidden temporary file,
+        which ``commit`` moves into place (readers ignore names starting with '.')."""
+        _check_name(table)
+        if not _FILE_ID.match(file_id):
+            raise ValueError(f"file id {file_id!r} has characters that are not safe in a file name")
+        parts = [f"{k}={_partition_value(v)}" for k, v in partition.items()]
+        final = self.path(table, *parts, f"{file_id}.parquet")
+        tmp = self.path(table, *parts, f".{file_id}.parquet.tmp-{uuid.uuid4().hex[:12]}")
+        self.fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
+        return PartWriter(self, final, tmp, schema)
+
     def delete_files(self, table: str, file_id: str) -> int:
         """Remove every file of one id, whatever partitions it landed in (for re-ingest with new partitions)."""
         removed = 0
@@ -156,6 +168,38 @@ class Lake:
         if not self.exists(table):
             raise InputError(f"lake {self.root!r} has no table {table!r}")
         return self.dataset(table).to_table(columns=columns, filter=filter)
+
+
+class PartWriter:
+    """Writes one Parquet file in row groups as batches arrive, so memory stays bounded."""
+
+    def __init__(self, lake: Lake, final: str, tmp: str, schema: pa.Schema):
+        self.lake, self.final, self.tmp = lake, final, tmp
+        self._sink = lake.fs.open_output_stream(tmp)
+        self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if isinstance(batch, pa.RecordBatch):
+            self._writer.write_batch(batch)
+        else:
+            self._writer.write_table(batch)
+        self.rows += batch.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+        self._sink.close()
+
+    def commit(self) -> str:
+        self.lake.fs.move(self.tmp, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        try:
+            self.close()
+        finally:
+            if self.lake.fs.get_file_info(self.tmp).type != pafs.FileType.NotFound:
+                self.lake.fs.delete_file(self.tmp)
 
 
 def _check_name(table: str) -> None:

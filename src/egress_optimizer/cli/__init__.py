@@ -49,7 +49,7 @@ def version(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) 
 
 
 def _register() -> None:
-    from egress_optimizer.cli import demo, generate  # noqa: F401  (commands register themselves on import)
+    from egress_optimizer.cli import demo, generate, ingest  # noqa: F401  (commands register themselves on import)
 
 
 def _fail(message: str, code: int) -> int:

@@ -1,0 +1,145 @@
+"""``egress ingest`` and ``egress query``: load logs into the lake, then ask it questions with SQL."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from egress_optimizer.cli import app, stderr, stdout
+from egress_optimizer.errors import InputError
+from egress_optimizer.lake import DEFAULT_LAKE, Lake
+
+
+class SourceChoice(str, Enum):  # noqa: UP042 - typer needs a str mixin to show choices
+    auto = "auto"
+    vpc_flow = "vpc-flow"
+    s3_access = "s3-access"
+    cloudfront = "cloudfront"
+    cur = "cur"
+
+
+class Format(str, Enum):  # noqa: UP042
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def run_ingest(paths: list[str], lake_root: str, source: str = "auto", show_progress: bool = True):
+    from egress_optimizer.ingest.pipeline import ingest
+
+    lake = Lake.open(lake_root, create=True)
+    with Progress(
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=not show_progress,
+    ) as progress:
+        task = progress.add_task("", total=None)
+
+        def update(result, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total, description=result.uri.rsplit("/", 1)[-1][:40])
+
+        return ingest(paths, lake, source, progress=update)
+
+
+def print_ingest_report(report) -> None:
+    table = Table(title="Ingested")
+    for col in ("source", "objects", "failed", "records read", "parsed", "quarantined", "bytes"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for src, t in report.by_source().items():
+        table.add_row(
+            src,
+            f"{t['objects']:,}",
+            f"{t['objects_failed']:,}",
+            f"{t['records_read']:,}",
+            f"{t['parsed']:,}",
+            f"{t['quarantined']:,}",
+            f"{t['bytes']:,}",
+        )
+    t = report.totals()
+    table.add_row(
+        "total",
+        f"{t['objects']:,}",
+        f"{t['objects_failed']:,}",
+        f"{t['records_read']:,}",
+        f"{t['parsed']:,}",
+        f"{t['quarantined']:,}",
+        f"{t['bytes']:,}",
+        style="bold",
+    )
+    stdout.print(table)
+    failed = [r for r in report.objects if r.failed]
+    for r in failed[:10]:
+        stdout.print(f"[yellow]unreadable[/] {r.uri}: {r.reason}")
+    if len(failed) > 10:
+        stdout.print(f"... and {len(failed) - 10} more unreadable objects (see --json)")
+    skipped = sum(r.skipped for r in report.objects)
+    if skipped:
+        stdout.print(f"{skipped:,} objects skipped (not logs or billing data, e.g. inventory and manifests)")
+
+
+@app.command("ingest")
+def ingest_cmd(
+    paths: list[str] = typer.Argument(..., help="Files or folders, local paths or s3:// URIs."),
+    lake: str = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix."),
+    source: SourceChoice = typer.Option(SourceChoice.auto, "--source", help="Force a parser instead of detecting."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Parse logs and billing files into the lake; quarantined records are data, not failure (exit 0)."""
+    report = run_ingest(paths, lake, source.value, show_progress=not json_out)
+    if json_out:
+        print(json.dumps(report.to_json()))
+    else:
+        print_ingest_report(report)
+
+
+def lake_connection(lake: Lake):
+    """A DuckDB connection with one view per lake table (through pyarrow, so s3:// lakes work too)."""
+    import duckdb
+
+    con = duckdb.connect()
+    for name in lake.tables():
+        if lake.files(name):
+            con.register(name, lake.dataset(name))
+    return con
+
+
+@app.command("query")
+def query_cmd(
+    sql: str = typer.Argument(..., help="SQL over the lake's tables (vpc_flow, s3_access, cloudfront, cur, ...)."),
+    lake: str = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, csv or json."),
+) -> None:
+    """Run SQL with DuckDB over every lake table."""
+    import duckdb
+
+    con = lake_connection(Lake.open(lake, create=False))
+    try:
+        result = con.execute(sql)
+    except duckdb.Error as e:
+        raise InputError(f"query failed: {e}") from None
+    columns = [d[0] for d in result.description or []]
+    rows = result.fetchall()
+    if fmt is Format.json:
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str))
+    elif fmt is Format.csv:
+        import csv
+        import sys
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows(rows)
+    else:
+        table = Table()
+        for c in columns:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*("" if v is None else str(v) for v in r))
+        stdout.print(table)

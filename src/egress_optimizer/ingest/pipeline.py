@@ -1,0 +1,273 @@
+"""Ingest objects into the lake: detect the source, parse, partition, write, quarantine, account.
+
+Guarantees, per object:
+- every record is either parsed or quarantined with a reason: ``records_read == parsed + quarantined``;
+- an object that cannot be read at all is recorded with its reason and does not stop the batch;
+- outputs are named after the object's identity, and a re-ingest first removes the object's previous
+  outputs, so ingesting the same objects any number of times leaves an identical lake.
+
+Every table is partitioned by ``account`` / ``aws_region`` / ``dt`` (UTC date), which suits time-range
+queries by account and region; the quarantine table is partitioned by ``source``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from egress_optimizer.errors import InputError
+from egress_optimizer.ingest.base import QUARANTINE_SCHEMA, Parser, QuarantineSink, SourceObject, UnreadableObject
+from egress_optimizer.ingest.objects import FsBody, discover
+from egress_optimizer.lake import Lake
+
+SOURCES = ("vpc-flow", "s3-access", "cloudfront", "cur")
+TABLES = {"vpc-flow": "vpc_flow", "s3-access": "s3_access", "cloudfront": "cloudfront", "cur": "cur"}
+PARTITIONS = ("account", "aws_region", "dt")
+UNKNOWN = "unknown"
+
+_S3_LOG_KEY = re.compile(r"(?:^|/)\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-F]{16}$")
+_S3_PARTITIONED = re.compile(r"(?:^|/)(\d{12})/([a-z]{2}(?:-[a-z]+)+-\d)/[^/]+/\d{4}/\d{2}/\d{2}/[^/]+$")
+_CF_KEY = re.compile(r"(?:^|/)(E[0-9A-Z]{6,20})\.\d{4}-\d{2}-\d{2}-\d{2}\.[0-9a-zA-Z]+\.gz$")
+_S3_HOST_REGION = re.compile(r"\.s3[.-]([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
+
+
+@dataclass
+class ObjectResult:
+    uri: str
+    source: str | None
+    records_read: int = 0
+    parsed: int = 0
+    quarantined: int = 0
+    bytes: int = 0
+    failed: bool = False
+    skipped: bool = False
+    reason: str = ""
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    objects: list[ObjectResult] = field(default_factory=list)
+
+    @staticmethod
+    def _sum(rs: Iterable[ObjectResult]) -> dict[str, int]:
+        rs = list(rs)
+        return {
+            "objects": len(rs),
+            "objects_failed": sum(r.failed for r in rs),
+            "records_read": sum(r.records_read for r in rs),
+            "parsed": sum(r.parsed for r in rs),
+            "quarantined": sum(r.quarantined for r in rs),
+            "bytes": sum(r.bytes for r in rs),
+        }
+
+    def totals(self) -> dict[str, int]:
+        return self._sum(r for r in self.objects if not r.skipped)
+
+    def by_source(self) -> dict[str, dict[str, int]]:
+        return {
+            s: self._sum(r for r in self.objects if r.source == s and not r.skipped)
+            for s in SOURCES
+            if any(r.source == s and not r.skipped for r in self.objects)
+        }
+
+    def to_json(self) -> dict:
+        return {
+            "totals": self.totals(),
+            "by_source": self.by_source(),
+            "skipped": [{"uri": r.uri, "reason": r.reason} for r in self.objects if r.skipped],
+            "failed": [{"uri": r.uri, "source": r.source, "reason": r.reason} for r in self.objects if r.failed],
+            "objects": [asdict(r) for r in self.objects if not r.skipped],
+        }
+
+
+def parser_for(source: str) -> Parser:
+    """The parser instance for a source name."""
+    module = importlib.import_module(f"egress_optimizer.ingest.{TABLES[source]}")
+    for value in vars(module).values():
+        if isinstance(value, type) and getattr(value, "source", None) == source and hasattr(value, "parse"):
+            return value()
+    raise LookupError(f"no parser registered for {source}")  # pragma: no cover - a packaging bug
+
+
+def _module(source: str):
+    return importlib.import_module(f"egress_optimizer.ingest.{TABLES[source]}")
+
+
+def detect_source(obj: SourceObject, body: FsBody) -> tuple[str | None, str]:
+    """(source, why) from the key layout first, then the content; (None, reason) for non-log objects."""
+    key = obj.key
+    if key.endswith("-Manifest.json"):
+        return None, "CUR manifest (its data files are ingested instead)"
+    if "vpcflowlogs" in key:
+        return "vpc-flow", "key layout"
+    if _CF_KEY.search(key):
+        return "cloudfront", "key layout"
+    if _S3_LOG_KEY.search(key):
+        return "s3-access", "key layout"
+    if "BILLING_PERIOD=" in key or "billing_period=" in key:
+        return "cur", "key layout"
+    head = body.head(65_536)
+    if body.is_parquet():
+        for source in ("cur", "vpc-flow", "cloudfront"):
+            check = getattr(_module(source), "looks_like_parquet", None)
+            if check is not None and check(body):
+                return source, "parquet schema"
+        return None, "Parquet file that is not a recognised log or CUR"
+    for source in ("vpc-flow", "cloudfront", "cur", "s3-access"):
+        try:
+            if _module(source).looks_like(head, key):
+                return source, "content"
+        except Exception:  # a detector must never stop the batch
+            continue
+    return None, "not a recognised log, billing or CUR file"
+
+
+def _partition_columns(source: str, table: pa.Table, obj: SourceObject) -> dict[str, pa.Array]:
+    n = table.num_rows
+
+    def const(v: str) -> pa.Array:
+        return pa.array([v] * n, pa.string())
+
+    def date_of(col: str) -> pa.Array:
+        ts = table.column(col)
+        return pc.fill_null(pc.strftime(ts, format="%Y-%m-%d"), UNKNOWN)
+
+    def col_or(col: str, default: str) -> pa.Array:
+        if col not in table.column_names:
+            return const(default)
+        return pc.fill_null(pc.cast(table.column(col), pa.string()), default)
+
+    if source == "vpc-flow":
+        return {
+            "account": col_or("account_id", UNKNOWN),
+            "aws_region": col_or("region", UNKNOWN),
+            "dt": date_of("start"),
+        }
+    if source == "s3-access":
+        m = _S3_PARTITIONED.search(obj.key)
+        account, region = (m.group(1), m.group(2)) if m else (UNKNOWN, None)
+        if region is None:
+            hosts = table.column("host_header").to_pylist() if "host_header" in table.column_names else []
+            found = next((r.group(1) for h in hosts if h and (r := _S3_HOST_REGION.search(h))), None)
+            region = found or UNKNOWN
+        return {"account": const(account), "aws_region": const(region), "dt": date_of("time")}
+    if source == "cloudfront":
+        m = re.search(r"AWSLogs/(\d{12})/", obj.key)
+        return {
+            "account": const(m.group(1) if m else UNKNOWN),
+            "aws_region": const("global"),
+            "dt": date_of("timestamp"),
+        }
+    return {
+        "account": col_or("usage_account_id", UNKNOWN),
+        "aws_region": col_or("region_code", "global"),
+        "dt": date_of("usage_start"),
+    }
+
+
+def _safe_partition(values: pa.Array) -> pa.Array:
+    """Partition values become path segments: anything odd in them becomes '_'."""
+    cleaned = pc.replace_substring_regex(values, r"[^A-Za-z0-9_.-]", "_")
+    return pc.if_else(pc.equal(pc.utf8_length(cleaned), 0), pa.scalar(UNKNOWN), cleaned)
+
+
+def ingest_object(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> ObjectResult:
+    """Parse one object into its table; never raises for bad data."""
+    parser = parser_for(source)
+    table_name = parser.table
+    result = ObjectResult(uri=obj.uri, source=source, bytes=obj.size)
+    q = QuarantineSink(source, obj)
+    writers: dict[tuple[str, ...], object] = {}
+    try:
+        for batch in parser.parse(body, obj, q):
+            if batch.num_rows == 0:
+                continue
+            t = pa.Table.from_batches([batch])
+            parts = {k: _safe_partition(v) for k, v in _partition_columns(source, t, obj).items()}
+            keys = pc.binary_join_element_wise(*parts.values(), "\x1f")
+            for key in pc.unique(keys).to_pylist():
+                sel = pc.equal(keys, key)
+                values = tuple(key.split("\x1f"))
+                w = writers.get(values)
+                if w is None:
+                    w = writers[values] = lake.part_writer(
+                        table_name, dict(zip(PARTITIONS, values, strict=True)), obj.object_id, parser.schema
+                    )
+                w.write(t.filter(sel))
+                result.parsed += int(pc.sum(sel).as_py())
+    except UnreadableObject as e:
+        # Keep what was read before the object broke (conservation holds) and record the failure.
+        result.failed, result.reason = True, str(e)
+    except Exception:
+        for w in writers.values():
+            w.abort()
+        raise
+    for w in writers.values():
+        w.close()
+    result.records_read, result.quarantined = q.read, q.count
+    _replace_outputs(lake, table_name, obj, list(writers.values()), q, result)
+    return result
+
+
+def _replace_outputs(
+    lake: Lake, table: str, obj: SourceObject, writers: list, q: QuarantineSink, result: ObjectResult
+) -> None:
+    """Swap this object's previous outputs for the new ones (same names, so re-ingest never duplicates)."""
+    lake.delete_files(table, obj.object_id)
+    lake.delete_files("quarantine", obj.object_id)
+    result.files = [w.commit() for w in writers]
+    rows = list(q.rows)
+    if result.failed:
+        rows.append(
+            {
+                "source": q.source,
+                "source_object": obj.uri,
+                "record_number": 0,
+                "raw": "",
+                "reason": f"object unreadable: {result.reason}",
+            }
+        )
+    if rows:
+        qt = pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+        result.files.append(lake.write_part("quarantine", qt, {"source": q.source}, obj.object_id))
+
+
+def ingest(
+    paths: list[str], lake: Lake, source: str = "auto", progress: Callable[[ObjectResult, int, int], None] | None = None
+) -> IngestReport:
+    """Ingest files and folders (local or s3://). ``source`` forces a parser; ``auto`` detects per object."""
+    if source != "auto" and source not in SOURCES:
+        raise InputError(f"unknown source {source!r}; choose auto or one of {', '.join(SOURCES)}")
+    found = list(discover(paths))
+    total = sum(o.size for o, _ in found)
+    report = IngestReport()
+    done = 0
+    for obj, body in found:
+        result = _one(lake, obj, body, source)
+        report.objects.append(result)
+        done += obj.size
+        if progress:
+            progress(result, done, total)
+    return report
+
+
+def _one(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> ObjectResult:
+    if source == "auto":
+        try:
+            detected, why = detect_source(obj, body)
+        except UnreadableObject as e:
+            detected, why = None, str(e)
+        if detected is None:
+            return ObjectResult(uri=obj.uri, source=None, bytes=obj.size, skipped=True, reason=why)
+        source = detected
+    if obj.size == 0:
+        result = ObjectResult(uri=obj.uri, source=source, failed=True, reason="empty object")
+        _replace_outputs(lake, TABLES[source], obj, [], QuarantineSink(source, obj), result)
+        return result
+    return ingest_object(lake, obj, body, source)

@@ -1,0 +1,367 @@
+"""VPC Flow Logs parser: text (any version 2-8, any field order, with or without header) and Parquet.
+
+Canonical schema of the ``vpc_flow`` table (one row per flow log record; null where AWS writes ``-``):
+
+- every field of the AWS catalogue (``formats.vpc_flow.FIELD_VERSION``) as a column named with
+  underscores (``pkt-srcaddr`` -> ``pkt_srcaddr``): strings, except
+  ``version, srcport, dstport, protocol, tcp_flags, traffic_path`` (int32),
+  ``packets, bytes, packets_lost_*`` (int64, bytes are bytes), and ``start, end`` (timestamp[ms, UTC];
+  files in seconds and in milliseconds are both accepted);
+- ``version`` is the record's ``version`` field, or, when the format does not log it, the highest
+  version among the fields the format uses (it is not a schema id);
+- ``account_id`` and ``region`` come from the record when logged, else from the S3 key
+  (``AWSLogs/<acct>/vpcflowlogs/<region>/...``, Hive ``aws-account-id=``/``aws-region=``, or the file name);
+- ``extra`` (map<string,string>): fields outside the catalogue (newer or unverified), so nothing is lost.
+
+Text files are mapped by their header line, never by position, and both spellings (``pkt-srcaddr``,
+``pkt_srcaddr``) are accepted. A file without a header is read in the default v2 format (14 fields) or
+the Transit Gateway default format (36 fields). Parsing is columnar (pyarrow's CSV reader); a record
+with the wrong number of fields or a value that is not a number where one is required is quarantined
+with its line number, everything else is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from egress_optimizer.formats.vpc_flow import DEFAULT_FORMAT, FIELD_VERSION, format_version
+from egress_optimizer.ingest.base import DEFAULT_BATCH_ROWS, ObjectBody, QuarantineSink, SourceObject, UnreadableObject
+
+INT32 = {"version", "srcport", "dstport", "protocol", "tcp-flags", "traffic-path"}
+INT64 = {
+    "packets",
+    "bytes",
+    "packets-lost-no-route",
+    "packets-lost-blackhole",
+    "packets-lost-mtu-exceeded",
+    "packets-lost-ttl-expired",
+}
+TIMES = {"start", "end"}
+NULLS = ["-", "", "None", "null", "NULL"]
+
+# Transit Gateway flow logs' default format (the order AWS documents for TGW flow logs).
+TGW_DEFAULT_FORMAT = [
+    "version",
+    "resource-type",
+    "account-id",
+    "tgw-id",
+    "tgw-attachment-id",
+    "tgw-src-vpc-account-id",
+    "tgw-dst-vpc-account-id",
+    "tgw-src-vpc-id",
+    "tgw-dst-vpc-id",
+    "tgw-src-subnet-id",
+    "tgw-dst-subnet-id",
+    "tgw-src-eni",
+    "tgw-dst-eni",
+    "tgw-src-az-id",
+    "tgw-dst-az-id",
+    "tgw-pair-attachment-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "log-status",
+    "type",
+    "packets-lost-no-route",
+    "packets-lost-blackhole",
+    "packets-lost-mtu-exceeded",
+    "packets-lost-ttl-expired",
+    "tcp-flags",
+    "region",
+    "flow-direction",
+    "pkt-src-aws-service",
+    "pkt-dst-aws-service",
+]
+
+_KEY_PLAIN = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/vpcflowlogs/([a-z0-9-]+)/")
+_KEY_HIVE = re.compile(r"aws-account-id=(\d{12})/aws-service=vpcflowlogs/aws-region=([a-z0-9-]+)/")
+_KEY_NAME = re.compile(r"(?:^|/)(\d{12})_vpcflowlogs_([a-z0-9-]+)_fl-")
+
+
+def _type_of(field: str) -> pa.DataType:
+    if field in INT32:
+        return pa.int32()
+    if field in INT64:
+        return pa.int64()
+    if field in TIMES:
+        return pa.timestamp("ms", tz="UTC")
+    return pa.string()
+
+
+CATALOGUE = list(FIELD_VERSION)
+SCHEMA = pa.schema(
+    [pa.field(f.replace("-", "_"), _type_of(f)) for f in CATALOGUE]
+    + [pa.field("extra", pa.map_(pa.string(), pa.string()))]
+)
+
+
+def normalise_field(name: str) -> str:
+    """``pkt_srcaddr``, ``pkt-srcaddr``, ``${pkt-srcaddr}`` -> ``pkt-srcaddr``."""
+    return name.strip().strip("${}").lower().replace("_", "-")
+
+
+def key_account_region(key: str) -> tuple[str | None, str | None]:
+    for pattern in (_KEY_HIVE, _KEY_PLAIN, _KEY_NAME):
+        m = pattern.search(key)
+        if m:
+            return m.group(1), m.group(2)
+    return None, None
+
+
+def looks_like(head: bytes, key: str) -> bool:
+    """A flow log by its key (``vpcflowlogs``) or its first line (a header of flow log fields, or a
+    headerless default-format record)."""
+    if "vpcflowlogs" in key:
+        return True
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace").split()
+    if not first:
+        return False
+    names = {normalise_field(x) for x in first}
+    if len(names & set(FIELD_VERSION)) >= 3:
+        return bool(names & {"srcaddr", "interface-id", "log-status", "tgw-id"})
+    return (
+        len(first) in (len(DEFAULT_FORMAT), len(TGW_DEFAULT_FORMAT))
+        and first[0].isdigit()
+        and first[-1] in ("OK", "NODATA", "SKIPDATA", "-")
+    )
+
+
+class VpcFlowParser:
+    source = "vpc-flow"
+    table = "vpc_flow"
+    schema = SCHEMA
+
+    def parse(
+        self, body: ObjectBody, obj: SourceObject, quarantine: QuarantineSink, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        if body.is_parquet():
+            yield from self._parse_parquet(body, obj, quarantine, batch_rows)
+        else:
+            yield from self._parse_text(body, obj, quarantine, batch_rows)
+
+    # ---- text -----------------------------------------------------------------------------------------------
+    def _parse_text(
+        self, body: ObjectBody, obj: SourceObject, q: QuarantineSink, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        head = body.head(65_536)
+        if not head.strip():
+            return  # an empty object has no records
+        if b"\x00" in head[:4096]:
+            raise UnreadableObject("binary data, not a flow log")
+        first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace").split()
+        has_header = bool(first_line) and not first_line[0].lstrip("-").isdigit()
+        if has_header:
+            fields = [normalise_field(x) for x in first_line]
+            if len(set(fields) & set(FIELD_VERSION)) < 2:
+                raise UnreadableObject(f"first line is not a flow log header: {' '.join(first_line)[:200]!r}")
+        elif len(first_line) == len(TGW_DEFAULT_FORMAT):
+            fields = list(TGW_DEFAULT_FORMAT)
+        elif len(first_line) == len(DEFAULT_FORMAT):
+            fields = list(DEFAULT_FORMAT)
+        else:
+            raise UnreadableObject(f"no header line and {len(first_line)} fields: not a default-format flow log")
+        if len(set(fields)) != len(fields):
+            raise UnreadableObject("header line names a field twice")
+        acct, region = key_account_region(obj.key)
+        names = [f"c{i}" for i in range(len(fields))]
+        bad_lines: list[tuple[int, str, str]] = []
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            bad_lines.append(
+                (row.number or -1, row.text or "", f"expected {row.expected_columns} fields, got {row.actual_columns}")
+            )
+            return "skip"
+
+        reader_opts = pacsv.ReadOptions(
+            column_names=names, skip_rows=1 if has_header else 0, use_threads=False, block_size=1 << 22
+        )
+        parse_opts = pacsv.ParseOptions(
+            delimiter=" ", quote_char=False, invalid_row_handler=on_invalid, ignore_empty_lines=True
+        )
+        convert = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            null_values=NULLS,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        )
+        line = 1 if has_header else 0  # lines consumed before the next batch's first row
+        try:
+            reader = pacsv.open_csv(
+                _native(body), read_options=reader_opts, parse_options=parse_opts, convert_options=convert
+            )
+            for batch in reader:
+                yield from self._emit(batch, fields, acct, region, q, bad_lines, line, batch_rows)
+                line += batch.num_rows + len(bad_lines)
+                bad_lines.clear()
+        except UnreadableObject:
+            raise
+        except (pa.ArrowInvalid, OSError, EOFError) as e:
+            raise UnreadableObject(f"cannot read flow log text: {e}") from None
+        for number, text, reason in bad_lines:
+            q.read += 1
+            q.add(number, text, reason)
+
+    def _emit(
+        self,
+        batch: pa.RecordBatch,
+        fields: list[str],
+        acct: str | None,
+        region: str | None,
+        q: QuarantineSink,
+        bad_lines: list,
+        line_before: int,
+        batch_rows: int,
+    ) -> Iterator[pa.RecordBatch]:
+        for number, text, reason in bad_lines:
+            q.read += 1
+            q.add(number, text, reason)
+        q.read += batch.num_rows
+        cols = {f: batch.column(i) for i, f in enumerate(fields)}
+        ok = np.ones(batch.num_rows, dtype=bool)
+        typed: dict[str, pa.Array] = {}
+        reasons = np.full(batch.num_rows, None, dtype=object)
+        for f, arr in cols.items():
+            if f not in FIELD_VERSION:
+                continue
+            want = _type_of(f)
+            if want == pa.string():
+                typed[f] = arr
+                continue
+            try:
+                clean = arr
+                n64 = pc.cast(arr, pa.int64())  # the fast path: every value is a number or null
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                valid = pc.or_kleene(pc.is_null(arr), pc.match_substring_regex(arr, r"^-?\d{1,18}$"))
+                valid_np = valid.to_numpy(zero_copy_only=False)
+                reasons[~valid_np & ok] = f"{f} is not an integer"
+                ok &= valid_np
+                clean = pc.if_else(valid, arr, pa.nulls(len(arr), pa.string()))
+                n64 = pc.cast(clean, pa.int64())
+            if f in TIMES:
+                # Seconds before 2286 are < 1e10; anything larger is milliseconds.
+                ms = pc.if_else(pc.greater(n64, 10_000_000_000), n64, pc.multiply(n64, 1000))
+                typed[f] = pc.cast(ms, pa.timestamp("ms", tz="UTC"))
+            elif want == pa.int32():
+                out_of_range = pc.fill_null(pc.or_(pc.less(n64, -(2**31)), pc.greater(n64, 2**31 - 1)), False)
+                if pc.any(out_of_range).as_py():
+                    bad_np = out_of_range.to_numpy(zero_copy_only=False) & ok
+                    reasons[bad_np] = f"{f} is out of range"
+                    ok &= ~bad_np
+                    n64 = pc.if_else(out_of_range, pa.nulls(len(n64), pa.int64()), n64)
+                typed[f] = pc.cast(n64, pa.int32())
+            else:
+                typed[f] = n64
+        if not ok.all():
+            idx = np.flatnonzero(~ok)
+            texts = [
+                " ".join("-" if v is None else v for v in row)
+                for row in zip(*(cols[f].take(pa.array(idx)).to_pylist() for f in fields), strict=True)
+            ]
+            skipped = sorted(n for n, _, _ in bad_lines if n > 0)  # lines the CSV reader dropped in this batch
+            for i, text in zip(idx, texts, strict=True):
+                number = line_before + int(i) + 1
+                for b in skipped:
+                    number += b <= number
+                q.add(number, text, str(reasons[i]))
+        keep = pa.array(ok)
+        n = int(ok.sum())
+        out = {}
+        for field in SCHEMA:
+            name = field.name
+            src = name.replace("_", "-")
+            if src in typed:
+                out[name] = pc.filter(typed[src], keep) if not ok.all() else typed[src]
+            elif name == "version":
+                out[name] = pa.array(np.full(n, format_version(fields), dtype=np.int32))
+            elif name == "account_id" and acct:
+                out[name] = pa.array([acct] * n, pa.string())
+            elif name == "region" and region:
+                out[name] = pa.array([region] * n, pa.string())
+            elif name == "extra":
+                out[name] = _extra(cols, fields, keep if not ok.all() else None, n)
+            else:
+                out[name] = pa.nulls(n, field.type)
+        table = pa.table(out, schema=SCHEMA)
+        yield from table.to_batches(max_chunksize=batch_rows)
+
+    # ---- parquet --------------------------------------------------------------------------------------------
+    def _parse_parquet(
+        self, body: ObjectBody, obj: SourceObject, q: QuarantineSink, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        try:
+            pf = pq.ParquetFile(body.seekable())
+        except (pa.ArrowInvalid, OSError) as e:
+            raise UnreadableObject(f"not a readable Parquet file: {e}") from None
+        names = pf.schema_arrow.names
+        fields = [normalise_field(n) for n in names]
+        if len(set(fields) & set(FIELD_VERSION)) < 3:
+            raise UnreadableObject("Parquet file has no flow log columns")
+        acct, region = key_account_region(obj.key)
+        line = 0
+        try:
+            for batch in pf.iter_batches(batch_size=batch_rows):
+                # Other tools write ints as strings ('None' for null) or account ids as int64: go through text.
+                as_text = pa.RecordBatch.from_arrays(
+                    [_to_text(c) for c in batch.columns], names=[f"c{i}" for i in range(len(names))]
+                )
+                yield from self._emit(as_text, fields, acct, region, q, [], line, batch_rows)
+                line += batch.num_rows
+        except (pa.ArrowInvalid, OSError) as e:
+            raise UnreadableObject(f"cannot read Parquet flow log: {e}") from None
+
+
+def _to_text(arr: pa.Array) -> pa.Array:
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        s = pc.cast(arr, pa.string())
+    elif pa.types.is_floating(arr.type):
+        # pandas writes nullable ints as floats: 443.0 -> "443"
+        whole = pc.equal(arr, pc.floor(arr))
+        s = pc.if_else(whole, pc.cast(pc.cast(arr, pa.int64(), safe=False), pa.string()), pc.cast(arr, pa.string()))
+    else:
+        s = pc.cast(arr, pa.string())
+    return pc.if_else(pc.is_in(s, pa.array(NULLS)), pa.nulls(len(s), pa.string()), s)
+
+
+def _extra(cols: dict[str, pa.Array], fields: list[str], keep: pa.Array | None, n: int) -> pa.Array:
+    unknown = [f for f in fields if f not in FIELD_VERSION]
+    if not unknown:
+        return pa.nulls(n, pa.map_(pa.string(), pa.string()))
+    values = [cols[f] if keep is None else pc.filter(cols[f], keep) for f in unknown]
+    rows = [
+        [(k, v) for k, v in zip(unknown, vals, strict=True) if v is not None]
+        for vals in zip(*(v.to_pylist() for v in values), strict=True)
+    ]
+    return pa.array(rows, pa.map_(pa.string(), pa.string()))
+
+
+def _native(body: ObjectBody) -> pa.NativeFile:
+    """A pyarrow input stream: C++ gzip decompression keeps the hot path out of Python."""
+    native = getattr(body, "native_stream", None)
+    if native is not None:
+        return native()
+    return pa.PythonFile(body.stream(), mode="r")
+
+
+def parse_lines(lines: list[str], key: str = "") -> tuple[pa.Table, list[dict]]:
+    """Parse text lines (header first, or default format) without a file; for tests and fuzzing."""
+    from egress_optimizer.ingest.objects import BytesBody
+
+    data = ("\n".join(lines) + "\n").encode()
+    obj = SourceObject(uri=f"memory://{key or 'lines'}", key=key, size=len(data))
+    q = QuarantineSink("vpc-flow", obj)
+    batches = list(VpcFlowParser().parse(BytesBody(data), obj, q))
+    table = pa.Table.from_batches(batches, schema=SCHEMA) if batches else SCHEMA.empty_table()
+    return table, q.rows
