@@ -29,8 +29,10 @@ class Format(str, Enum):  # noqa: UP042
 
 
 def run_ingest(paths: list[str], lake_root: str, source: str = "auto", show_progress: bool = True):
-    from egress_optimizer.ingest.pipeline import ingest
+    from egress_optimizer.ingest.objects import discover
+    from egress_optimizer.ingest.pipeline import ingest_objects
 
+    found = list(discover(paths))  # bad paths fail here, before any output
     lake = Lake.open(lake_root, create=True)
     with Progress(
         TextColumn("[bold]ingest"),
@@ -46,7 +48,7 @@ def run_ingest(paths: list[str], lake_root: str, source: str = "auto", show_prog
         def update(result, done: int, total: int) -> None:
             progress.update(task, completed=done, total=total, description=result.uri.rsplit("/", 1)[-1][:40])
 
-        return ingest(paths, lake, source, progress=update)
+        return ingest_objects(found, lake, source, progress=update)
 
 
 def print_ingest_report(report) -> None:

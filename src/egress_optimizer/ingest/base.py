@@ -34,8 +34,9 @@ class SourceObject:
 
     @property
     def object_id(self) -> str:
-        """Stable id of the object: the same object always writes to the same output file names."""
-        return hashlib.sha256(f"{self.uri}|{self.size}|{self.version}".encode()).hexdigest()[:32]
+        """Names the object's outputs. It depends on the location only, so ingesting the same location again
+        (re-delivered, rewritten or touched) replaces the previous outputs instead of adding to them."""
+        return hashlib.sha256(self.uri.encode()).hexdigest()[:32]
 
     @property
     def name(self) -> str:

@@ -72,11 +72,9 @@ class FsBody:
         return pa.CompressedInputStream(raw, "gzip") if self.is_gzip() else raw
 
     def head(self, n: int = 65_536) -> bytes:
+        """Raises ``UnreadableObject`` when even the start of the object cannot be decompressed."""
         with self.stream() as s:
-            try:
-                return s.read(n)
-            except UnreadableObject:
-                return b""
+            return s.read(n)
 
 
 @dataclass
@@ -105,10 +103,7 @@ class BytesBody:
         return pa.CompressedInputStream(raw, "gzip") if self.is_gzip() else raw
 
     def head(self, n: int = 65_536) -> bytes:
-        try:
-            return self.stream().read(n)
-        except UnreadableObject:
-            return b""
+        return self.stream().read(n)
 
 
 def _fs_for(uri: str) -> tuple[pafs.FileSystem, str]:
@@ -121,7 +116,7 @@ def _fs_for(uri: str) -> tuple[pafs.FileSystem, str]:
 
 def source_object(fs: pafs.FileSystem, path: str, uri: str, key: str) -> SourceObject:
     info = fs.get_file_info(path)
-    version = str(info.mtime_ns or "") if isinstance(fs, pafs.LocalFileSystem) else ""
+    version = str(info.mtime_ns or "")  # a rewritten object gets new outputs, not a mix of old and new
     return SourceObject(uri=uri, key=key, size=int(info.size or 0), version=version)
 
 

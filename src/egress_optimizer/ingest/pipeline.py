@@ -216,10 +216,11 @@ def ingest_object(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> O
 
 
 def _replace_outputs(
-    lake: Lake, table: str, obj: SourceObject, writers: list, q: QuarantineSink, result: ObjectResult
+    lake: Lake, table: str | None, obj: SourceObject, writers: list, q: QuarantineSink, result: ObjectResult
 ) -> None:
     """Swap this object's previous outputs for the new ones (same names, so re-ingest never duplicates)."""
-    lake.delete_files(table, obj.object_id)
+    if table is not None:
+        lake.delete_files(table, obj.object_id)
     lake.delete_files("quarantine", obj.object_id)
     result.files = [w.commit() for w in writers]
     rows = list(q.rows)
@@ -239,12 +240,23 @@ def _replace_outputs(
 
 
 def ingest(
-    paths: list[str], lake: Lake, source: str = "auto", progress: Callable[[ObjectResult, int, int], None] | None = None
+    paths: list[str],
+    lake: Lake,
+    source: str = "auto",
+    progress: Callable[[ObjectResult, int, int], None] | None = None,
 ) -> IngestReport:
     """Ingest files and folders (local or s3://). ``source`` forces a parser; ``auto`` detects per object."""
     if source != "auto" and source not in SOURCES:
         raise InputError(f"unknown source {source!r}; choose auto or one of {', '.join(SOURCES)}")
-    found = list(discover(paths))
+    return ingest_objects(list(discover(paths)), lake, source, progress)
+
+
+def ingest_objects(
+    found: list[tuple[SourceObject, FsBody]],
+    lake: Lake,
+    source: str = "auto",
+    progress: Callable[[ObjectResult, int, int], None] | None = None,
+) -> IngestReport:
     total = sum(o.size for o, _ in found)
     report = IngestReport()
     done = 0
@@ -262,7 +274,10 @@ def _one(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> ObjectResu
         try:
             detected, why = detect_source(obj, body)
         except UnreadableObject as e:
-            detected, why = None, str(e)
+            # Unreadable before its type could be told: recorded as a failed object of unknown source.
+            result = ObjectResult(uri=obj.uri, source=None, bytes=obj.size, failed=True, reason=str(e))
+            _replace_outputs(lake, None, obj, [], QuarantineSink(UNKNOWN, obj), result)
+            return result
         if detected is None:
             return ObjectResult(uri=obj.uri, source=None, bytes=obj.size, skipped=True, reason=why)
         source = detected

@@ -284,6 +284,10 @@ class VpcFlowParser:
             src = name.replace("_", "-")
             if src in typed:
                 out[name] = pc.filter(typed[src], keep) if not ok.all() else typed[src]
+                # NODATA/SKIPDATA records leave most fields '-': the key still says whose and where.
+                fill = {"account_id": acct, "region": region}.get(name)
+                if fill:
+                    out[name] = pc.fill_null(out[name], fill)
             elif name == "version":
                 out[name] = pa.array(np.full(n, format_version(fields), dtype=np.int32))
             elif name == "account_id" and acct:

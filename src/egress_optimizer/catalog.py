@@ -1,0 +1,424 @@
+"""The lake's tables in the AWS Glue Data Catalog, and Athena DDL for them.
+
+Two ways to make the lake queryable from Athena, pick one per database (same table names):
+
+- Glue registration (``register_lake``, and ``add_partitions`` as the ingest Lambda writes new data): tables
+  with real partitions, which any Glue-aware engine (Athena, Spark, Redshift Spectrum) reads;
+- Athena partition projection (``athena_ddl(..., projection=True)``, committed under ``sql/athena/``):
+  partitions are computed from the query's predicates, so no partition ever needs registering. ``account``
+  is *injected*: every query must filter it with ``=`` or ``IN``. ``dt`` is a date range starting at
+  ``DT_START`` (rows whose date could not be determined, ``dt=unknown``, are only reachable through Glue
+  partitions), and ``aws_region`` is an enum of ``ATHENA_REGIONS``: regenerate the SQL when AWS adds one.
+
+Table schemas come from the parsers (``pipeline.parser_for(source).schema``) and ``QUARANTINE_SCHEMA``, so
+the catalog follows the code; ``tests/test_catalog.py`` fails when the committed SQL drifts from them.
+Regenerate it with ``python -m egress_optimizer.catalog``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from botocore.exceptions import ClientError
+
+from egress_optimizer.errors import EgressError
+from egress_optimizer.ingest.base import QUARANTINE_SCHEMA
+from egress_optimizer.ingest.pipeline import PARTITIONS, SOURCES, TABLES, parser_for
+from egress_optimizer.lake import Lake
+from egress_optimizer.regions import REGIONS
+
+SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+TABLE_PARAMETERS = {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "ZSTD"}
+
+QUARANTINE = "quarantine"
+QUARANTINE_PARTITIONS = ("source",)
+ALL_TABLES = (*TABLES.values(), QUARANTINE)
+_SOURCE_OF_TABLE = {table: source for source, table in TABLES.items()}
+
+LAKE_PLACEHOLDER = "${LAKE_LOCATION}"  # replaced by the lake's s3:// URI when the SQL is run (render_sql)
+SQL_DIR = Path(__file__).parent / "sql" / "athena"
+DT_START = "2015-01-01"  # VPC Flow Logs and the CUR both date from 2015; nothing older is expected
+GLUE_BATCH = 100  # BatchCreatePartition accepts at most 100 partitions per call
+
+# Every commercial and GovCloud region known when this was written, plus the values the ingest pipeline
+# uses for data that is not regional (CloudFront, global CUR lines) or whose region it could not tell.
+_AWS_REGIONS = {
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "cn-north-1",
+    "cn-northwest-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1",
+    "eu-west-2", "eu-west-3", "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
+    "us-east-1", "us-east-2", "us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
+}  # fmt: skip
+ATHENA_REGIONS = (*sorted(_AWS_REGIONS | set(REGIONS)), "global", "unknown")
+
+
+class CatalogError(EgressError):
+    """Glue refused a catalog change for a reason other than 'it already exists'."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One lake table as the catalog sees it."""
+
+    name: str
+    schema: pa.Schema
+    partition_keys: tuple[str, ...]
+
+
+def table_spec(table: str) -> TableSpec:
+    """The schema and partition keys of a lake table (imports its parser; ModuleNotFoundError if absent)."""
+    if table == QUARANTINE:
+        return TableSpec(QUARANTINE, QUARANTINE_SCHEMA, QUARANTINE_PARTITIONS)
+    if table not in _SOURCE_OF_TABLE:
+        raise ValueError(f"unknown lake table {table!r}; expected one of {', '.join(ALL_TABLES)}")
+    return TableSpec(table, parser_for(_SOURCE_OF_TABLE[table]).schema, PARTITIONS)
+
+
+def available_tables(tables: Iterable[str] = ALL_TABLES) -> tuple[list[TableSpec], list[str]]:
+    """(specs, missing): the tables whose parser module is installed, and those whose module is not."""
+    specs: list[TableSpec] = []
+    missing: list[str] = []
+    for table in tables:
+        try:
+            specs.append(table_spec(table))
+        except ModuleNotFoundError as e:
+            # Only a missing parser module means "not available"; any other import failure is a bug.
+            if e.name != f"egress_optimizer.ingest.{table}":
+                raise
+            missing.append(table)
+    return specs, missing
+
+
+# ---- types -------------------------------------------------------------------------------------------------
+def hive_type(t: pa.DataType) -> str:
+    """The Hive/Glue type string Athena uses to read a Parquet column of Arrow type ``t``."""
+    if pa.types.is_dictionary(t):
+        return hive_type(t.value_type)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    ints = {pa.int8(): "tinyint", pa.int16(): "smallint", pa.int32(): "int", pa.int64(): "bigint"}
+    ints |= {pa.uint8(): "smallint", pa.uint16(): "int", pa.uint32(): "bigint"}  # widened: Hive has no unsigned
+    if t in ints:
+        return ints[t]
+    if pa.types.is_float32(t):
+        return "float"
+    if pa.types.is_float64(t):
+        return "double"
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return "binary"
+    if pa.types.is_map(t):
+        return f"map<{hive_type(t.key_type)},{hive_type(t.item_type)}>"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return f"array<{hive_type(t.value_type)}>"
+    if pa.types.is_struct(t):
+        return "struct<" + ",".join(f"{f.name}:{hive_type(f.type)}" for f in t) + ">"
+    raise TypeError(f"Arrow type {t} has no Hive/Glue equivalent Athena can read from Parquet")
+
+
+def glue_columns(schema: pa.Schema, partition_keys: Sequence[str] = PARTITIONS) -> list[dict]:
+    """Glue ``Columns`` (``{"Name", "Type"}``) for a table's data columns. Partition columns are excluded:
+    Hive forbids a column that is both, and the quarantine files carry ``source`` although it is also that
+    table's partition key (pass ``QUARANTINE_PARTITIONS`` for it)."""
+    return [{"Name": f.name, "Type": hive_type(f.type)} for f in schema if f.name not in partition_keys]
+
+
+# ---- Glue ---------------------------------------------------------------------------------------------------
+def _code(e: ClientError) -> str:
+    return str(e.response.get("Error", {}).get("Code", ""))
+
+
+def ensure_database(glue: Any, name: str, description: str = "egress-optimizer data lake") -> bool:
+    """Create the Glue database unless it exists; True when it was created."""
+    try:
+        glue.create_database(DatabaseInput={"Name": name, "Description": description})
+    except ClientError as e:
+        if _code(e) != "AlreadyExistsException":
+            raise
+        return False
+    return True
+
+
+def _location(location: str) -> str:
+    return location.rstrip("/") + "/"
+
+
+def table_input(table: str, schema: pa.Schema, location: str, partition_keys: Sequence[str]) -> dict:
+    """The Glue ``TableInput`` of a Parquet table of the lake."""
+    return {
+        "Name": table,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": dict(TABLE_PARAMETERS),
+        "PartitionKeys": [{"Name": k, "Type": "string"} for k in partition_keys],
+        "StorageDescriptor": {
+            "Columns": glue_columns(schema, partition_keys),
+            "Location": _location(location),
+            "InputFormat": INPUT_FORMAT,
+            "OutputFormat": OUTPUT_FORMAT,
+            "Compressed": False,  # Parquet compresses its pages itself
+            "SerdeInfo": {"SerializationLibrary": SERDE, "Parameters": {"serialization.format": "1"}},
+        },
+    }
+
+
+def _columns(cols: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    return [(c["Name"], c["Type"]) for c in cols]
+
+
+def _same_table(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    sd, want = existing.get("StorageDescriptor", {}), wanted["StorageDescriptor"]
+    params = existing.get("Parameters", {})
+    return (
+        _columns(sd.get("Columns", [])) == _columns(want["Columns"])
+        and _columns(existing.get("PartitionKeys", [])) == _columns(wanted["PartitionKeys"])
+        and sd.get("Location") == want["Location"]
+        and sd.get("InputFormat") == want["InputFormat"]
+        and sd.get("OutputFormat") == want["OutputFormat"]
+        and sd.get("SerdeInfo", {}).get("SerializationLibrary") == SERDE
+        and all(params.get(k) == v for k, v in wanted["Parameters"].items())
+    )
+
+
+def ensure_table(
+    glue: Any, database: str, table: str, schema: pa.Schema, location: str, partition_keys: Sequence[str]
+) -> str:
+    """Create the table, or update it when its definition differs; returns created, updated or unchanged.
+
+    An unchanged table is not updated, so re-running adds no Glue table versions."""
+    wanted = table_input(table, schema, location, partition_keys)
+    try:
+        existing = glue.get_table(DatabaseName=database, Name=table)["Table"]
+    except ClientError as e:
+        if _code(e) != "EntityNotFoundException":
+            raise
+        try:
+            glue.create_table(DatabaseName=database, TableInput=wanted)
+            return "created"
+        except ClientError as e2:
+            if _code(e2) != "AlreadyExistsException":  # a concurrent creator won: compare with theirs
+                raise
+            existing = glue.get_table(DatabaseName=database, Name=table)["Table"]
+    if _same_table(existing, wanted):
+        return "unchanged"
+    # Keep parameters others added (e.g. projection settings, statistics); ours win on conflict.
+    wanted["Parameters"] = {**existing.get("Parameters", {}), **wanted["Parameters"]}
+    glue.update_table(DatabaseName=database, TableInput=wanted)
+    return "updated"
+
+
+def partition_location(location: str, keys: Sequence[str], values: Sequence[str]) -> str:
+    return _location(location) + "".join(f"{k}={v}/" for k, v in zip(keys, values, strict=True))
+
+
+def add_partitions(
+    glue: Any, database: str, table: str, location: str | None, partitions: Sequence[Mapping[str, str]]
+) -> int:
+    """Register partitions (``{"account": ..., "aws_region": ..., "dt": ...}``) of a table; returns how many
+    were new. Existing partitions are left alone, so calling this again with the same input is a no-op.
+
+    The partition keys and storage format come from the table (it must exist); ``location`` is the table's
+    root (default: the table's own location)."""
+    if not partitions:
+        return 0
+    info = glue.get_table(DatabaseName=database, Name=table)["Table"]
+    keys = [k["Name"] for k in info.get("PartitionKeys", [])]
+    sd = info["StorageDescriptor"]
+    root = location or sd["Location"]
+    unique: dict[tuple[str, ...], Mapping[str, str]] = {}
+    for p in partitions:
+        if set(p) != set(keys):
+            raise ValueError(f"partition {dict(p)} of {table} does not have exactly the keys {keys}")
+        unique.setdefault(tuple(p[k] for k in keys), p)
+    template = {k: sd[k] for k in ("Columns", "InputFormat", "OutputFormat", "SerdeInfo", "Compressed") if k in sd}
+    inputs = [
+        {
+            "Values": list(values),
+            "StorageDescriptor": {**template, "Location": partition_location(root, keys, values)},
+            "Parameters": {"classification": "parquet"},
+        }
+        for values in unique
+    ]
+    created, errors = 0, []
+    for i in range(0, len(inputs), GLUE_BATCH):
+        chunk = inputs[i : i + GLUE_BATCH]
+        failed = glue.batch_create_partition(DatabaseName=database, TableName=table, PartitionInputList=chunk).get(
+            "Errors", []
+        )
+        errors += [e for e in failed if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"]
+        created += len(chunk) - len(failed)
+    if errors:
+        first = errors[0]
+        raise CatalogError(
+            f"Glue refused {len(errors)} partition(s) of {database}.{table}, e.g. {first.get('PartitionValues')}: "
+            f"{first.get('ErrorDetail', {}).get('ErrorMessage', first)}"
+        )
+    return created
+
+
+# ---- the lake -----------------------------------------------------------------------------------------------
+def _partition_of(rel: str) -> dict[str, str]:
+    """``account=1/aws_region=x/dt=d/f.parquet`` -> {"account": "1", "aws_region": "x", "dt": "d"}."""
+    return dict(seg.split("=", 1) for seg in rel.split("/")[:-1] if "=" in seg)
+
+
+def lake_partitions(lake: Lake, table: str, keys: Sequence[str]) -> list[dict[str, str]]:
+    """The distinct partitions a table has files in, in path order (files outside the layout are ignored)."""
+    prefix = lake.path(table) + "/"
+    found: dict[tuple[str, ...], dict[str, str]] = {}
+    for path in lake.files(table):
+        part = _partition_of(path[len(prefix) :])
+        if list(part) == list(keys):
+            found.setdefault(tuple(part.values()), part)
+    return list(found.values())
+
+
+def partitions_of_files(lake: Lake, files: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+    """Group written file paths (as ``Lake.write_part`` returns them) by table, as partition dicts."""
+    prefix = lake.path() + "/"
+    out: dict[str, dict[tuple[str, ...], dict[str, str]]] = {}
+    for path in files:
+        if not path.startswith(prefix):
+            continue
+        table, _, rel = path[len(prefix) :].partition("/")
+        part = _partition_of(rel)
+        if part:
+            out.setdefault(table, {}).setdefault(tuple(part.items()), part)  # type: ignore[arg-type]
+    return {t: list(parts.values()) for t, parts in out.items()}
+
+
+@dataclass
+class Registration:
+    """What ``register_lake`` / ``register_files`` did."""
+
+    tables: dict[str, str] = field(default_factory=dict)  # table -> created / updated / unchanged
+    partitions: dict[str, int] = field(default_factory=dict)  # table -> partitions newly created
+    missing: list[str] = field(default_factory=list)  # tables whose parser module is not installed
+
+
+def register_lake(glue: Any, database: str, lake_uri: str) -> Registration:
+    """Create (or bring up to date) the database, every lake table and every partition found in the lake.
+
+    Idempotent: a second run changes nothing and reports ``unchanged`` tables and 0 new partitions."""
+    lake = Lake.open(lake_uri, create=False)
+    ensure_database(glue, database)
+    specs, missing = available_tables()
+    reg = Registration(missing=missing)
+    for spec in specs:
+        location = lake.uri(spec.name)
+        reg.tables[spec.name] = ensure_table(glue, database, spec.name, spec.schema, location, spec.partition_keys)
+        parts = lake_partitions(lake, spec.name, spec.partition_keys)
+        reg.partitions[spec.name] = add_partitions(glue, database, spec.name, location, parts)
+    return reg
+
+
+def register_files(glue: Any, database: str, lake: Lake, files: Iterable[str]) -> Registration:
+    """Register the partitions that newly written files landed in (the ingest Lambda's path).
+
+    A table missing from the catalog (first data of its kind) is created first, with its database."""
+    reg = Registration()
+    for table, parts in partitions_of_files(lake, files).items():
+        location = lake.uri(table)
+        try:
+            reg.partitions[table] = add_partitions(glue, database, table, location, parts)
+        except ClientError as e:
+            if _code(e) != "EntityNotFoundException":
+                raise
+            spec = table_spec(table)
+            ensure_database(glue, database)
+            reg.tables[table] = ensure_table(glue, database, table, spec.schema, location, spec.partition_keys)
+            reg.partitions[table] = add_partitions(glue, database, table, location, parts)
+    return reg
+
+
+# ---- Athena DDL ---------------------------------------------------------------------------------------------
+def _projection(table: str, partition_keys: Sequence[str], location: str) -> dict[str, str]:
+    props = {"projection.enabled": "true"}
+    for key in partition_keys:
+        if key == "dt":
+            props |= {
+                "projection.dt.type": "date",
+                "projection.dt.range": f"{DT_START},NOW",
+                "projection.dt.format": "yyyy-MM-dd",
+                "projection.dt.interval": "1",
+                "projection.dt.interval.unit": "DAYS",
+            }
+        elif key == "account":
+            props["projection.account.type"] = "injected"  # unbounded set: queries must name the account(s)
+        elif key == "aws_region":
+            props |= {"projection.aws_region.type": "enum", "projection.aws_region.values": ",".join(ATHENA_REGIONS)}
+        elif key == "source":
+            props |= {"projection.source.type": "enum", "projection.source.values": ",".join(SOURCES)}
+        else:
+            raise ValueError(f"no projection rule for partition key {key!r} of {table}")
+    props["storage.location.template"] = _location(location) + "".join(f"{k}=${{{k}}}/" for k in partition_keys)
+    return props
+
+
+def athena_ddl(
+    table: str,
+    schema: pa.Schema,
+    location: str,
+    projection: bool = False,
+    partition_keys: Sequence[str] | None = None,
+) -> str:
+    """``CREATE EXTERNAL TABLE`` for a lake table in Athena (one statement, no trailing semicolon).
+
+    ``partition_keys`` defaults to the table's (``source`` for quarantine, else account/aws_region/dt).
+    With ``projection`` the table needs no registered partitions (see the module docstring for the rules)."""
+    keys = tuple(partition_keys or (QUARANTINE_PARTITIONS if table == QUARANTINE else PARTITIONS))
+    columns = ",\n".join(f"  `{c['Name']}` {c['Type']}" for c in glue_columns(schema, keys))
+    partitioned = ",\n".join(f"  `{k}` string" for k in keys)
+    props = {"classification": "parquet", "parquet.compression": "ZSTD"}
+    if projection:
+        props |= _projection(table, keys, location)
+    properties = ",\n".join(f"  '{k}'='{v}'" for k, v in props.items())
+    return (
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS `{table}` (\n{columns}\n)\n"
+        f"PARTITIONED BY (\n{partitioned}\n)\n"
+        f"ROW FORMAT SERDE '{SERDE}'\n"
+        f"STORED AS INPUTFORMAT '{INPUT_FORMAT}'\n"
+        f"  OUTPUTFORMAT '{OUTPUT_FORMAT}'\n"
+        f"LOCATION '{_location(location)}'\n"
+        f"TBLPROPERTIES (\n{properties}\n)\n"
+    )
+
+
+def render_sql(sql: str, lake_uri: str) -> str:
+    """A committed DDL file made runnable: ``${LAKE_LOCATION}`` becomes the lake's URI (Athena's own
+    ``${account}``-style projection placeholders are left alone)."""
+    return sql.replace(LAKE_PLACEHOLDER, lake_uri.rstrip("/"))
+
+
+def write_athena_sql(out_dir: str | Path = SQL_DIR, tables: Iterable[str] | None = None) -> list[Path]:
+    """Write ``<table>.sql`` (projection DDL, lake location as ``${LAKE_LOCATION}``) for every available
+    table, or the given ones; returns the files written."""
+    specs, _ = available_tables(ALL_TABLES if tables is None else tables)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for spec in specs:
+        path = out / f"{spec.name}.sql"
+        ddl = athena_ddl(spec.name, spec.schema, f"{LAKE_PLACEHOLDER}/{spec.name}", True, spec.partition_keys)
+        path.write_text(ddl, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # python -m egress_optimizer.catalog [table ...]
+    for written_path in write_athena_sql(tables=sys.argv[1:] or None):
+        print(written_path)
