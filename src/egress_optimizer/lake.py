@@ -117,7 +117,7 @@ class Lake:
         parts = [f"{k}={_partition_value(v)}" for k, v in partition.items()]
         path = self.path(table, *parts, f"{file_id}.parquet")
         sink = pa.BufferOutputStream()
-        pq.write_table(data, sink, compression="zstd")
+        pq.write_table(data, sink, compression="zstd", compression_level=1)
         self._write_atomic(path, sink.getvalue().to_pybytes())
         return path
 
@@ -176,7 +176,7 @@ class PartWriter:
     def __init__(self, lake: Lake, final: str, tmp: str, schema: pa.Schema):
         self.lake, self.final, self.tmp = lake, final, tmp
         self._sink = lake.fs.open_output_stream(tmp)
-        self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd")
+        self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd", compression_level=1)
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:

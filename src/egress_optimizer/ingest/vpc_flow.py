@@ -176,6 +176,29 @@ class VpcFlowParser:
         if len(set(fields)) != len(fields):
             raise UnreadableObject("header line names a field twice")
         acct, region = key_account_region(obj.key)
+        try:
+            yield from self._read_text(body, fields, has_header, acct, region, q, batch_rows, fast=True, skip=0)
+        except _SlowPath as slow:
+            # A malformed record somewhere: re-read from the start record by record-exact, skipping what the
+            # fast pass already emitted (those rows were all valid, so they come first in both passes).
+            yield from self._read_text(
+                body, fields, has_header, acct, region, q, batch_rows, fast=False, skip=slow.emitted
+            )
+
+    def _read_text(
+        self,
+        body: ObjectBody,
+        fields: list[str],
+        has_header: bool,
+        acct: str | None,
+        region: str | None,
+        q: QuarantineSink,
+        batch_rows: int,
+        fast: bool,
+        skip: int,
+    ) -> Iterator[pa.RecordBatch]:
+        """Fast pass: typed, multi-threaded parsing; the first malformed record aborts it (``_SlowPath``).
+        Exact pass: strings, single-threaded (exact line numbers), every malformed record quarantined."""
         names = [f"c{i}" for i in range(len(fields))]
         bad_lines: list[tuple[int, str, str]] = []
 
@@ -185,31 +208,64 @@ class VpcFlowParser:
             )
             return "skip"
 
+        types = {
+            n: (_type_of(f) if fast and f in FIELD_VERSION else pa.string()) for n, f in zip(names, fields, strict=True)
+        }
+        types = {n: (pa.int64() if t == pa.timestamp("ms", tz="UTC") else t) for n, t in types.items()}
         reader_opts = pacsv.ReadOptions(
-            column_names=names, skip_rows=1 if has_header else 0, use_threads=False, block_size=1 << 22
+            column_names=names, skip_rows=1 if has_header else 0, use_threads=fast, block_size=1 << 22
         )
         parse_opts = pacsv.ParseOptions(
             delimiter=" ", quote_char=False, invalid_row_handler=on_invalid, ignore_empty_lines=True
         )
         convert = pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            null_values=NULLS,
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
+            column_types=types, null_values=NULLS, strings_can_be_null=True, quoted_strings_can_be_null=False
         )
         line = 1 if has_header else 0  # lines consumed before the next batch's first row
+        emitted = 0
         try:
             reader = pacsv.open_csv(
                 _native(body), read_options=reader_opts, parse_options=parse_opts, convert_options=convert
             )
-            for batch in reader:
-                yield from self._emit(batch, fields, acct, region, q, bad_lines, line, batch_rows)
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                if fast and bad_lines:
+                    raise _SlowPath(emitted)
+                if skip:
+                    cut = min(skip, batch.num_rows)
+                    batch, skip = batch.slice(cut), skip - cut
+                    line += cut
+                    if batch.num_rows == 0:
+                        continue
+                if fast:
+                    q.read += batch.num_rows
+                    yield from _assemble(
+                        {f: batch.column(i) for i, f in enumerate(fields)},
+                        fields,
+                        None,
+                        batch.num_rows,
+                        acct,
+                        region,
+                        batch_rows,
+                    )
+                else:
+                    yield from self._emit(batch, fields, acct, region, q, bad_lines, line, batch_rows)
+                emitted += batch.num_rows
                 line += batch.num_rows + len(bad_lines)
                 bad_lines.clear()
-        except UnreadableObject:
+        except (UnreadableObject, _SlowPath):
             raise
-        except (pa.ArrowInvalid, OSError, EOFError) as e:
+        except pa.ArrowInvalid as e:
+            if fast and "conversion error" in str(e):  # a value of the wrong type: go record by record
+                raise _SlowPath(emitted) from None
             raise UnreadableObject(f"cannot read flow log text: {e}") from None
+        except (OSError, EOFError) as e:
+            raise UnreadableObject(f"cannot read flow log text: {e}") from None
+        if fast and bad_lines:
+            raise _SlowPath(emitted)
         for number, text, reason in bad_lines:
             q.read += 1
             q.add(number, text, reason)
@@ -225,6 +281,7 @@ class VpcFlowParser:
         line_before: int,
         batch_rows: int,
     ) -> Iterator[pa.RecordBatch]:
+        """Exact pass: validate string columns record by record, quarantine the bad ones, type the rest."""
         for number, text, reason in bad_lines:
             q.read += 1
             q.add(number, text, reason)
@@ -234,27 +291,19 @@ class VpcFlowParser:
         typed: dict[str, pa.Array] = {}
         reasons = np.full(batch.num_rows, None, dtype=object)
         for f, arr in cols.items():
-            if f not in FIELD_VERSION:
-                continue
-            want = _type_of(f)
-            if want == pa.string():
+            if f not in FIELD_VERSION or _type_of(f) == pa.string():
                 typed[f] = arr
                 continue
+            want = _type_of(f)
             try:
-                clean = arr
-                n64 = pc.cast(arr, pa.int64())  # the fast path: every value is a number or null
+                n64 = pc.cast(arr, pa.int64())  # the common case: every value is a number or null
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 valid = pc.or_kleene(pc.is_null(arr), pc.match_substring_regex(arr, r"^-?\d{1,18}$"))
                 valid_np = valid.to_numpy(zero_copy_only=False)
                 reasons[~valid_np & ok] = f"{f} is not an integer"
                 ok &= valid_np
-                clean = pc.if_else(valid, arr, pa.nulls(len(arr), pa.string()))
-                n64 = pc.cast(clean, pa.int64())
-            if f in TIMES:
-                # Seconds before 2286 are < 1e10; anything larger is milliseconds.
-                ms = pc.if_else(pc.greater(n64, 10_000_000_000), n64, pc.multiply(n64, 1000))
-                typed[f] = pc.cast(ms, pa.timestamp("ms", tz="UTC"))
-            elif want == pa.int32():
+                n64 = pc.cast(pc.if_else(valid, arr, pa.nulls(len(arr), pa.string())), pa.int64())
+            if want == pa.int32():
                 out_of_range = pc.fill_null(pc.or_(pc.less(n64, -(2**31)), pc.greater(n64, 2**31 - 1)), False)
                 if pc.any(out_of_range).as_py():
                     bad_np = out_of_range.to_numpy(zero_copy_only=False) & ok
@@ -276,30 +325,9 @@ class VpcFlowParser:
                 for b in skipped:
                     number += b <= number
                 q.add(number, text, str(reasons[i]))
-        keep = pa.array(ok)
+        keep = None if ok.all() else pa.array(ok)
         n = int(ok.sum())
-        out = {}
-        for field in SCHEMA:
-            name = field.name
-            src = name.replace("_", "-")
-            if src in typed:
-                out[name] = pc.filter(typed[src], keep) if not ok.all() else typed[src]
-                # NODATA/SKIPDATA records leave most fields '-': the key still says whose and where.
-                fill = {"account_id": acct, "region": region}.get(name)
-                if fill:
-                    out[name] = pc.fill_null(out[name], fill)
-            elif name == "version":
-                out[name] = pa.array(np.full(n, format_version(fields), dtype=np.int32))
-            elif name == "account_id" and acct:
-                out[name] = pa.array([acct] * n, pa.string())
-            elif name == "region" and region:
-                out[name] = pa.array([region] * n, pa.string())
-            elif name == "extra":
-                out[name] = _extra(cols, fields, keep if not ok.all() else None, n)
-            else:
-                out[name] = pa.nulls(n, field.type)
-        table = pa.table(out, schema=SCHEMA)
-        yield from table.to_batches(max_chunksize=batch_rows)
+        yield from _assemble(typed, fields, keep, n, acct, region, batch_rows)
 
     # ---- parquet --------------------------------------------------------------------------------------------
     def _parse_parquet(
@@ -337,6 +365,56 @@ def _to_text(arr: pa.Array) -> pa.Array:
     else:
         s = pc.cast(arr, pa.string())
     return pc.if_else(pc.is_in(s, pa.array(NULLS)), pa.nulls(len(s), pa.string()), s)
+
+
+class _SlowPath(Exception):
+    """The fast pass met a malformed record; ``emitted`` rows were already yielded."""
+
+    def __init__(self, emitted: int):
+        super().__init__(emitted)
+        self.emitted = emitted
+
+
+def _times(n64: pa.Array) -> pa.Array:
+    # Seconds before 2286 are < 1e10; anything larger is milliseconds.
+    ms = pc.if_else(pc.greater(n64, 10_000_000_000), n64, pc.multiply(n64, 1000))
+    return pc.cast(ms, pa.timestamp("ms", tz="UTC"))
+
+
+def _assemble(
+    typed: dict[str, pa.Array],
+    fields: list[str],
+    keep: pa.Array | None,
+    n: int,
+    acct: str | None,
+    region: str | None,
+    batch_rows: int,
+) -> Iterator[pa.RecordBatch]:
+    """Typed columns of one batch (keyed by hyphenated field) -> batches in the canonical schema."""
+    out = {}
+    for field in SCHEMA:
+        name = field.name
+        src = name.replace("_", "-")
+        if src in typed:
+            arr = typed[src] if keep is None else pc.filter(typed[src], keep)
+            if src in TIMES:
+                arr = _times(arr)
+            elif arr.type != field.type:
+                arr = pc.cast(arr, field.type)
+            # NODATA/SKIPDATA records leave most fields '-': the key still says whose and where.
+            fill = {"account_id": acct, "region": region}.get(name)
+            out[name] = pc.fill_null(arr, fill) if fill else arr
+        elif name == "version":
+            out[name] = pa.array(np.full(n, format_version(fields), dtype=np.int32))
+        elif name == "account_id" and acct:
+            out[name] = pa.array([acct] * n, pa.string())
+        elif name == "region" and region:
+            out[name] = pa.array([region] * n, pa.string())
+        elif name == "extra":
+            out[name] = _extra(typed, fields, keep, n)
+        else:
+            out[name] = pa.nulls(n, field.type)
+    yield from pa.table(out, schema=SCHEMA).to_batches(max_chunksize=batch_rows)
 
 
 def _extra(cols: dict[str, pa.Array], fields: list[str], keep: pa.Array | None, n: int) -> pa.Array:
