@@ -15,6 +15,11 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     assert (out / "raw" / "labels.json").exists()
     assert (out / "lake" / MARKER).exists()
     assert summary["stages"]["generate"]["files"]["vpc_flow"]["records"] > 0
+    ingest = summary["stages"]["ingest"]
+    assert set(ingest["by_source"]) == {"vpc-flow", "s3-access", "cloudfront", "cur"}
+    totals = ingest["totals"]
+    assert totals["objects_failed"] == 0 and totals["quarantined"] == 0
+    assert totals["records_read"] == totals["parsed"] > 0
     assert json.loads((out / "demo-summary.json").read_text()) == summary
 
 

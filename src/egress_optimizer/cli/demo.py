@@ -9,7 +9,7 @@ import typer
 
 from egress_optimizer.cli import app, stdout
 from egress_optimizer.cli.generate import print_estate_summary, run_generate
-from egress_optimizer.lake import Lake
+from egress_optimizer.cli.ingest import print_ingest_report, run_ingest
 
 
 @app.command("demo")
@@ -23,18 +23,23 @@ def demo_cmd(
     raw, lake_dir = out / "raw", out / "lake"
     out.mkdir(parents=True, exist_ok=True)
     result = run_generate(raw, days, seed, "small", "2026-10-01", show_progress=not json_out)
-    lake = Lake.open(str(lake_dir), create=True)
+    report = run_ingest([str(raw)], str(lake_dir), show_progress=not json_out)
+    ingested = report.to_json()
     summary = {
         "raw": str(raw),
         "labels": str(raw / "labels.json"),
-        "lake": lake.root,
-        "stages": {"generate": result.summary()},
+        "lake": str(lake_dir),
+        "stages": {
+            "generate": result.summary(),
+            "ingest": {"totals": ingested["totals"], "by_source": ingested["by_source"]},
+        },
     }
     (out / "demo-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if json_out:
         print(json.dumps(summary))
         return
     print_estate_summary(result)
+    print_ingest_report(report)
     stdout.print(
         f"\n[bold green]Demo complete.[/] Raw logs: {raw}  Labels: {raw / 'labels.json'}  "
         f"Lake: {lake_dir}  Summary: {out / 'demo-summary.json'}"
