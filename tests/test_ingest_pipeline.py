@@ -139,3 +139,70 @@ def test_forcing_the_wrong_source_quarantines_or_fails_cleanly(tmp_path, shared,
     out = json.loads(capsys.readouterr().out)
     t = out["totals"]
     assert t["parsed"] == 0 and (t["objects_failed"] == 1 or t["quarantined"] == t["records_read"])
+
+
+def test_cli_bad_objects_are_reported_not_tracebacks(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "empty.log").write_bytes(b"")
+    (raw / "trunc.log.gz").write_bytes(gzip.compress(os.urandom(200_000))[:3000])
+    (raw / "garbage.bin").write_bytes(os.urandom(4096))
+    code = run(["ingest", str(raw), "--lake", str(tmp_path / "lake")])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in out + err
+    assert run(["ingest", str(raw), "--lake", str(tmp_path / "lake"), "--source", "cloudfront", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["totals"]["objects_failed"] == 3
+    assert all(f["reason"] for f in report["failed"])
+
+
+def test_whole_estate_reingest_is_identical(estate_dir, tmp_path):
+    root = tmp_path / "lake"
+    lake = Lake.open(str(root))
+    report = ingest([str(estate_dir)], lake)
+    assert set(report.by_source()) == set(SOURCES)
+    assert report.totals()["quarantined"] == 0 and report.totals()["objects_failed"] == 0
+    first = _lake_digest(root)
+    ingest([str(estate_dir)], lake)
+    ingest([str(estate_dir)], lake)
+    assert _lake_digest(root) == first
+
+
+@pytest.fixture()
+def moto_s3(monkeypatch):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    for b in ("raw-logs", "lake"):
+        s3.create_bucket(Bucket=b)
+    yield s3
+    server.stop()
+
+
+def test_cli_ingests_from_s3_into_an_s3_lake(moto_s3, shared, capsys):
+    key = (
+        "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/10/01/"
+        "123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261001T0000Z_abcd1234.log.gz"
+    )
+    body = (shared / "log_samples/vpc_flow/loki_lambda_promtail_s3_delivered_with_header.log.gz").read_bytes()
+    moto_s3.put_object(Bucket="raw-logs", Key=key, Body=body)
+    moto_s3.put_object(
+        Bucket="raw-logs",
+        Key="cloudfront/E2T6L4WML8KX93.2026-10-01-07.faa4e6a8.gz",
+        Body=gzip.compress(
+            (shared / "log_samples/cloudfront/aws_log_parser_standard_w3c_33_fields_with_header.log").read_bytes()
+        ),
+    )
+    assert run(["ingest", "s3://raw-logs/", "--lake", "s3://lake/egress", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["by_source"]["vpc-flow"]["parsed"] == 3 and report["by_source"]["cloudfront"]["parsed"] > 0
+    keys = [o["Key"] for o in moto_s3.list_objects_v2(Bucket="lake")["Contents"]]
+    assert any(k.startswith("egress/vpc_flow/account=123456789012/aws_region=us-east-1/dt=") for k in keys)
+    assert run(["query", "SELECT count(*) AS n FROM vpc_flow", "--lake", "s3://lake/egress", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"n": 3}]

@@ -176,7 +176,13 @@ class PartWriter:
     def __init__(self, lake: Lake, final: str, tmp: str, schema: pa.Schema):
         self.lake, self.final, self.tmp = lake, final, tmp
         self._sink = lake.fs.open_output_stream(tmp)
-        self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd", compression_level=1)
+        # Dictionary encoding pays off for low-cardinality columns only; on addresses, ports and byte counts
+        # it costs time and saves nothing. Schemas may list those in their metadata.
+        dense = set((schema.metadata or {}).get(b"egress.high_cardinality", b"").decode().split(","))
+        dictionary = [f.name for f in schema if f.name not in dense] if dense != {""} else True
+        self._writer = pq.ParquetWriter(
+            self._sink, schema, compression="zstd", compression_level=1, use_dictionary=dictionary
+        )
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:

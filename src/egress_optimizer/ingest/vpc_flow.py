@@ -104,7 +104,9 @@ def _type_of(field: str) -> pa.DataType:
 CATALOGUE = list(FIELD_VERSION)
 SCHEMA = pa.schema(
     [pa.field(f.replace("-", "_"), _type_of(f)) for f in CATALOGUE]
-    + [pa.field("extra", pa.map_(pa.string(), pa.string()))]
+    + [pa.field("extra", pa.map_(pa.string(), pa.string()))],
+    # Columns with (nearly) unique values: the lake writer skips dictionary encoding for them.
+    metadata={"egress.high_cardinality": "srcaddr,dstaddr,pkt_srcaddr,pkt_dstaddr,srcport,packets,bytes,start,end"},
 )
 
 
