@@ -49,7 +49,13 @@ def version(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) 
 
 
 def _register() -> None:
-    from egress_optimizer.cli import demo, generate, ingest  # noqa: F401  (commands register themselves on import)
+    """Import every module of this package: each registers its commands on ``app`` when imported."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if module.name != "progress":
+            importlib.import_module(f"{__name__}.{module.name}")
 
 
 def _fail(message: str, code: int) -> int:
