@@ -7,6 +7,7 @@ replace it without code changes; every price carries the table's version and sou
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -103,7 +104,12 @@ def _read_json(path: Path | None) -> dict[str, Any]:
     return json.loads(ref.read_text())
 
 
-@lru_cache(maxsize=8)
 def load_catalog(path: Path | None = None) -> PriceCatalog:
-    """The shipped price snapshot, or a table written by ``egress pricing refresh``."""
-    return PriceCatalog(_read_json(path))
+    """The table at ``path`` or ``$EGRESS_PRICE_TABLE`` (written by ``egress pricing refresh``), else the
+    shipped snapshot."""
+    return _load(str(path) if path else os.environ.get("EGRESS_PRICE_TABLE", ""))
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> PriceCatalog:
+    return PriceCatalog(_read_json(Path(path) if path else None))
