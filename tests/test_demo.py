@@ -20,6 +20,8 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     totals = ingest["totals"]
     assert totals["objects_failed"] == 0 and totals["quarantined"] == 0
     assert totals["records_read"] == totals["parsed"] > 0
+    assert summary["stages"]["reconcile"]["unexplained_pct"] <= 2.0
+    assert len(summary["stages"]["top_resources"]) == 5
     assert json.loads((out / "demo-summary.json").read_text()) == summary
 
 

@@ -103,7 +103,7 @@ class IpRanges:
         out: list[Owner | None] = [None] * len(addrs)
         v4_idx, v4_vals = [], []
         for i, a in enumerate(addrs):
-            if not a:
+            if not isinstance(a, str) or not a:  # None, NaN from pandas, ''
                 continue
             if ":" in a:
                 out[i] = self.owner(a)

@@ -88,6 +88,9 @@ class Lake:
     def write_json(self, rel: str, obj: Any) -> None:
         self._write_atomic(self.path(rel), (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        self._write_atomic(self.path(rel), data)
+
     def read_json(self, rel: str) -> Any:
         with self.fs.open_input_stream(self.path(rel)) as f:
             return json.loads(f.read())

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from egress_optimizer.cli import app, stdout
+from egress_optimizer.cli.attribution import print_reconciliation, run_reconcile, top_talkers
 from egress_optimizer.cli.generate import print_estate_summary, run_generate
 from egress_optimizer.cli.ingest import print_ingest_report, run_ingest
 
@@ -25,6 +26,8 @@ def demo_cmd(
     result = run_generate(raw, days, seed, "small", "2026-10-01", show_progress=not json_out)
     report = run_ingest([str(raw)], str(lake_dir), show_progress=not json_out)
     ingested = report.to_json()
+    rec = run_reconcile(str(lake_dir))
+    top = top_talkers(rec.attributed, "resource", None, 5)
     summary = {
         "raw": str(raw),
         "labels": str(raw / "labels.json"),
@@ -32,6 +35,12 @@ def demo_cmd(
         "stages": {
             "generate": result.summary(),
             "ingest": {"totals": ingested["totals"], "by_source": ingested["by_source"]},
+            "reconcile": {
+                "unexplained_pct": round(rec.unexplained_pct, 4),
+                "billed_usd": round(rec.billed_usd, 2),
+                "attributed_usd": round(rec.attributed_usd, 2),
+            },
+            "top_resources": top.round({"gb": 3, "usd": 2}).to_dict("records"),
         },
     }
     (out / "demo-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -40,6 +49,10 @@ def demo_cmd(
         return
     print_estate_summary(result)
     print_ingest_report(report)
+    print_reconciliation(rec, limit=8)
+    stdout.print("Top resources by attributed data-transfer dollars:")
+    for r in top.itertuples(index=False):
+        stdout.print(f"  ${r.usd:>10,.2f}  {r.gb:>10,.1f} GB  {r.team}  {r.resource_id}")
     stdout.print(
         f"\n[bold green]Demo complete.[/] Raw logs: {raw}  Labels: {raw / 'labels.json'}  "
         f"Lake: {lake_dir}  Summary: {out / 'demo-summary.json'}"

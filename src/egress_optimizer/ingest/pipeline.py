@@ -104,6 +104,8 @@ def _module(source: str):
 def detect_source(obj: SourceObject, body: FsBody) -> tuple[str | None, str]:
     """(source, why) from the key layout first, then the content; (None, reason) for non-log objects."""
     key = obj.key
+    if _INVENTORY.search(key):
+        return None, "inventory snapshot (copied into the lake for attribution)"
     if key.endswith("-Manifest.json"):
         return None, "CUR manifest (its data files are ingested instead)"
     if "vpcflowlogs" in key:
@@ -284,6 +286,7 @@ def ingest_objects(
     total = sum(o.size for o, _ in found)
     report = IngestReport()
     done = 0
+    _copy_inventory(found, lake)
     for obj, body in found:
         result = _one(lake, obj, body, source)
         report.objects.append(result)
@@ -291,6 +294,19 @@ def ingest_objects(
         if progress:
             progress(result, done, total)
     return report
+
+
+_INVENTORY = re.compile(r"(?:^|/)inventory/(.+\.json)$")
+
+
+def _copy_inventory(found: list[tuple[SourceObject, FsBody]], lake: Lake) -> None:
+    """Inventory snapshots travel with the logs: keep the newest copy in the lake for attribution."""
+    docs = [(m.group(1), body) for obj, body in found if (m := _INVENTORY.search(obj.key))]
+    if not any(rel == "organization.json" for rel, _ in docs):
+        return
+    for rel, body in docs:
+        with body.stream() as s:
+            lake.write_bytes(f"_inventory/{rel}", s.read())
 
 
 def _one(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> ObjectResult:

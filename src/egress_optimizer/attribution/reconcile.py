@@ -1,0 +1,102 @@
+"""Reconcile attributed dollars with the bill: per account, region, usage type and day, with the
+unexplained remainder shown explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from egress_optimizer.attribution.attribute import attribute_cloudfront, attribute_flows, attribute_s3, price
+from egress_optimizer.attribution.inventory import Inventory
+from egress_optimizer.ipranges import IpRanges
+from egress_optimizer.lake import Lake
+from egress_optimizer.pricing import PriceCatalog
+
+# Data-transfer usage types that cost money (inbound and to-CloudFront types are free and left out).
+BILLED_TRANSFER = r"(DataTransfer-(Out|Regional)-Bytes|-AWS-Out-Bytes|NatGateway-Bytes|VpcEndpoint-Bytes)$"
+KEYS = ["day", "account", "region", "usage_type"]
+# The same account and month can arrive twice (a CUR 2.0 export from the payer and a legacy CUR from the member
+# account): count each line item once, preferring CUR 2.0.
+BILL_SQL = """
+WITH versions AS (
+  SELECT billing_period, usage_account_id, bool_or(cur_version = 'cur2') AS has_cur2 FROM cur GROUP BY ALL
+), bill AS (
+  SELECT c.* FROM cur c JOIN versions v USING (billing_period, usage_account_id)
+  WHERE c.cur_version = CASE WHEN v.has_cur2 THEN 'cur2' ELSE 'legacy' END
+)
+"""
+
+
+@dataclass
+class Reconciliation:
+    rows: pd.DataFrame  # per KEYS: attributed_usd, billed_usd, unexplained_usd
+    attributed: pd.DataFrame  # per flow-hour / request-hour row, with usd
+
+    @property
+    def billed_usd(self) -> float:
+        return float(self.rows.billed_usd.sum())
+
+    @property
+    def attributed_usd(self) -> float:
+        return float(self.rows.attributed_usd.sum())
+
+    @property
+    def unexplained_pct(self) -> float:
+        """Absolute unexplained dollars as a percentage of the CUR's data-transfer dollars."""
+        billed = self.billed_usd
+        return 100.0 * float(self.rows.unexplained_usd.abs().sum()) / billed if billed else 0.0
+
+    def to_json(self) -> dict:
+        rows = self.rows.assign(day=self.rows.day.astype(str))
+        return {
+            "unexplained_pct": round(self.unexplained_pct, 4),
+            "billed_usd": round(self.billed_usd, 2),
+            "attributed_usd": round(self.attributed_usd, 2),
+            "rows": rows.round({"attributed_usd": 4, "billed_usd": 4, "unexplained_usd": 4}).to_dict("records"),
+        }
+
+
+def _connection(lake: Lake) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    for name in ("vpc_flow", "s3_access", "cloudfront", "cur"):
+        if lake.exists(name) and lake.files(name):
+            con.register(name, lake.dataset(name))
+    return con
+
+
+def attribute(lake: Lake, inv: Inventory, catalog: PriceCatalog, ranges: IpRanges) -> pd.DataFrame:
+    con = _connection(lake)
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    parts = []
+    if "vpc_flow" in tables:
+        parts.append(attribute_flows(con, inv, ranges))
+    if "s3_access" in tables:
+        parts.append(attribute_s3(con, inv, ranges))
+    if "cloudfront" in tables:
+        parts.append(attribute_cloudfront(con, inv))
+    rows = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+    return price(rows, catalog, inv.payer)
+
+
+def reconcile(lake: Lake, inv: Inventory, catalog: PriceCatalog, ranges: IpRanges) -> Reconciliation:
+    attributed = attribute(lake, inv, catalog, ranges)
+    a = attributed.assign(day=pd.to_datetime(attributed.hour).dt.date, region=attributed.region.fillna("global"))
+    a = a.groupby(KEYS, dropna=False).usd.sum().rename("attributed_usd").reset_index()
+    con = _connection(lake)
+    billed = (
+        con.execute(f"""
+      {BILL_SQL}
+      SELECT CAST(usage_start AS DATE) AS day, usage_account_id AS account, coalesce(region_code, 'global') AS region,
+             usage_type, sum(unblended_cost) AS billed_usd
+      FROM bill WHERE regexp_matches(usage_type, '{BILLED_TRANSFER}') GROUP BY ALL
+    """)
+        .to_arrow_table()
+        .to_pandas()
+    )
+    billed["day"] = pd.to_datetime(billed.day).dt.date
+    rows = billed.merge(a, on=KEYS, how="outer").fillna({"attributed_usd": 0.0, "billed_usd": 0.0})
+    rows["unexplained_usd"] = rows.billed_usd - rows.attributed_usd
+    rows = rows.sort_values(KEYS, kind="stable").reset_index(drop=True)
+    return Reconciliation(rows, attributed)
