@@ -103,3 +103,28 @@ def test_top_since_and_bad_input(lake_dir, capsys, tmp_path):
     assert run(["reconcile", "--lake", str(empty)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no inventory" in err[0]
+
+
+def test_feature_tables(lake_dir, estate_dir, capsys, rec):
+    assert run(["features", "--lake", str(lake_dir), "--json"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["egress_hourly"] > 0 and counts["attributed"] > counts["egress_hourly"]
+    lake = Lake.open(str(lake_dir), create=False)
+    hourly = lake.read("egress_hourly").to_pandas()
+    attributed = lake.read("attributed").to_pandas()
+    keyed = attributed[attributed.resource_id.notna()]
+    assert int(hourly.bytes.sum()) == int(keyed.bytes.sum())  # exact for bytes
+    assert hourly.cost_usd.sum() == pytest.approx(keyed.usd.sum(), rel=1e-9)
+    share = hourly.new_peer_share.dropna()
+    assert ((share >= 0) & (share <= 1)).all()
+    first_hour = hourly.hour.min()
+    assert hourly[hourly.hour == first_hour].median_same_hour_7d.isna().all()  # no history yet
+    assert hourly.ratio_to_same_hour_7d.notna().mean() > 0.5
+    # The planned migration stands out as an inter-region burst of its source instance.
+    labels = json.loads((estate_dir / "labels.json").read_text())
+    mig = next(i for i in labels["incidents"] if i["kind"] == "planned_migration")
+    src = mig["resources"][0]
+    burst = hourly[(hourly.entity == src) & (hourly.destination == "inter-region")]
+    assert burst.ratio_to_same_hour_7d.max() > 10
+    daily = lake.read("cur_daily").to_pandas()
+    assert daily.cost_usd.sum() == pytest.approx(rec.billed_usd, rel=1e-9)

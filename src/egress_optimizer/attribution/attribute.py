@@ -36,6 +36,10 @@ COLUMNS = [
     "app",
     "destination",
     "peer_region",
+    "peer",  # the other end (IP address of the peer or client) for distinct-peer features
+    "bytes",
+    "packets",
+    "records",
     "gb",
 ]
 
@@ -43,7 +47,7 @@ COLUMNS = [
 def _peer_table(con: duckdb.DuckDBPyConnection, ranges: IpRanges) -> None:
     """Classify every distinct peer address once: AWS service and region, internet, or private."""
     peers = (
-        con.execute("SELECT DISTINCT peer FROM flows WHERE peer IS NOT NULL")
+        con.sql("SELECT DISTINCT peer FROM flows WHERE peer IS NOT NULL")
         .to_arrow_table()
         .to_pandas()["peer"]
         .tolist()
@@ -95,9 +99,9 @@ def attribute_flows(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRa
     con.execute(f"CREATE OR REPLACE TEMP VIEW flows AS {FLOW_SQL}")
     _peer_table(con, ranges)
     df = (
-        con.execute("""
+        con.sql("""
       SELECT f.hour, f.direction, f.eni_kind, f.eni_account, f.eni_region, f.eni_az, f.eni_resource, f.eni_team,
-             f.eni_app, f.eni_public, f.type, f.peer, f.hop_peer, f.bytes,
+             f.eni_app, f.eni_public, f.type, f.peer, f.hop_peer, f.bytes, f.packets,
              p.aws_service, p.aws_region, p.is_global,
              pe.account AS peer_account, pe.region AS peer_region_eni, pe.az_id AS peer_az, pe.kind AS peer_kind,
              pe.resource_arn AS peer_resource, pe.team AS peer_team, pe.app AS peer_app,
@@ -130,6 +134,10 @@ def attribute_flows(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRa
                     "app": _col(sub, app),
                     "destination": _col(sub, dest),
                     "peer_region": _col(sub, peer_region) if peer_region else None,
+                    "peer": sub.peer.to_numpy(),
+                    "bytes": sub.bytes.to_numpy(),
+                    "packets": sub.packets.to_numpy(),
+                    "records": 1,
                     "gb": sub.bytes / GIB,
                 }
             )
@@ -253,13 +261,20 @@ def _col(sub: pd.DataFrame, spec: str | None):
     return sub[spec].to_numpy()
 
 
+def _is_global(a: object) -> bool:
+    import ipaddress
+
+    try:
+        return isinstance(a, str) and ipaddress.ip_address(a).is_global
+    except ValueError:
+        return False
+
+
 def attribute_s3(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRanges) -> pd.DataFrame:
-    """S3 internet egress (bytes sent to non-AWS addresses) and replication (replica writes by the
-    replication role, priced from the source bucket's region to the destination's)."""
-    con.register("buckets", inv.buckets)
-    con.register("replication", inv.replication)
+    """S3 internet egress (bytes sent to non-AWS addresses) per bucket and client, and replication (replica
+    writes by the replication role, priced from the source bucket's region to the destination's)."""
     df = (
-        con.execute("""
+        con.sql("""
       SELECT date_trunc('hour', s.time) AS hour, s.bucket, s.remote_ip, s.requester, s.operation,
              coalesce(s.bytes_sent, 0) AS bytes_sent, coalesce(s.object_size, 0) AS object_size
       FROM s3_access s
@@ -269,18 +284,10 @@ def attribute_s3(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRange
     )
     buckets = inv.buckets.set_index("bucket")
     owners = ranges.owners(df.remote_ip.where(df.remote_ip != "-", None).tolist())
-    import ipaddress
-
-    def is_global(a: str) -> bool:
-        try:
-            return ipaddress.ip_address(a).is_global
-        except ValueError:
-            return False
-
-    internet = np.array([o is None and is_global(a) for o, a in zip(owners, df.remote_ip, strict=True)])
+    internet = np.array([o is None and _is_global(a) for o, a in zip(owners, df.remote_ip, strict=True)])
     rows = []
     sel = df[internet & df.bucket.isin(buckets.index)]
-    for (hour, bucket), g in sel.groupby(["hour", "bucket"]):
+    for (hour, bucket, ip), g in sel.groupby(["hour", "bucket", "remote_ip"]):
         b = buckets.loc[bucket]
         rows.append(
             {
@@ -294,6 +301,10 @@ def attribute_s3(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRange
                 "app": b.app,
                 "destination": "internet",
                 "peer_region": None,
+                "peer": ip,
+                "bytes": int(g.bytes_sent.sum()),
+                "packets": None,
+                "records": len(g),
                 "gb": g.bytes_sent.sum() / GIB,
             }
         )
@@ -319,6 +330,10 @@ def attribute_s3(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRange
                 "app": sb.app,
                 "destination": "replication",
                 "peer_region": db.region,
+                "peer": bucket,
+                "bytes": int(g.object_size.sum()),
+                "packets": None,
+                "records": len(g),
                 "gb": g.object_size.sum() / GIB,
             }
         )
@@ -326,10 +341,11 @@ def attribute_s3(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRange
 
 
 def attribute_cloudfront(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.DataFrame:
+    """CloudFront data transfer per distribution, edge geography and client."""
     df = (
-        con.execute("""
-      SELECT date_trunc('hour', timestamp) AS hour, distribution_id, edge_location,
-             CAST(sum(sc_bytes) AS DOUBLE) AS bytes
+        con.sql("""
+      SELECT date_trunc('hour', timestamp) AS hour, distribution_id, edge_location, c_ip,
+             CAST(sum(sc_bytes) AS BIGINT) AS bytes, count(*) AS records
       FROM cloudfront GROUP BY ALL
     """)
         .to_arrow_table()
@@ -337,25 +353,28 @@ def attribute_cloudfront(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.D
     )
     dists = inv.distributions.set_index("distribution_id")
     df["geo"] = [geography(e) for e in df.edge_location]
-    rows = []
-    for (hour, dist, geo), g in df.dropna(subset=["geo"]).groupby(["hour", "distribution_id", "geo"]):
-        d = dists.loc[dist] if dist in dists.index else None
-        rows.append(
-            {
-                "hour": hour,
-                "account": None if d is None else d.account,
-                "region": "global",
-                "product": "AmazonCloudFront",
-                "usage_type": ut.cloudfront_out(geo),
-                "resource_id": None if d is None else d.arn,
-                "team": None if d is None else d.team,
-                "app": None if d is None else d.app,
-                "destination": f"cloudfront:{geo}",
-                "peer_region": None,
-                "gb": g.bytes.sum() / GIB,
-            }
-        )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    df = df.dropna(subset=["geo"])
+    g = df.groupby(["hour", "distribution_id", "geo", "c_ip"], as_index=False)[["bytes", "records"]].sum()
+    d = dists.reindex(g.distribution_id)
+    return pd.DataFrame(
+        {
+            "hour": g.hour,
+            "account": d.account.to_numpy(),
+            "region": "global",
+            "product": "AmazonCloudFront",
+            "usage_type": [ut.cloudfront_out(x) for x in g.geo],
+            "resource_id": d.arn.to_numpy(),
+            "team": d.team.to_numpy(),
+            "app": d.app.to_numpy(),
+            "destination": "cloudfront:" + g.geo,
+            "peer_region": None,
+            "peer": g.c_ip,
+            "bytes": g.bytes.astype("int64"),
+            "packets": None,
+            "records": g.records.astype("int64"),
+            "gb": g.bytes / GIB,
+        }
+    )[COLUMNS]
 
 
 def price(rows: pd.DataFrame, catalog: PriceCatalog, payer: str) -> pd.DataFrame:

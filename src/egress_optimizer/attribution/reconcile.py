@@ -86,7 +86,7 @@ def reconcile(lake: Lake, inv: Inventory, catalog: PriceCatalog, ranges: IpRange
     a = a.groupby(KEYS, dropna=False).usd.sum().rename("attributed_usd").reset_index()
     con = _connection(lake)
     billed = (
-        con.execute(f"""
+        con.sql(f"""
       {BILL_SQL}
       SELECT CAST(usage_start AS DATE) AS day, usage_account_id AS account, coalesce(region_code, 'global') AS region,
              usage_type, sum(unblended_cost) AS billed_usd

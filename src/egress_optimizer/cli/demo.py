@@ -11,6 +11,7 @@ from egress_optimizer.cli import app, stdout
 from egress_optimizer.cli.attribution import print_reconciliation, run_reconcile, top_talkers
 from egress_optimizer.cli.generate import print_estate_summary, run_generate
 from egress_optimizer.cli.ingest import print_ingest_report, run_ingest
+from egress_optimizer.lake import Lake
 
 
 @app.command("demo")
@@ -27,6 +28,9 @@ def demo_cmd(
     report = run_ingest([str(raw)], str(lake_dir), show_progress=not json_out)
     ingested = report.to_json()
     rec = run_reconcile(str(lake_dir))
+    from egress_optimizer.attribution.features import write_tables
+
+    feature_counts = write_tables(Lake.open(str(lake_dir), create=False), rec.attributed)
     top = top_talkers(rec.attributed, "resource", None, 5)
     summary = {
         "raw": str(raw),
@@ -41,6 +45,7 @@ def demo_cmd(
                 "attributed_usd": round(rec.attributed_usd, 2),
             },
             "top_resources": top.round({"gb": 3, "usd": 2}).to_dict("records"),
+            "features": feature_counts,
         },
     }
     (out / "demo-summary.json").write_text(json.dumps(summary, indent=2) + "\n")

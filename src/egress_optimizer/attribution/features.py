@@ -1,0 +1,108 @@
+"""Hourly features per account, region, entity and destination: the table detection reads.
+
+The feature logic is one SQL text (``FEATURES_SQL``) in the dialect DuckDB and Spark SQL share
+(``median``, ``dayofweek``, ``hour``, ``INTERVAL``), so the laptop engine and the Glue job compute the same
+numbers. It reads ``attributed`` (one row per priced flow record, or per S3/CloudFront client and hour) and
+writes ``egress_hourly``; ``CUR_DAILY_SQL`` writes ``cur_daily`` (billed data transfer per usage type and day).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from egress_optimizer.attribution.reconcile import BILL_SQL, BILLED_TRANSFER, _connection
+from egress_optimizer.lake import Lake
+
+FEATURES_SQL = """
+WITH base AS (
+  SELECT hour, account, region, resource_id AS entity, destination, coalesce(peer_region, '') AS peer_region,
+         team, peer, bytes, packets, records, usd
+  FROM attributed
+  WHERE resource_id IS NOT NULL
+), first_seen AS (
+  SELECT entity, peer, min(hour) AS first_hour FROM base WHERE peer IS NOT NULL GROUP BY entity, peer
+), hourly AS (
+  SELECT b.hour, b.account, b.region, b.entity, b.destination, b.peer_region,
+         max(b.team) AS team,
+         sum(b.bytes) AS bytes,
+         sum(coalesce(b.packets, 0)) AS packets,
+         sum(b.records) AS records,
+         sum(b.usd) AS cost_usd,
+         count(DISTINCT b.peer) AS distinct_peers,
+         count(DISTINCT CASE WHEN f.first_hour = b.hour THEN b.peer END) AS new_peers
+  FROM base b LEFT JOIN first_seen f ON b.entity = f.entity AND b.peer = f.peer
+  GROUP BY b.hour, b.account, b.region, b.entity, b.destination, b.peer_region
+), week AS (
+  SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region,
+         median(p.bytes) AS median_same_hour_of_week,
+         count(p.bytes) AS weeks_of_history
+  FROM hourly h JOIN hourly p
+    ON p.account = h.account AND p.region = h.region AND p.entity = h.entity
+   AND p.destination = h.destination AND p.peer_region = h.peer_region
+   AND p.hour < h.hour AND p.hour >= h.hour - INTERVAL 28 DAYS
+   AND dayofweek(p.hour) = dayofweek(h.hour) AND hour(p.hour) = hour(h.hour)
+  GROUP BY h.hour, h.account, h.region, h.entity, h.destination, h.peer_region
+), day AS (
+  SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region,
+         median(p.bytes) AS median_same_hour_7d
+  FROM hourly h JOIN hourly p
+    ON p.account = h.account AND p.region = h.region AND p.entity = h.entity
+   AND p.destination = h.destination AND p.peer_region = h.peer_region
+   AND p.hour < h.hour AND p.hour >= h.hour - INTERVAL 7 DAYS AND hour(p.hour) = hour(h.hour)
+  GROUP BY h.hour, h.account, h.region, h.entity, h.destination, h.peer_region
+)
+SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region, h.team,
+       h.bytes, h.packets, h.records, h.cost_usd, h.distinct_peers, h.new_peers,
+       CASE WHEN h.distinct_peers > 0 THEN CAST(h.new_peers AS DOUBLE) / h.distinct_peers END AS new_peer_share,
+       w.median_same_hour_of_week, coalesce(w.weeks_of_history, 0) AS weeks_of_history,
+       CASE WHEN w.median_same_hour_of_week > 0 THEN h.bytes / w.median_same_hour_of_week END
+         AS ratio_to_same_hour_of_week,
+       d.median_same_hour_7d,
+       CASE WHEN d.median_same_hour_7d > 0 THEN h.bytes / d.median_same_hour_7d END AS ratio_to_same_hour_7d
+FROM hourly h
+LEFT JOIN week w ON w.hour = h.hour AND w.account = h.account AND w.region = h.region AND w.entity = h.entity
+  AND w.destination = h.destination AND w.peer_region = h.peer_region
+LEFT JOIN day d ON d.hour = h.hour AND d.account = h.account AND d.region = h.region AND d.entity = h.entity
+  AND d.destination = h.destination AND d.peer_region = h.peer_region
+"""
+
+CUR_DAILY_SQL = f"""
+{BILL_SQL}
+SELECT CAST(usage_start AS DATE) AS day, usage_account_id AS account, coalesce(region_code, 'global') AS region,
+       usage_type, product_code, sum(usage_amount) AS usage_amount, sum(unblended_cost) AS cost_usd
+FROM bill WHERE regexp_matches(usage_type, '{BILLED_TRANSFER}')
+GROUP BY ALL
+"""
+
+
+def build_features(attributed: pd.DataFrame, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+    con = con or duckdb.connect()
+    con.register("attributed", attributed)
+    return con.sql(FEATURES_SQL + " ORDER BY hour, account, region, entity, destination, peer_region").to_arrow_table()
+
+
+def write_tables(lake: Lake, attributed: pd.DataFrame) -> dict[str, int]:
+    """Persist ``attributed``, ``egress_hourly`` and ``cur_daily`` (rebuilt whole, so re-runs replace them)."""
+    features = build_features(attributed)
+    cur_daily = _connection(lake).sql(CUR_DAILY_SQL + " ORDER BY ALL").to_arrow_table()
+    counts = {}
+    for name, table, when in (
+        ("attributed", pa.Table.from_pandas(attributed, preserve_index=False), "hour"),
+        ("egress_hourly", features, "hour"),
+        ("cur_daily", cur_daily, "day"),
+    ):
+        for path in lake.files(name):
+            lake.fs.delete_file(path)
+        df = table.to_pandas()
+        dt = pd.to_datetime(df[when]).dt.strftime("%Y-%m-%d")
+        for (account, region, day), idx in df.groupby(
+            [df.account.fillna("unknown"), df.region.fillna("global"), dt]
+        ).groups.items():
+            part = table.take(pa.array(idx))
+            # 'account' is the partition column; in the files it is 'account_id', as in the log tables.
+            part = part.rename_columns(["account_id" if c == "account" else c for c in part.column_names])
+            lake.write_part(name, part, {"account": account, "aws_region": region, "dt": day}, "part-0")
+        counts[name] = table.num_rows
+    return counts
