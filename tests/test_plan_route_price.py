@@ -84,3 +84,14 @@ def test_compression_and_delta(tmp_path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["cost_usd"] == pytest.approx(235.52)
     assert run(["price", "compression", "--sample", str(tmp_path / "missing"), "--gb", "1"]) == 2
     assert run(["price", "egress", "--cloud", "oracle", "--gb", "1"]) == 2
+
+
+def test_route_uses_the_packaged_grid_by_default(capsys):
+    from egress_optimizer.cli import run
+
+    assert (
+        run(["plan", "route", "--src", "aws:us-east-1", "--dst", "gcp:us-central1-a", "--size-gb", "500", "--json"])
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["path"][0] == "aws:us-east-1" and out["cost_usd"] > 0

@@ -68,7 +68,7 @@ class RegionGraph:
 
 def _grid_dir(candidate: Path) -> Path | None:
     for d in (candidate, candidate / GRID, candidate / "cloud_profiles" / GRID):
-        if (d / "cost.csv").is_file() and (d / "throughput.csv").is_file():
+        if (d / "cost.csv").is_file() and ((d / "throughput.csv").is_file() or (d / "throughput_gbps.csv").is_file()):
             return d
     return None
 
@@ -84,7 +84,8 @@ def find_profiles(profiles: Path | None = None) -> Path:
         if found is None:
             raise FileNotFoundError(f"no {GRID}/cost.csv and throughput.csv under {profiles}")
         return found
-    packaged = resources.files("egress_optimizer") / "data" / "cloud_profiles" / GRID
+    # The package ships the grid reduced to Gbps (throughput_gbps.csv), flat under data/cloud_profiles.
+    packaged = resources.files("egress_optimizer") / "data" / "cloud_profiles"
     if packaged.is_dir():  # installed from a wheel or the source tree; both are real directories here
         found = _grid_dir(Path(str(packaged)))
         if found is not None:
@@ -98,9 +99,13 @@ def load_graph(profiles: Path | None = None) -> RegionGraph:
 
     d = find_profiles(profiles)
     cost = pd.read_csv(d / "cost.csv")
-    tput = pd.read_csv(d / "throughput.csv")
-    if "success" in tput:
-        tput = tput[tput["success"].astype(str).str.lower() == "true"]
+    if (d / "throughput.csv").is_file():
+        tput = pd.read_csv(d / "throughput.csv")
+        if "success" in tput:
+            tput = tput[tput["success"].astype(str).str.lower() == "true"]
+    else:  # the packaged copy: the same measurements, already in Gbps
+        tput = pd.read_csv(d / "throughput_gbps.csv")
+        tput["throughput_sent"] = tput["throughput_gbps"] * 1e9
     regions = tuple(sorted(set(cost["src"]) | set(cost["dest"]) | set(tput["src_region"]) | set(tput["dst_region"])))
     ix = {r: i for i, r in enumerate(regions)}
     n = len(regions)
