@@ -128,3 +128,36 @@ def test_feature_tables(lake_dir, estate_dir, capsys, rec):
     assert burst.ratio_to_same_hour_7d.max() > 10
     daily = lake.read("cur_daily").to_pandas()
     assert daily.cost_usd.sum() == pytest.approx(rec.billed_usd, rel=1e-9)
+
+
+def test_athena_views_run_against_the_local_lake(lake_dir, rec, capsys, tmp_path):
+    """The dashboard views are plain SQL: they must run (here on DuckDB over the lake) and add up."""
+    from importlib import resources
+
+    from egress_optimizer.cli.ingest import lake_connection
+
+    bad = tmp_path / "AWSLogs" / "123456789012" / "vpcflowlogs" / "us-east-1" / "bad.log"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+        "action log-status\n2 123456789012 eni-1 only five fields\n"
+    )
+    ingest([str(bad)], Lake.open(str(lake_dir), create=False))  # something in the quarantine table
+
+    assert run(["features", "--lake", str(lake_dir), "--json"]) == 0
+    capsys.readouterr()
+    con = lake_connection(Lake.open(str(lake_dir), create=False))
+    views = resources.files("egress_optimizer") / "sql" / "athena" / "views"
+    names = sorted(p.name for p in views.iterdir() if p.name.endswith(".sql"))
+    assert len(names) >= 4
+    for name in names:
+        con.execute((views / name).read_text())
+    rec_view = con.execute(
+        "SELECT sum(billed_usd), sum(attributed_usd), sum(abs(unexplained_usd)) FROM v_reconciliation_daily"
+    ).fetchone()
+    assert rec_view[0] == pytest.approx(rec.billed_usd, rel=1e-9)
+    assert rec_view[2] <= 0.02 * rec_view[0]
+    teams = con.execute("SELECT sum(cost_usd) FROM v_egress_daily_by_team").fetchone()[0]
+    assert teams == pytest.approx(rec.attributed[rec.attributed.resource_id.notna()].usd.sum(), rel=1e-9)
+    assert con.execute("SELECT count(*) FROM v_top_talkers_7d").fetchone()[0] > 0
+    con.execute("SELECT * FROM v_quarantine_summary").fetchall()
