@@ -21,19 +21,30 @@ WITH base AS (
          team, peer, bytes, packets, records, usd
   FROM attributed
   WHERE resource_id IS NOT NULL
+), peer_hour AS (
+  -- one pass over the input reduces it to distinct (group, hour, peer): everything about peers is counted here
+  SELECT account, region, entity, destination, peer_region, hour, peer
+  FROM base WHERE peer IS NOT NULL
+  GROUP BY account, region, entity, destination, peer_region, hour, peer
 ), first_seen AS (
-  SELECT entity, peer, min(hour) AS first_hour FROM base WHERE peer IS NOT NULL GROUP BY entity, peer
+  SELECT entity, peer, min(hour) AS first_hour FROM peer_hour GROUP BY entity, peer
+), peers AS (
+  SELECT p.account, p.region, p.entity, p.destination, p.peer_region, p.hour,
+         count(*) AS distinct_peers,
+         sum(CASE WHEN f.first_hour = p.hour THEN 1 ELSE 0 END) AS new_peers
+  FROM peer_hour p JOIN first_seen f ON p.entity = f.entity AND p.peer = f.peer
+  GROUP BY p.account, p.region, p.entity, p.destination, p.peer_region, p.hour
+), sums AS (
+  SELECT hour, account, region, entity, destination, peer_region,
+         max(team) AS team, sum(bytes) AS bytes, sum(coalesce(packets, 0)) AS packets, sum(records) AS records,
+         sum(usd) AS cost_usd
+  FROM base
+  GROUP BY hour, account, region, entity, destination, peer_region
 ), hourly AS (
-  SELECT b.hour, b.account, b.region, b.entity, b.destination, b.peer_region,
-         max(b.team) AS team,
-         sum(b.bytes) AS bytes,
-         sum(coalesce(b.packets, 0)) AS packets,
-         sum(b.records) AS records,
-         sum(b.usd) AS cost_usd,
-         count(DISTINCT b.peer) AS distinct_peers,
-         count(DISTINCT CASE WHEN f.first_hour = b.hour THEN b.peer END) AS new_peers
-  FROM base b LEFT JOIN first_seen f ON b.entity = f.entity AND b.peer = f.peer
-  GROUP BY b.hour, b.account, b.region, b.entity, b.destination, b.peer_region
+  SELECT s.*, coalesce(p.distinct_peers, 0) AS distinct_peers, coalesce(p.new_peers, 0) AS new_peers
+  FROM sums s LEFT JOIN peers p
+    ON p.hour = s.hour AND p.account = s.account AND p.region = s.region AND p.entity = s.entity
+   AND p.destination = s.destination AND p.peer_region = s.peer_region
 ), week AS (
   SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region,
          median(p.bytes) AS median_same_hour_of_week,
