@@ -88,6 +88,46 @@ DEFAULT_FORMAT = [
     "log-status",
 ]
 
+# Transit Gateway flow logs' default format (the order AWS documents for TGW flow logs).
+TGW_DEFAULT_FORMAT = [
+    "version",
+    "resource-type",
+    "account-id",
+    "tgw-id",
+    "tgw-attachment-id",
+    "tgw-src-vpc-account-id",
+    "tgw-dst-vpc-account-id",
+    "tgw-src-vpc-id",
+    "tgw-dst-vpc-id",
+    "tgw-src-subnet-id",
+    "tgw-dst-subnet-id",
+    "tgw-src-eni",
+    "tgw-dst-eni",
+    "tgw-src-az-id",
+    "tgw-dst-az-id",
+    "tgw-pair-attachment-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "log-status",
+    "type",
+    "packets-lost-no-route",
+    "packets-lost-blackhole",
+    "packets-lost-mtu-exceeded",
+    "packets-lost-ttl-expired",
+    "tcp-flags",
+    "region",
+    "flow-direction",
+    "pkt-src-aws-service",
+    "pkt-dst-aws-service",
+]
+
 # Parquet physical types AWS uses when it delivers flow logs as Parquet (other fields are strings).
 PARQUET_INT32 = {
     "version",

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from egress_optimizer.formats.vpc_flow import DEFAULT_FORMAT, FIELD_VERSION, format_version
+from egress_optimizer.formats.vpc_flow import DEFAULT_FORMAT, FIELD_VERSION, TGW_DEFAULT_FORMAT, format_version
 from egress_optimizer.ingest.base import DEFAULT_BATCH_ROWS, ObjectBody, QuarantineSink, SourceObject, UnreadableObject
 
 INT32 = {"version", "srcport", "dstport", "protocol", "tcp-flags", "traffic-path"}
@@ -46,45 +46,6 @@ INT64 = {
 TIMES = {"start", "end"}
 NULLS = ["-", "", "None", "null", "NULL"]
 
-# Transit Gateway flow logs' default format (the order AWS documents for TGW flow logs).
-TGW_DEFAULT_FORMAT = [
-    "version",
-    "resource-type",
-    "account-id",
-    "tgw-id",
-    "tgw-attachment-id",
-    "tgw-src-vpc-account-id",
-    "tgw-dst-vpc-account-id",
-    "tgw-src-vpc-id",
-    "tgw-dst-vpc-id",
-    "tgw-src-subnet-id",
-    "tgw-dst-subnet-id",
-    "tgw-src-eni",
-    "tgw-dst-eni",
-    "tgw-src-az-id",
-    "tgw-dst-az-id",
-    "tgw-pair-attachment-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "log-status",
-    "type",
-    "packets-lost-no-route",
-    "packets-lost-blackhole",
-    "packets-lost-mtu-exceeded",
-    "packets-lost-ttl-expired",
-    "tcp-flags",
-    "region",
-    "flow-direction",
-    "pkt-src-aws-service",
-    "pkt-dst-aws-service",
-]
 
 _KEY_PLAIN = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/vpcflowlogs/([a-z0-9-]+)/")
 _KEY_HIVE = re.compile(r"aws-account-id=(\d{12})/aws-service=vpcflowlogs/aws-region=([a-z0-9-]+)/")
