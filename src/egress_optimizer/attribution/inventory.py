@@ -87,19 +87,34 @@ class Inventory:
     def from_documents(cls, files: dict[str, str]) -> Inventory:
         """From snapshot documents keyed by their path in the snapshot."""
         payer = json.loads(files["organization.json"]).get("ManagementAccountId", "")
+        # Zone ids come from the subnets (ENI responses may carry only the zone name, which differs between
+        # accounts), and an instance's tags from describe_instances (ENIs do not inherit them).
+        subnet_az: dict[str, str] = {}
+        instance_tags: dict[str, dict[str, str]] = {}
+        for rel, text in files.items():
+            if rel.endswith("/ec2/describe_subnets.json"):
+                for sn in json.loads(text).get("Subnets", []):
+                    if sn.get("AvailabilityZoneId"):
+                        subnet_az[sn["SubnetId"]] = sn["AvailabilityZoneId"]
+            elif rel.endswith("/ec2/describe_instances.json"):
+                for res in json.loads(text).get("Reservations", []):
+                    for inst in res.get("Instances", []):
+                        instance_tags[inst["InstanceId"]] = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
         rows = []
         for rel in sorted(k for k in files if k.endswith("/ec2/describe_network_interfaces.json")):
             region = rel.split("/")[1]
             for n in json.loads(files[rel])["NetworkInterfaces"]:
                 kind = _kind(n)
                 rid, arn = _resource(n, kind, region)
-                tags = {t["Key"]: t["Value"] for t in n.get("TagSet", [])}
+                tags = {**instance_tags.get(rid, {}), **{t["Key"]: t["Value"] for t in n.get("TagSet", [])}}
                 rows.append(
                     {
                         "interface_id": n["NetworkInterfaceId"],
                         "account": n["OwnerId"],
                         "region": region,
-                        "az_id": n.get("AvailabilityZoneId"),
+                        "az_id": n.get("AvailabilityZoneId")
+                        or subnet_az.get(n.get("SubnetId"))
+                        or n.get("AvailabilityZone"),
                         "vpc_id": n.get("VpcId"),
                         "ip": n.get("PrivateIpAddress"),
                         "ipv6": [a["Ipv6Address"] for a in n.get("Ipv6Addresses", [])],
