@@ -91,7 +91,7 @@ from egress_optimizer.ingest.base import (
     SourceObject,
     UnreadableObject,
 )
-from egress_optimizer.ingest.s3_access import build_batch, is_blank, iter_lines, numbered, sniffed
+from egress_optimizer.ingest.s3_access import RowBatcher, build_batch, is_blank, iter_lines, numbered, sniffed
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -324,8 +324,7 @@ def _parse_text(
 ) -> Iterator[pa.RecordBatch]:
     plan = _LEGACY_PLAN  # until a #Fields directive says otherwise
     json_plans: dict[tuple[str, ...], _Plan] = {}
-    rows: list[tuple] = []
-    numbers: list[int] = []
+    batcher = RowBatcher(SCHEMA, quarantine, batch_rows)
     for n, line, error in lines:
         if error is None:
             line = line.rstrip("\r")
@@ -343,17 +342,10 @@ def _parse_text(
         if isinstance(result, str):
             quarantine.add(n, line, result)
             continue
-        rows.append(result)
-        numbers.append(n)
-        if len(rows) >= batch_rows:
-            batch = build_batch(rows, numbers, SCHEMA, quarantine)
-            rows, numbers = [], []
-            if batch is not None:
-                yield batch
-    if rows:
-        batch = build_batch(rows, numbers, SCHEMA, quarantine)
-        if batch is not None:
+        if (batch := batcher.add(n, result)) is not None:
             yield batch
+    if (batch := batcher.flush()) is not None:
+        yield batch
 
 
 def _row_record(line: str, plan: _Plan, dist: str | None) -> tuple | str:

@@ -271,6 +271,27 @@ def build_batch(
         return _batch(good, schema) if good else None
 
 
+class RowBatcher:
+    """Collects parsed rows with their record numbers and hands out a batch every ``batch_rows`` rows."""
+
+    def __init__(self, schema: pa.Schema, quarantine: QuarantineSink, batch_rows: int):
+        self.schema, self.quarantine, self.batch_rows = schema, quarantine, batch_rows
+        self.rows: list[tuple] = []
+        self.numbers: list[int] = []
+
+    def add(self, number: int, row: tuple) -> pa.RecordBatch | None:
+        self.rows.append(row)
+        self.numbers.append(number)
+        return self.flush() if len(self.rows) >= self.batch_rows else None
+
+    def flush(self) -> pa.RecordBatch | None:
+        if not self.rows:
+            return None
+        batch = build_batch(self.rows, self.numbers, self.schema, self.quarantine)
+        self.rows, self.numbers = [], []
+        return batch
+
+
 def _batch(rows: list[tuple], schema: pa.Schema) -> pa.RecordBatch:
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
     arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
@@ -284,8 +305,7 @@ def _batch(rows: list[tuple], schema: pa.Schema) -> pa.RecordBatch:
 def _parse_records(
     lines: Iterable[tuple[int, str, str | None]], quarantine: QuarantineSink, batch_rows: int
 ) -> Iterator[pa.RecordBatch]:
-    rows: list[tuple] = []
-    numbers: list[int] = []
+    batcher = RowBatcher(SCHEMA, quarantine, batch_rows)
     for n, line, error in lines:
         if error is None:
             line = line.strip(" \t\r\n")
@@ -299,17 +319,10 @@ def _parse_records(
         if isinstance(parsed, str):
             quarantine.add(n, line, parsed)
             continue
-        rows.append(parsed)
-        numbers.append(n)
-        if len(rows) >= batch_rows:
-            batch = build_batch(rows, numbers, SCHEMA, quarantine)
-            rows, numbers = [], []
-            if batch is not None:
-                yield batch
-    if rows:
-        batch = build_batch(rows, numbers, SCHEMA, quarantine)
-        if batch is not None:
+        if (batch := batcher.add(n, parsed)) is not None:
             yield batch
+    if (batch := batcher.flush()) is not None:
+        yield batch
 
 
 def parse_record(line: str) -> tuple | str:
