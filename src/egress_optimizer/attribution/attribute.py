@@ -47,26 +47,15 @@ COLUMNS = [
 def _peer_table(con: duckdb.DuckDBPyConnection, ranges: IpRanges) -> None:
     """Classify every distinct peer address once: AWS service and region, internet, or private."""
     peers = (
-        con.sql("SELECT DISTINCT peer FROM flows WHERE peer IS NOT NULL")
-        .to_arrow_table()
-        .to_pandas()["peer"]
-        .tolist()
+        con.sql("SELECT DISTINCT peer FROM flows WHERE peer IS NOT NULL").to_arrow_table().to_pandas()["peer"].tolist()
     )
     owners = ranges.owners(peers)
-    import ipaddress
-
-    def is_global(a: str) -> bool:
-        try:
-            return ipaddress.ip_address(a).is_global
-        except ValueError:
-            return False
-
     df = pd.DataFrame(
         {
             "peer": peers,
             "aws_service": [o.service if o else None for o in owners],
             "aws_region": [o.region if o else None for o in owners],
-            "is_global": [is_global(a) for a in peers],
+            "is_global": [_is_global(a) for a in peers],
         }
     )
     con.register("peers", df)

@@ -68,10 +68,7 @@ def print_estate_summary(result) -> None:
 def _hour_label(result, hour: int) -> str:
     import time
 
-    labels = json.loads((result.out / "labels.json").read_text())
-    start = time.strptime(labels["estate"]["start"], "%Y-%m-%dT%H:%M:%SZ")
-    epoch = int(time.mktime(start)) - time.timezone + hour * 3600
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch))
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(result.start_epoch + hour * 3600))
 
 
 @app.command("generate")

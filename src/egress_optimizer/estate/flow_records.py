@@ -8,7 +8,6 @@ stream-hour's records sum to the stream-hour's volume: that is the invariant the
 
 from __future__ import annotations
 
-import ipaddress
 from typing import ClassVar
 
 import numpy as np
@@ -475,7 +474,3 @@ def eni_lookup(estate: Estate, eni_ids: list[str]) -> dict[str, np.ndarray]:
         out["az_id"].append(az_id(e.region, e.az_index))
         out["is_v6_capable"].append(e.ipv6 is not None)
     return {k: np.array(v, dtype=object) for k, v in out.items()}
-
-
-def is_public_ip(addr: str) -> bool:
-    return ipaddress.ip_address(addr).is_global

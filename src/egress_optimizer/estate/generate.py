@@ -48,6 +48,7 @@ class GenerateResult:
     line_items: int
     cur_cost_usd: float
     seconds: float
+    start_epoch: int = 0  # first hour of the period (UTC epoch seconds)
 
     def summary(self) -> dict:
         return {
@@ -150,7 +151,9 @@ def generate(
     write_cloudtrail(out, estate, incs, start_epoch, hours, _rng(seed, "cloudtrail"))
     write_inventory(out, estate, incs, start_epoch, start_epoch + hours * 3600, hours)
     _write_labels(out, estate, incs, spikes, start_epoch, hours, days, catalog.version)
-    result = GenerateResult(out, estate, incs, counts, len(cur), float(items.cost.sum()), time.perf_counter() - t_begin)
+    result = GenerateResult(
+        out, estate, incs, counts, len(cur), float(items.cost.sum()), time.perf_counter() - t_begin, start_epoch
+    )
     say("done", 1.0)
     return result
 

@@ -629,8 +629,4 @@ def build_estate(seed: int, scale: str) -> Estate:
     return estate
 
 
-def subnet_az(vpc: Vpc, subnet_id: str) -> int:
-    return next(s.az_index for s in vpc.subnets if s.id == subnet_id)
-
-
 __all__ = ["Estate", "az_id", "az_name", "build_estate"]
