@@ -76,3 +76,22 @@ def estate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("estate")
     generate(out, days=7, seed=11, scale="small")
     return out
+
+
+@pytest.fixture(scope="session")
+def features_lake(estate_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared estate ingested, attributed and featurised into one lake (read-only for tests: copy it
+    before writing models or detections)."""
+    from egress_optimizer.attribution.features import write_tables
+    from egress_optimizer.attribution.inventory import Inventory
+    from egress_optimizer.attribution.reconcile import attribute
+    from egress_optimizer.ingest.pipeline import ingest
+    from egress_optimizer.ipranges import IpRanges
+    from egress_optimizer.lake import Lake
+    from egress_optimizer.pricing import load_catalog
+
+    root = tmp_path_factory.mktemp("features") / "lake"
+    lake = Lake.open(str(root))
+    ingest([str(estate_dir)], lake)
+    write_tables(lake, attribute(lake, Inventory.from_lake(lake), load_catalog(), IpRanges.load()))
+    return root

@@ -53,10 +53,13 @@ MAGNITUDE = {
     "cross_az_chatty_deployment": [0.15, 0.5, 1.5, 4.0],
     "cloudfront_cache_hit_collapse": [0.65, 0.45, 0.2],  # hit ratio during the incident (baseline ~0.92)
     "s3_replication_extra_region": [0.12, 0.5, 1.0],  # share of objects the bad rule matches
-    "slow_ramp": [0.03, 0.05, 0.08],  # growth per day
+    # Extra traffic gained per day, as a fraction of the baseline, until RAMP_CAP: a runaway job or a retry
+    # storm that builds up over hours (a few percent a day would be indistinguishable from organic growth).
+    "slow_ramp": [0.5, 1.0, 2.0],
     "planned_migration": [25.0, 60.0],  # GB per hour at scale 1
 }
 
+RAMP_CAP = 3.0  # a ramp stops growing at 4x the baseline
 CF_BASE_HIT_RATIO = 0.92
 # Export objects are written under these prefixes with these shares; a replication rule with a prefix
 # filter copies only that share, which is how the incident's magnitude varies.
@@ -289,7 +292,7 @@ def apply(
                 extra_out[lo:hi, sid] = np.round(base_o * inc.magnitude * noise)
                 extra_in[lo:hi, sid] = np.round(base_i * inc.magnitude * noise)
         elif inc.kind == "slow_ramp":
-            ramp = inc.magnitude * (np.arange(hi - lo) + 1) / 24.0
+            ramp = np.minimum(inc.magnitude * (np.arange(hi - lo) + 1) / 24.0, RAMP_CAP)
             for sid in inc.streams:
                 extra_out[lo:hi, sid] = np.round(vol.out[lo:hi, sid] * ramp)
                 extra_in[lo:hi, sid] = np.round(vol.inn[lo:hi, sid] * ramp * 0.3)

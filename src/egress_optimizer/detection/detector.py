@@ -1,0 +1,113 @@
+"""The egress detector: signals -> robust rules and an Isolation Forest -> anomalous series-hours.
+
+Modes (measured against each other by ``egress evaluate``, see bench/RESULTS.md):
+- ``baseline``: robust rules only (seasonal median/MAD z for one hour, 3 h and 12 h sums, new-peer bytes);
+- ``forest``: the Isolation Forest alone, at its contamination threshold;
+- ``ensemble`` (default): the rules, plus hours the forest ranks in its extreme tail while the rules see
+  moderate evidence (a mix of signals, none alone past its threshold).
+A hour is damped when the same team's series in other regions rise with it (``breadth``): demand lifts a
+whole application at once, leaks and misconfigurations hit one path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from egress_optimizer.detection.forest import EgressIsolationForest
+from egress_optimizer.detection.panel import Panel
+from egress_optimizer.detection.signals import SIGNALS, WARMUP_HOURS, compute_signals
+
+MODES = ("baseline", "forest", "ensemble")
+
+
+@dataclass
+class Thresholds:
+    z: float = 6.0
+    z3: float = 7.0
+    z12: float = 8.0
+    peer_z: float = 8.0
+    breadth: float = 0.5  # damp hours when at least this share of the team's other-region series also rise
+    forest_score: float = 0.9995
+    forest_min_evidence: float = 3.5
+
+
+@dataclass
+class DetectorParams:
+    mode: str = "ensemble"
+    seed: int = 0
+    n_estimators: int = 200
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DetectorParams:
+        d = dict(d)
+        d["thresholds"] = Thresholds(**d.get("thresholds", {}))
+        return cls(**d)
+
+
+def signal_matrix(sig: dict[str, np.ndarray]) -> np.ndarray:
+    """(n_series * n_hours, len(SIGNALS)) in row-major series order."""
+    return np.stack([sig[k].reshape(-1) for k in SIGNALS], axis=1)
+
+
+class EgressDetector:
+    """``fit(panel)`` trains the forest on the panel's hours after warm-up; ``score_panel`` scores every cell."""
+
+    def __init__(self, params: DetectorParams | None = None):
+        self.params = params or DetectorParams()
+        if self.params.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.forest: EgressIsolationForest | None = None
+
+    def fit(self, panel: Panel, sig: dict[str, np.ndarray] | None = None) -> EgressDetector:
+        sig = sig if sig is not None else compute_signals(panel)
+        X = signal_matrix({k: v[:, WARMUP_HOURS:] for k, v in sig.items() if k in SIGNALS})
+        if len(X) == 0:
+            raise ValueError("not enough history to train: need more than three days of hourly features")
+        self.forest = EgressIsolationForest(n_estimators=self.params.n_estimators, random_state=self.params.seed)
+        self.forest.fit(X)
+        return self
+
+    def evidence(self, sig: dict[str, np.ndarray]) -> np.ndarray:
+        """The strongest rule evidence per cell, in units of its threshold (>= 1 fires)."""
+        th = self.params.thresholds
+        return np.maximum.reduce([sig["z"] / th.z, sig["z3"] / th.z3, sig["z12"] / th.z12, sig["peer_z"] / th.peer_z])
+
+    def score_panel(
+        self, panel: Panel, sig: dict[str, np.ndarray] | None = None, multipliers: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Per cell: ``score`` in [0, 1], ``anomalous`` (bool), ``evidence`` and ``forest_score``.
+
+        ``multipliers`` (from feedback) divide the evidence of the series users have judged.
+        """
+        sig = sig if sig is not None else compute_signals(panel)
+        n, t = panel.shape
+        th = self.params.thresholds
+        ev = self.evidence(sig)
+        if multipliers is not None:
+            ev = ev / multipliers
+        rules = ev >= 1.0
+        fs = np.zeros((n, t))
+        if self.forest is not None and n * t:
+            fs = self.forest.anomaly_score(signal_matrix(sig)).reshape(n, t)
+        mode = self.params.mode
+        if mode == "baseline":
+            hit = rules
+        elif mode == "forest":
+            if self.forest is None:
+                raise ValueError("the forest mode needs a trained model (egress train)")
+            hit = (fs >= th.forest_score) & (np.maximum(sig["z"], sig["z3"]) > 0)
+        else:
+            hit = rules | ((fs >= th.forest_score) & (ev * th.z >= th.forest_min_evidence))
+        demand = sig["breadth"] >= th.breadth
+        # New paths are never demand: a series with no history keeps its alert whatever else moves.
+        new_path = sig["z"] >= 40
+        hit = hit & (~demand | new_path)
+        hit[:, :WARMUP_HOURS] = False
+        score = np.clip(np.maximum(1.0 - np.exp(-(np.clip(ev, 0, None) ** 2)), fs * (mode != "baseline")), 0, 1)
+        return {"anomalous": hit, "score": score, "evidence": ev, "forest_score": fs, "signals": sig}

@@ -1,0 +1,191 @@
+"""Event-level evaluation against the generator's ``labels.json``.
+
+Matching (stated here because every number depends on it): an event matches an incident when their times
+overlap, allowing the event to start up to ``grace_hours`` after the incident ends, and the event names one
+of the incident's resources or shares its account and one of its regions.
+- recall: unplanned incidents matched by at least one event / unplanned incidents;
+- precision: events matching an unplanned incident / all events (events on planned work, on legitimate
+  spikes or on nothing are false alerts);
+- time to detect: hours from the incident's start to the end of the first anomalous hour of its first
+  matching event (an hour is scored once it has closed, so detecting in the first hour counts 1);
+- dollars caught: the labelled counterfactual impact of the incidents that were detected.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from egress_optimizer.detection.events import Event, entity_matches
+
+
+def _overlaps(e: Event, start: pd.Timestamp, end: pd.Timestamp, grace: int) -> bool:
+    return pd.Timestamp(e.start) < end + pd.Timedelta(hours=grace) and pd.Timestamp(e.end) > start
+
+
+def matches(e: Event, inc: dict, grace_hours: int = 6) -> bool:
+    if not _overlaps(e, pd.Timestamp(inc["start"]), pd.Timestamp(inc["end"]), grace_hours):
+        return False
+    if any(entity_matches(x["entity"], inc["resources"]) for x in e.entities):
+        return True
+    return e.account in inc["accounts"] and e.region in inc["regions"]
+
+
+def evaluate_events(events: list[Event], labels: dict, scored_from: pd.Timestamp, scored_to: pd.Timestamp) -> dict:
+    """Metrics for one run. Only incidents that start inside the scored window count."""
+    incidents = [i for i in labels["incidents"] if scored_from <= pd.Timestamp(i["start"]) < scored_to]
+    unplanned = [i for i in incidents if not i["planned"]]
+    planned = [i for i in incidents if i["planned"]]
+    matched_events: set[str] = set()
+    planned_alerts = 0
+    per_incident = []
+    for inc in incidents:
+        hits = sorted((e for e in events if matches(e, inc)), key=lambda e: e.start)
+        if inc["planned"]:
+            planned_alerts += len(hits)
+            continue
+        for e in hits:
+            matched_events.add(e.id)
+        ttd = None
+        if hits:
+            ttd = (pd.Timestamp(hits[0].start) + pd.Timedelta(hours=1) - pd.Timestamp(inc["start"])) / pd.Timedelta(
+                hours=1
+            )
+            ttd = max(float(ttd), 1.0)
+        per_incident.append(
+            {
+                "id": inc["id"],
+                "kind": inc["kind"],
+                "shape": inc["shape"],
+                "small": inc.get("small", False),
+                "magnitude_pct": inc.get("magnitude_pct"),
+                "dollar_impact_usd": inc["dollar_impact_usd"],
+                "detected": bool(hits),
+                "ttd_hours": ttd,
+                "events": [e.id for e in hits],
+                "estimated_impact_usd": round(sum(e.impact_usd for e in hits), 4),
+            }
+        )
+    false_events = [e for e in events if e.id not in matched_events]
+    tp = sum(p["detected"] for p in per_incident)
+    recall = tp / len(unplanned) if unplanned else 1.0
+    precision = (len(events) - len(false_events)) / len(events) if events else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    accounts = max(1, len(labels.get("estate", {}).get("accounts", {})))
+    weeks = max((scored_to - scored_from) / pd.Timedelta(days=7), 1 / 7)
+    by_kind: dict[str, dict] = defaultdict(lambda: {"incidents": 0, "detected": 0, "ttd_hours": []})
+    for p in per_incident:
+        k = by_kind[p["kind"]]
+        k["incidents"] += 1
+        k["detected"] += p["detected"]
+        if p["ttd_hours"] is not None:
+            k["ttd_hours"].append(p["ttd_hours"])
+    caught = sum(p["dollar_impact_usd"] for p in per_incident if p["detected"])
+    total = sum(p["dollar_impact_usd"] for p in per_incident)
+
+    def med(shape: str) -> float | None:
+        v = [p["ttd_hours"] for p in per_incident if p["shape"] == shape and p["ttd_hours"] is not None]
+        return float(np.median(v)) if v else None
+
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "events": len(events),
+        "false_alerts": len(false_events),
+        "false_alerts_per_account_week": len(false_events) / (accounts * weeks),
+        "planned_alerts": planned_alerts,
+        "planned_incidents": len(planned),
+        "median_ttd_hours_step": med("step"),
+        "median_ttd_hours_ramp": med("ramp"),
+        "dollars_caught_usd": round(caught, 4),
+        "dollars_total_usd": round(total, 4),
+        "by_kind": {
+            k: {
+                "incidents": v["incidents"],
+                "detected": v["detected"],
+                "recall": v["detected"] / v["incidents"],
+                "median_ttd_hours": float(np.median(v["ttd_hours"])) if v["ttd_hours"] else None,
+            }
+            for k, v in sorted(by_kind.items())
+        },
+        "incidents": per_incident,
+        "false_alert_events": [
+            {
+                "id": e.id,
+                "account": e.account,
+                "region": e.region,
+                "start": e.start,
+                "hours": e.hours,
+                "impact_usd": e.impact_usd,
+                "destinations": e.destinations,
+                "entities": [x["entity"] for x in e.entities[:3]],
+            }
+            for e in false_events
+        ],
+    }
+
+
+def mean_over_runs(runs: list[dict]) -> dict:
+    """Mean of the numeric top-level metrics and of per-kind recall over runs (seeds)."""
+    keys = [
+        "precision",
+        "recall",
+        "f1",
+        "false_alerts_per_account_week",
+        "median_ttd_hours_step",
+        "median_ttd_hours_ramp",
+        "dollars_caught_usd",
+        "dollars_total_usd",
+        "planned_alerts",
+        "false_alerts",
+    ]
+    out: dict = {}
+    for k in keys:
+        vals = [r[k] for r in runs if r.get(k) is not None]
+        out[k] = float(np.mean(vals)) if vals else None
+    kinds = sorted({k for r in runs for k in r["by_kind"]})
+    out["by_kind"] = {}
+    for k in kinds:
+        rs = [r["by_kind"][k] for r in runs if k in r["by_kind"]]
+        ttd = [x["median_ttd_hours"] for x in rs if x["median_ttd_hours"] is not None]
+        out["by_kind"][k] = {
+            "incidents": int(sum(x["incidents"] for x in rs)),
+            "detected": int(sum(x["detected"] for x in rs)),
+            "recall": float(np.mean([x["recall"] for x in rs])),
+            "median_ttd_hours": float(np.median(ttd)) if ttd else None,
+        }
+    out["seeds"] = len(runs)
+    return out
+
+
+def evaluate_lake(
+    lake, labels: dict, seeds: int = 5, mode: str = "ensemble", min_impact_usd: float = 0.0, progress=None
+) -> dict:
+    """Train and score the lake's whole window once per seed (unsupervised: labels are never seen by the
+    model), with the planned windows the labels say were declared ahead; metrics are means over seeds."""
+    from egress_optimizer.detection.detector import DetectorParams, EgressDetector
+    from egress_optimizer.detection.events import PlannedWindow, build_events, planned_mask
+    from egress_optimizer.detection.panel import build_panel
+    from egress_optimizer.detection.service import read_hourly
+    from egress_optimizer.detection.signals import WARMUP_HOURS, compute_signals
+
+    panel = build_panel(read_hourly(lake))
+    if panel.shape[1] <= WARMUP_HOURS:
+        raise ValueError("the lake holds too few hours to evaluate (more than three days are needed)")
+    planned = [PlannedWindow.from_dict(w) for w in labels.get("planned_activities", [])]
+    exclude = planned_mask(panel, planned)
+    sig = compute_signals(panel, exclude)
+    runs = []
+    for seed in range(seeds):
+        det = EgressDetector(DetectorParams(mode=mode, seed=seed)).fit(panel, sig)
+        out = det.score_panel(panel, sig)
+        events = build_events(panel, out["anomalous"] & ~exclude, out["score"], sig["expected_usd"], 3, min_impact_usd)
+        runs.append(evaluate_events(events, labels, panel.hours[WARMUP_HOURS], panel.hours[-1] + pd.Timedelta(hours=1)))
+        if progress:
+            progress(seed + 1, seeds)
+    summary = mean_over_runs(runs)
+    summary.update(mode=mode, runs=runs)
+    return summary

@@ -1,0 +1,183 @@
+"""Anomalous series-hours -> incident events (one page per incident, not one per series-hour).
+
+Cells of the same account and region merge into one event when they are at most ``gap_hours`` apart, so a
+missing S3 gateway endpoint that lights up three NAT gateways for a day is one event. Each event states:
+- ``expected_usd`` / ``actual_usd``: what the involved series cost over the event's hours, and what their
+  baselines predicted;
+- ``impact_usd``: actual minus expected over the whole event (the total), and ``impact_usd_per_day``:
+  the same excess as a daily rate (impact / event hours x 24), so a 3-hour spike and a 3-day leak compare;
+- ``impact_pct``: impact over expected; ``severity`` from the daily rate; the entities, with their own excess.
+Planned windows declared ahead of time suppress the cells they cover before events are formed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from egress_optimizer.detection.panel import Panel
+
+SEVERITY = [(1000.0, "critical"), (100.0, "high"), (10.0, "medium"), (0.0, "low")]
+
+
+@dataclass
+class PlannedWindow:
+    start: pd.Timestamp
+    end: pd.Timestamp
+    accounts: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
+    id: str = ""
+    declared_at: pd.Timestamp | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PlannedWindow:
+        return cls(
+            start=pd.Timestamp(d["start"]),
+            end=pd.Timestamp(d["end"]),
+            accounts=[str(a) for a in d.get("accounts", [])],
+            regions=list(d.get("regions", [])),
+            resources=list(d.get("resources", [])),
+            id=str(d.get("id", "")),
+            declared_at=pd.Timestamp(d["declared_at"]) if d.get("declared_at") else None,
+        )
+
+
+def entity_matches(entity: str, resources: list[str]) -> bool:
+    """True when ``entity`` (an id or an ARN) names one of ``resources`` (ids or ARNs)."""
+    for r in resources:
+        if entity == r or entity.endswith("/" + r) or entity.endswith(":" + r) or r.endswith("/" + entity):
+            return True
+    return False
+
+
+def planned_mask(panel: Panel, windows: list[PlannedWindow], now: pd.Timestamp | None = None) -> np.ndarray:
+    """Cells covered by a planned window that was declared before it started (or before ``now``)."""
+    n, t = panel.shape
+    mask = np.zeros((n, t), dtype=bool)
+    for w in windows:
+        if w.declared_at is not None and w.declared_at > w.start:
+            continue  # declared after the fact: that is feedback, not a plan
+        cols = (panel.hours >= w.start) & (panel.hours < w.end)
+        if not cols.any():
+            continue
+        rows = np.ones(n, dtype=bool)
+        if w.accounts:
+            rows &= panel.keys["account"].isin(w.accounts).to_numpy()
+        if w.resources:
+            rows &= np.array([entity_matches(e, w.resources) for e in panel.keys["entity"]])
+        elif w.regions:
+            rows &= panel.keys["region"].isin(w.regions).to_numpy()
+        mask[np.ix_(rows, cols)] = True
+    return mask
+
+
+@dataclass
+class Event:
+    id: str
+    account: str
+    region: str
+    start: str
+    end: str
+    hours: int
+    detected_at: str
+    expected_usd: float
+    actual_usd: float
+    impact_usd: float
+    impact_usd_per_day: float
+    impact_pct: float | None
+    severity: str
+    max_score: float
+    destinations: list[str]
+    teams: list[str]
+    entities: list[dict]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _severity(per_day: float) -> str:
+    return next(name for lo, name in SEVERITY if per_day >= lo)
+
+
+def build_events(
+    panel: Panel,
+    anomalous: np.ndarray,
+    score: np.ndarray,
+    expected_usd: np.ndarray,
+    gap_hours: int = 3,
+    min_impact_usd: float = 0.0,
+    min_impact_pct: float = 0.0,
+) -> list[Event]:
+    """Merge anomalous cells into events and keep those past both user thresholds."""
+    rows, cols = np.nonzero(anomalous)
+    if len(rows) == 0:
+        return []
+    keys = panel.keys
+    cost = panel.values["cost_usd"]
+    cells = pd.DataFrame(
+        {
+            "row": rows,
+            "col": cols,
+            "account": keys["account"].to_numpy()[rows],
+            "region": keys["region"].to_numpy()[rows],
+        }
+    ).sort_values(["account", "region", "col"])
+    events: list[Event] = []
+    for (account, region), g in cells.groupby(["account", "region"], sort=True):
+        hours_sorted = np.unique(g["col"].to_numpy())
+        breaks = np.flatnonzero(np.diff(hours_sorted) > gap_hours)
+        for seg in np.split(hours_sorted, breaks + 1):
+            lo, hi = int(seg[0]), int(seg[-1])
+            part = g[(g["col"] >= lo) & (g["col"] <= hi)]
+            series = np.unique(part["row"].to_numpy())
+            span = slice(lo, hi + 1)
+            actual = cost[series, span].sum(axis=1)
+            expected = expected_usd[series, span].sum(axis=1)
+            excess = actual - expected
+            impact = float(excess.sum())
+            exp_total = float(expected.sum())
+            hours = hi - lo + 1
+            pct = 100.0 * impact / exp_total if exp_total > 0 else None
+            if impact < min_impact_usd or (pct is not None and pct < min_impact_pct):
+                continue
+            per_day = impact / hours * 24.0
+            start = panel.hours[lo]
+            ents = [
+                {
+                    "entity": keys["entity"].iloc[s],
+                    "destination": keys["destination"].iloc[s],
+                    "peer_region": keys["peer_region"].iloc[s],
+                    "team": keys["team"].iloc[s],
+                    "expected_usd": round(float(e), 4),
+                    "actual_usd": round(float(a), 4),
+                    "impact_usd": round(float(a - e), 4),
+                }
+                for s, a, e in sorted(zip(series, actual, expected, strict=True), key=lambda v: -(v[1] - v[2]))
+            ]
+            ident = hashlib.sha256(f"{account}|{region}|{start.isoformat()}".encode()).hexdigest()[:16]
+            events.append(
+                Event(
+                    id=f"evt-{ident}",
+                    account=str(account),
+                    region=str(region),
+                    start=start.isoformat(),
+                    end=(panel.hours[hi] + pd.Timedelta(hours=1)).isoformat(),
+                    hours=hours,
+                    detected_at=(start + pd.Timedelta(hours=1)).isoformat(),
+                    expected_usd=round(exp_total, 4),
+                    actual_usd=round(float(actual.sum()), 4),
+                    impact_usd=round(impact, 4),
+                    impact_usd_per_day=round(per_day, 4),
+                    impact_pct=round(pct, 1) if pct is not None else None,
+                    severity=_severity(per_day),
+                    max_score=round(float(score[part["row"], part["col"]].max()), 4),
+                    destinations=sorted({e["destination"] for e in ents}),
+                    teams=sorted({str(e["team"]) for e in ents if e["team"]}),
+                    entities=ents,
+                )
+            )
+    return sorted(events, key=lambda e: (e.start, e.account, e.region))

@@ -1,0 +1,84 @@
+"""The hourly feature table as a dense panel: one row per series, one column per hour.
+
+A series is one (account, region, entity, destination, peer_region) of ``egress_hourly``. Hours with no
+traffic are real zeros (nothing was sent, nothing was billed), so the panel is filled with 0 rather than left
+missing; a series that starts mid-window therefore has a history of zeros, which is how a brand-new path
+(a NAT gateway suddenly carrying S3 traffic) stands out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+SERIES_KEY = ["account", "region", "entity", "destination", "peer_region"]
+# Panel measures read from egress_hourly (missing optional columns are treated as zeros).
+MEASURES = ["cost_usd", "bytes", "distinct_peers", "new_peers", "recent_peer_bytes"]
+
+
+@dataclass
+class Panel:
+    keys: pd.DataFrame  # one row per series: SERIES_KEY + team
+    hours: pd.DatetimeIndex  # UTC, hourly, contiguous
+    values: dict[str, np.ndarray]  # measure -> (n_series, n_hours) float64
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.keys), len(self.hours)
+
+    def long(self, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+        """Flatten per-cell matrices to rows (series key, hour, columns...)."""
+        n, t = self.shape
+        idx = np.repeat(np.arange(n), t)
+        out = self.keys.iloc[idx].reset_index(drop=True)
+        out.insert(0, "hour", np.tile(self.hours.values, n))
+        out["series"] = idx
+        for name, mat in columns.items():
+            out[name] = np.asarray(mat).reshape(-1)
+        return out
+
+
+def normalise_hourly(df: pd.DataFrame) -> pd.DataFrame:
+    """Column names and types as the detector expects, whichever engine wrote the table."""
+    df = df.copy()
+    if "account" not in df.columns or df["account"].isna().all():
+        df["account"] = df["account_id"]
+    elif "account_id" in df.columns:
+        df["account"] = df["account_id"].fillna(df["account"])
+    df["hour"] = pd.to_datetime(df["hour"], utc=True)
+    df["peer_region"] = df["peer_region"].fillna("")
+    for c in MEASURES:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float).fillna(0.0) if c in df.columns else 0.0
+    if "team" not in df.columns:
+        df["team"] = None
+    return df
+
+
+def build_panel(hourly: pd.DataFrame, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> Panel:
+    """Pivot ``egress_hourly`` rows into series x hour matrices (only series that cost money)."""
+    df = normalise_hourly(hourly)
+    if df.empty:
+        return Panel(pd.DataFrame(columns=[*SERIES_KEY, "team"]), pd.DatetimeIndex([], tz="UTC"), {})
+    billable = df.groupby(SERIES_KEY, dropna=False)["cost_usd"].transform("sum") > 0
+    df = df[billable]
+    lo = start if start is not None else df["hour"].min()
+    hi = end if end is not None else df["hour"].max()
+    hours = pd.date_range(lo, hi, freq="h", tz="UTC") if lo is not None and not pd.isna(lo) else pd.DatetimeIndex([])
+    df = df[(df["hour"] >= hours.min()) & (df["hour"] <= hours.max())] if len(hours) else df.iloc[0:0]
+    keys = (
+        df.groupby(SERIES_KEY, dropna=False)["team"]
+        .agg(lambda s: s.dropna().iloc[0] if s.notna().any() else None)
+        .reset_index()
+        .sort_values(SERIES_KEY)
+        .reset_index(drop=True)
+    )
+    sid = df.merge(keys[SERIES_KEY].reset_index(), on=SERIES_KEY, how="left")["index"].to_numpy()
+    col = ((df["hour"] - hours[0]) // pd.Timedelta(hours=1)).to_numpy().astype(int)
+    values = {}
+    for m in MEASURES:
+        mat = np.zeros((len(keys), len(hours)))
+        np.add.at(mat, (sid, col), df[m].to_numpy())
+        values[m] = mat
+    return Panel(keys, hours, values)

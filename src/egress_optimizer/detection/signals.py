@@ -1,0 +1,94 @@
+"""Per-series, per-hour anomaly signals engineered from the panel (the detector's feature matrix).
+
+Every signal is already normalised by the series' own past (a z-like scale), so one model and one threshold
+serve series whose levels differ by six orders of magnitude, and level drift after legitimate growth is
+absorbed by the trailing baselines instead of being scored forever.
+
+- ``z``: log residual of bytes versus the median of the same hour over the past week, over a robust sigma;
+- ``z3`` / ``z12``: the mean residual over the last 3 / 12 hours in the same units (scaled by sqrt(k)), so a
+  sustained 15 % shift or a ramp accumulates evidence that no single hour shows;
+- ``peer_z``: bytes from peers first seen within the last day, as a share of the hour's bytes, above its own
+  trailing median (exfiltration to new addresses hides inside normal volume noise but not here);
+- ``breadth``: the share of the same team's series in other regions whose z is also high this hour
+  (a release lifts the whole storefront at once; a misconfiguration hits one path).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from egress_optimizer.detection.baselines import SeasonalMedianMAD, _nan_reduce, robust_scale, trailing_window
+from egress_optimizer.detection.panel import Panel
+
+SIGNALS = ["z", "z3", "z12", "peer_z", "breadth"]
+Z_CAP = 50.0
+WARMUP_HOURS = 72  # the first three days only build baselines
+
+
+def _rolling_mean(x: np.ndarray, k: int) -> np.ndarray:
+    c = np.cumsum(np.pad(x, ((0, 0), (1, 0))), axis=1)
+    out = np.empty_like(x)
+    t = x.shape[1]
+    idx = np.arange(t)
+    lo = np.maximum(idx - k + 1, 0)
+    out[:] = (c[:, idx + 1] - c[:, lo]) / (idx - lo + 1)
+    return out
+
+
+def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int = 256) -> dict[str, np.ndarray]:
+    """All signals as (n_series, n_hours) matrices, plus ``expected_bytes`` and ``expected_usd``.
+
+    ``exclude`` (same shape) marks planned hours: they neither score nor feed any baseline.
+    """
+    n, t = panel.shape
+    out = {k: np.zeros((n, t)) for k in [*SIGNALS, "expected_bytes", "expected_usd", "residual"]}
+    model = SeasonalMedianMAD()
+    for lo in range(0, n, chunk):
+        sl = slice(lo, min(n, lo + chunk))
+        x = panel.values["bytes"][sl]
+        ex = exclude[sl] if exclude is not None else None
+        s = model.transform(x, ex)
+        z = np.clip(s["z"], -Z_CAP, Z_CAP)
+        if ex is not None:
+            z = np.where(ex, 0.0, z)
+        r = s["residual"] if ex is None else np.where(ex, 0.0, s["residual"])
+        sigma = np.where(z != 0, np.abs(r / np.where(z == 0, 1, z)), 1.0)
+        out["z"][sl] = z
+        out["residual"][sl] = r
+        for k, name in ((3, "z3"), (12, "z12")):
+            mr = _rolling_mean(r, k)
+            out[name][sl] = np.clip(mr / np.maximum(sigma, 1e-9) * np.sqrt(k), -Z_CAP, Z_CAP)
+        out["expected_bytes"][sl] = s["expected"]
+        cost = panel.values["cost_usd"][sl]
+        rate = np.where(x > 0, cost / np.where(x > 0, x, 1), np.nan)
+        # Dollars per byte of this series lately (tiers change it slowly); used to price the expected bytes.
+        recent_rate = np.nan_to_num(_nan_reduce(np.nanmedian, trailing_window(rate, 24), 0)) if t else rate
+        recent_rate = np.where(np.isnan(rate), recent_rate, rate)
+        out["expected_usd"][sl] = s["expected"] * np.nan_to_num(recent_rate)
+        share = panel.values["recent_peer_bytes"][sl] / np.where(x > 0, x, 1)
+        base = np.nan_to_num(_nan_reduce(np.nanmedian, trailing_window(share, 168), 0))
+        spread = robust_scale(share - base, 168, floor=0.02)
+        out["peer_z"][sl] = np.clip(_rolling_mean(share - base, 3) / spread * np.sqrt(3), -Z_CAP, Z_CAP)
+    out["breadth"] = _breadth(panel, out["z"])
+    for k in out:
+        out[k][:, :WARMUP_HOURS] = 0.0 if k not in ("expected_bytes", "expected_usd") else out[k][:, :WARMUP_HOURS]
+    return out
+
+
+def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
+    """For each cell: share of the team's series in *other* regions that are also up by ``level`` sigmas."""
+    teams = panel.keys["team"].fillna("").to_numpy()
+    regions = panel.keys["region"].to_numpy()
+    up = (z >= level).astype(float)
+    out = np.zeros_like(z)
+    for team in np.unique(teams):
+        if not team:
+            continue
+        rows = np.flatnonzero(teams == team)
+        if len(np.unique(regions[rows])) < 2:
+            continue
+        for r in np.unique(regions[rows]):
+            mine = rows[regions[rows] == r]
+            others = rows[regions[rows] != r]
+            out[mine] = up[others].mean(axis=0)[None, :]
+    return out

@@ -1,0 +1,73 @@
+"""File-based training and request scoring: what the SageMaker scripts call (no lake, just directories)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pyarrow.dataset as ds
+
+from egress_optimizer.detection.detector import DetectorParams, EgressDetector
+from egress_optimizer.detection.events import PlannedWindow
+from egress_optimizer.detection.model_store import MODEL_FILE, load_model_dir
+from egress_optimizer.detection.panel import build_panel
+from egress_optimizer.detection.signals import SIGNALS, WARMUP_HOURS, compute_signals
+
+__all__ = ["load_model_dir", "score_request", "train_from_files"]
+
+
+def read_feature_files(root: Path) -> pd.DataFrame:
+    files = sorted(str(p) for p in root.rglob("*.parquet") if not p.name.startswith("."))
+    if not files:
+        raise ValueError(f"no Parquet files of egress_hourly under {root}")
+    return ds.dataset(files, format="parquet", partitioning="hive").to_table().to_pandas()
+
+
+def train_from_files(train_dir: Path, model_dir: Path, mode: str, seed: int, n_estimators: int) -> dict:
+    panel = build_panel(read_feature_files(train_dir))
+    if panel.shape[1] <= WARMUP_HOURS + 24:
+        raise ValueError(f"need more than {WARMUP_HOURS // 24 + 1} days of hourly features to train")
+    detector = EgressDetector(DetectorParams(mode=mode, seed=seed, n_estimators=n_estimators))
+    detector.fit(panel, compute_signals(panel))
+    model_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(detector, model_dir / MODEL_FILE)
+    meta = {
+        "training_window": {"start": panel.hours[0].isoformat(), "end": panel.hours[-1].isoformat()},
+        "signals": SIGNALS,
+        "series": int(panel.shape[0]),
+        "hours": int(panel.shape[1]),
+        "params": detector.params.to_dict(),
+    }
+    (model_dir / "metadata.json").write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+def score_request(detector: EgressDetector, request: dict) -> dict:
+    """Score the rows of one request; report events and the anomalous rows of the newest ``score_hours``."""
+    from egress_optimizer.detection.service import score
+
+    rows = pd.DataFrame(request["rows"])
+    if rows.empty:
+        return {"events": [], "anomalies": []}
+    panel = build_panel(rows)
+    planned = [PlannedWindow.from_dict(w) for w in request.get("planned", [])]
+    out, events = score(detector, panel, planned, None, float(request.get("min_impact_usd", 0.0)))
+    n_last = int(request.get("score_hours", panel.shape[1]))
+    cols = slice(max(0, panel.shape[1] - n_last), panel.shape[1])
+    anomalies = []
+    for i, j in zip(*out["anomalous"][:, cols].nonzero(), strict=True):
+        k = panel.keys.iloc[i]
+        anomalies.append(
+            {
+                "hour": panel.hours[cols][j].isoformat(),
+                "account": k["account"],
+                "region": k["region"],
+                "entity": k["entity"],
+                "destination": k["destination"],
+                "peer_region": k["peer_region"],
+                "score": float(out["score"][i, cols][j]),
+            }
+        )
+    return {"events": [e.to_dict() for e in events], "anomalies": anomalies}

@@ -1,0 +1,330 @@
+"""Detection: baselines, the forest, events, feedback, the lake service, the CLI, SageMaker and the Lambda."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from egress_optimizer.cli import run
+from egress_optimizer.detection import model_store
+from egress_optimizer.detection.detector import DetectorParams, EgressDetector
+from egress_optimizer.detection.events import PlannedWindow, build_events, planned_mask
+from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
+from egress_optimizer.detection.forest import EgressIsolationForest
+from egress_optimizer.detection.panel import build_panel
+from egress_optimizer.detection.service import detect, train
+from egress_optimizer.detection.signals import compute_signals
+from egress_optimizer.detection.univariate import OnlineSeriesScorer, warmup_rows
+from egress_optimizer.errors import InputError
+from egress_optimizer.lake import Lake
+
+ROOT = Path(__file__).resolve().parents[1]
+START = pd.Timestamp("2026-10-01", tz="UTC")
+
+
+def _hourly(days: int = 14, seed: int = 0, series: int = 6, incident: dict | None = None) -> pd.DataFrame:
+    """Synthetic egress_hourly: diurnal series with 8 % noise; an optional step on some series."""
+    rng = np.random.default_rng(seed)
+    hours = pd.date_range(START, periods=days * 24, freq="h")
+    hod = hours.hour.to_numpy()
+    rows = []
+    for s in range(series):
+        level = 1e9 * (1 + s)
+        shape = 0.6 + 0.4 * np.sin((hod - 7) / 24 * 2 * np.pi).clip(-0.5, 1)
+        b = level * shape * rng.lognormal(-0.0032, 0.08, len(hours))
+        if incident and s in incident["series"]:
+            lo, hi = incident["start"], incident["end"]
+            b[lo:hi] *= 1 + incident["magnitude"]
+        for h, v in zip(hours, b, strict=True):
+            rows.append(
+                {
+                    "hour": h,
+                    "account_id": "111122223333",
+                    "region": "us-east-1",
+                    "entity": f"nat-{s:03d}",
+                    "destination": "internet via NAT",
+                    "peer_region": "",
+                    "team": f"team-{s % 2}",
+                    "bytes": int(v),
+                    "cost_usd": v / 1024**3 * 0.045,
+                    "distinct_peers": 5,
+                    "new_peers": 0,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# ---- baselines, signals, forest ---------------------------------------------------------------------------
+def test_step_on_three_series_is_one_event_detected_in_its_first_hour():
+    step = {"series": [0, 1, 2], "start": 24 * 9 + 10, "end": 24 * 9 + 20, "magnitude": 1.5}
+    panel = build_panel(_hourly(incident=step))
+    sig = compute_signals(panel)
+    det = EgressDetector(DetectorParams(mode="baseline"))
+    out = det.score_panel(panel, sig)
+    assert out["anomalous"][:3, step["start"]].all()
+    events = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
+    assert len(events) == 1
+    ev = events[0]
+    assert pd.Timestamp(ev.start) == panel.hours[step["start"]]
+    assert {e["entity"] for e in ev.entities} == {"nat-000", "nat-001", "nat-002"}
+    # impact is stated as actual minus expected over the event, and per day as the same excess per 24 h
+    assert ev.impact_usd == pytest.approx(ev.actual_usd - ev.expected_usd, abs=1e-3)
+    assert ev.impact_usd_per_day == pytest.approx(ev.impact_usd / ev.hours * 24, rel=1e-3)
+    assert ev.impact_usd > 0 and ev.impact_pct > 100
+
+
+def test_quiet_series_raise_no_alert_and_thresholds_filter_events():
+    panel = build_panel(_hourly(seed=3))
+    out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel)
+    assert not out["anomalous"].any()
+    step = {"series": [4], "start": 24 * 10, "end": 24 * 10 + 5, "magnitude": 0.8}
+    panel = build_panel(_hourly(incident=step))
+    sig = compute_signals(panel)
+    out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
+    events = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
+    assert len(events) == 1
+    big = events[0].impact_usd * 2
+    assert build_events(panel, out["anomalous"], out["score"], sig["expected_usd"], min_impact_usd=big) == []
+    assert build_events(panel, out["anomalous"], out["score"], sig["expected_usd"], min_impact_pct=10_000) == []
+
+
+def test_signals_are_online():
+    """Scoring a prefix gives the same signals as scoring everything: no hour looks into its future."""
+    step = {"series": [1], "start": 24 * 9, "end": 24 * 10, "magnitude": 0.5}
+    df = _hourly(incident=step)
+    full = compute_signals(build_panel(df))
+    cut = START + pd.Timedelta(hours=24 * 9 + 5)
+    part = compute_signals(build_panel(df[df.hour <= cut]))
+    n = part["z"].shape[1]
+    for k in ("z", "z3", "z12", "expected_bytes"):
+        np.testing.assert_allclose(part[k], full[k][:, :n])
+
+
+def test_planned_window_suppresses_and_stays_out_of_baselines():
+    step = {"series": [0], "start": 24 * 8, "end": 24 * 9, "magnitude": 20.0}
+    panel = build_panel(_hourly(incident=step))
+    window = PlannedWindow(panel.hours[24 * 8 - 1], panel.hours[24 * 9] + pd.Timedelta(hours=1), ["111122223333"])
+    mask = planned_mask(panel, [window])
+    sig = compute_signals(panel, mask)
+    out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
+    assert not (out["anomalous"] & mask).any()
+    # after the window the migration's bytes do not make normal hours look low or high
+    assert not out["anomalous"][:, 24 * 9 + 1 :].any()
+    late = PlannedWindow(window.start, window.end, declared_at=window.start + pd.Timedelta(hours=3))
+    assert not planned_mask(panel, [late]).any()  # declared after it started: not a plan
+
+
+def test_forest_is_deterministic_and_scores_in_unit_interval():
+    rng = np.random.default_rng(0)
+    X = np.abs(rng.normal(0, 1, (5000, 5)))
+    X[0] = [30, 30, 30, 0, 0]
+    a = EgressIsolationForest(random_state=7).fit(X)
+    b = EgressIsolationForest(random_state=7).fit(X)
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+    s = a.anomaly_score(X)
+    assert s.min() >= 0 and s.max() <= 1 and s[0] == s.max()
+    assert a.predict(X[:1])[0] == -1
+    assert (a.predict(X) == -1).mean() < 0.01
+
+
+def test_feedback_raises_the_bar_only_for_judged_series_and_only_afterwards():
+    panel = build_panel(_hourly(days=21))
+    fb = Feedback(
+        "evt-1",
+        "false",
+        "2026-10-05T00:00:00Z",
+        "2026-10-05T00:00:00+00:00",
+        [
+            {
+                "account": "111122223333",
+                "region": "us-east-1",
+                "entity": "nat-002",
+                "destination": "internet via NAT",
+                "peer_region": "",
+            }
+        ],
+    )
+    mult = threshold_multipliers(panel, [fb])
+    row = panel.keys.index[panel.keys.entity == "nat-002"][0]
+    col = panel.hours.get_loc(pd.Timestamp("2026-10-05", tz="UTC"))
+    assert mult[row, col] == 1.5 and mult[row, col - 1] == 1.0
+    assert (np.delete(mult, row, axis=0) == 1.0).all()
+    assert mult[row, col + 24 * 14] == 1.0  # expires after 14 days
+
+
+# ---- score-series ------------------------------------------------------------------------------------------
+def _series_csv(path: Path, n: int = 4032) -> np.ndarray:
+    """Two weeks of 5-minute samples with a daily cycle (the shape of many public cloud-metric benchmarks)."""
+    rng = np.random.default_rng(1)
+    t = np.arange(n)
+    x = 100 + 20 * np.sin(2 * np.pi * t / 288) + rng.normal(0, 3, n)
+    x[2000] += 60
+    x[3400:] += 40
+    ts = pd.date_range("2026-01-01", periods=n, freq="5min")
+    pd.DataFrame({"timestamp": ts.strftime("%Y-%m-%d %H:%M:%S"), "value": x}).to_csv(path, index=False)
+    return x
+
+
+def test_score_series_cli_is_online_and_flags_spike_and_shift(tmp_path, capsys):
+    src, out = tmp_path / "m.csv", tmp_path / "scores.csv"
+    _series_csv(src)
+    assert run(["score-series", str(src), "--out", str(out)]) == 0
+    res = pd.read_csv(out)
+    assert list(res.columns) == ["timestamp", "value", "anomaly_score"] and len(res) == 4032
+    s = res.anomaly_score.to_numpy()
+    assert (s >= 0).all() and (s <= 1).all()
+    assert (s[: warmup_rows(4032)] == 0).all()
+    normal = np.delete(s[warmup_rows(4032) : 3400], [2000 - warmup_rows(4032)])
+    assert s[2000] > 0.9 and s[3400] > 0.9 and np.quantile(normal, 0.99) < 0.5
+    # online: the score of row t depends only on rows <= t (same warm-up length in both runs)
+    x = pd.read_csv(src).value.to_numpy()
+    scorer = OnlineSeriesScorer()
+    ts = pd.to_datetime(pd.read_csv(src).timestamp).to_numpy()
+    full = scorer.score(x, ts)
+    prefix = scorer.score(x[:2100], ts[:2100], warmup=warmup_rows(4032))
+    np.testing.assert_allclose(prefix[warmup_rows(4032) :], full[warmup_rows(4032) : 2100])
+
+
+def test_score_series_bad_input_is_one_line_error(tmp_path, capsys):
+    src = tmp_path / "m.csv"
+    src.write_text("time,v\n1,2\n")
+    assert run(["score-series", str(src)]) == 2
+    assert "no column 'timestamp'" in capsys.readouterr().err
+    assert run(["score-series", str(tmp_path / "missing.csv")]) == 2
+
+
+# ---- the lake service, CLI, artifacts ------------------------------------------------------------------------
+@pytest.fixture()
+def lake_copy(features_lake, tmp_path) -> Path:
+    dst = tmp_path / "lake"
+    shutil.copytree(features_lake, dst)
+    return dst
+
+
+def test_train_detect_rerun_and_feedback_on_the_estate(lake_copy, estate_dir, capsys):
+    lake = Lake.open(str(lake_copy), create=False)
+    with pytest.raises(InputError, match="egress train"):
+        detect(lake)
+    assert run(["train", "--lake", str(lake_copy), "--json"]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["training_window"]["start"] < meta["training_window"]["end"] and meta["sha256"]
+    first = detect(lake, since=None)
+    assert first.events and first.new_events
+    rows = lake.read("anomalies").num_rows
+    events = lake.read("anomaly_events").num_rows
+    # the same hours again: nothing new, nothing duplicated
+    again = detect(lake, since=first.scored_from)
+    assert again.new_events == []
+    assert lake.read("anomalies").num_rows == rows and lake.read("anomaly_events").num_rows == events
+    # the labelled replication incident is found, with its bucket named
+    labels = json.loads((estate_dir / "labels.json").read_text())
+    repl = next(i for i in labels["incidents"] if i["kind"] == "s3_replication_extra_region")
+    assert any(any(repl["resources"][0] in e["entity"] for e in ev.entities) for ev in first.events)
+    # feedback through the CLI
+    ev = first.events[0]
+    assert run(["feedback", ev.id, "--verdict", "false", "--lake", str(lake_copy)]) == 0
+    assert run(["feedback", ev.id, "--verdict", "maybe", "--lake", str(lake_copy)]) == 2
+    assert run(["feedback", "evt-nope", "--verdict", "true", "--lake", str(lake_copy)]) == 2
+
+
+def test_model_archive_is_checked_before_loading(lake_copy):
+    lake = Lake.open(str(lake_copy), create=False)
+    meta = train(lake, DetectorParams(mode="baseline"))
+    detector, loaded = model_store.load(lake)
+    assert loaded["version"] == meta["version"] and detector.params.mode == "baseline"
+    path = Path(lake.path(meta["artifact"]))
+    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(InputError, match="checksum"):
+        model_store.load(lake)
+
+
+def test_evaluate_json_has_the_documented_keys(features_lake, estate_dir, capsys):
+    labels = estate_dir / "labels.json"
+    assert run(["evaluate", "--lake", str(features_lake), "--labels", str(labels), "--seeds", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in (
+        "precision",
+        "recall",
+        "f1",
+        "false_alerts_per_account_week",
+        "median_ttd_hours_step",
+        "median_ttd_hours_ramp",
+        "by_kind",
+    ):
+        assert key in out
+    assert 0 <= out["precision"] <= 1 and 0 <= out["recall"] <= 1
+    assert out["planned_alerts"] == 0
+
+
+# ---- SageMaker script mode, as processes with the container's directory contract ------------------------------
+def test_sagemaker_train_and_inference_scripts(features_lake, tmp_path):
+    channel = tmp_path / "opt/ml/input/data/train"
+    shutil.copytree(Path(features_lake) / "egress_hourly", channel)
+    config = tmp_path / "opt/ml/input/config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(json.dumps({"mode": '"baseline"', "seed": "3"}))
+    model_dir = tmp_path / "opt/ml/model"
+    env = dict(
+        os.environ,
+        SM_CHANNEL_TRAIN=str(channel),
+        SM_MODEL_DIR=str(model_dir),
+        SM_INPUT_CONFIG_DIR=str(config),
+        SM_OUTPUT_DIR=str(tmp_path / "opt/ml/output"),
+    )
+    proc = subprocess.run([sys.executable, str(ROOT / "sagemaker/train.py")], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (model_dir / "model.joblib").exists()
+    assert json.loads((model_dir / "metadata.json").read_text())["params"]["seed"] == 3
+    rows = pd.read_parquet(channel).drop(columns=["account", "aws_region", "dt"], errors="ignore")
+    rows["hour"] = rows["hour"].astype(str)
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"rows": rows.to_dict("records"), "score_hours": 24}, default=str))
+    script = (
+        "import sys, json; sys.path.insert(0, sys.argv[1]); import inference as i;"
+        "m = i.model_fn(sys.argv[2]); body = open(sys.argv[3]).read();"
+        "out, ct = i.output_fn(i.predict_fn(i.input_fn(body, 'application/json'), m), 'application/json');"
+        "print(ct); print(out)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "sagemaker"), str(model_dir), str(request)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    ct, body = proc.stdout.split("\n", 1)
+    assert ct == "application/json"
+    result = json.loads(body)
+    assert result["events"] and {"impact_usd", "entities", "severity"} <= set(result["events"][0])
+    # a bad request is a clear error, not a traceback from deep inside
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import inference as i;i.input_fn('{}', 'application/json')",
+            str(ROOT / "sagemaker"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and 'object with a "rows" list' in bad.stderr
+    # no data in the channel: the failure reason lands where SageMaker reads it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "sagemaker/train.py"), "--train", str(empty)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert "no Parquet files" in (tmp_path / "opt/ml/output/failure").read_text()
