@@ -70,6 +70,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 delivered.append(ev)
             else:
                 logger.error("event not delivered", extra={"event_id": ev.id, "error": entry.get("ErrorCode")})
+        if resp.get("FailedEntryCount"):
+            break  # EventBridge is refusing: stop here, the next run retries everything not delivered
     mark_emitted(lake, delivered)
     metrics.add_metric(name="AnomalousSeriesHours", unit=MetricUnit.Count, value=result.anomalies)
     metrics.add_metric(name="IncidentsEmitted", unit=MetricUnit.Count, value=len(delivered))

@@ -127,20 +127,22 @@ def detect(
     out, events = score(detector, panel, windows, load_feedback(lake), min_impact_usd, min_impact_pct)
     cols = np.ones(panel.shape[1], dtype=bool) if since is None else np.asarray(panel.hours >= since)
     scored_hours = panel.hours[cols]
-    if len(scored_hours) == 0:
-        return DetectResult(meta["version"], None, None, 0, [])
-    n_anom = _write_anomalies(lake, panel, out, cols, events, meta["version"])
-    recent = [e for e in events if pd.Timestamp(e.end) > scored_hours[0]]
-    _write_events(lake, recent)
+    n_anom, recent = 0, []
+    if len(scored_hours):
+        n_anom = _write_anomalies(lake, panel, out, cols, events, meta["version"])
+        recent = [e for e in events if pd.Timestamp(e.end) > scored_hours[0]]
+        _write_events(lake, recent)
+        state.update(last_scored_hour=scored_hours[-1].isoformat(), model_version=meta["version"])
+        lake.write_json(STATE, state)
     emitted = set(state.get("emitted", {}))
-    # Events not yet emitted, including ones a failed earlier run never published (up to a week back).
-    horizon = scored_hours[0] - pd.Timedelta(days=7)
+    # Events not yet emitted, including ones an earlier run failed to deliver (up to a week back), even
+    # when there is no new hour to score.
+    horizon = (scored_hours[0] if len(scored_hours) else panel.hours[-1]) - pd.Timedelta(days=7)
     new = [e for e in events if e.id not in emitted and pd.Timestamp(e.end) > horizon]
-    state.update(last_scored_hour=scored_hours[-1].isoformat(), model_version=meta["version"])
-    lake.write_json(STATE, state)
     if record_emitted:
         mark_emitted(lake, new)
-    return DetectResult(meta["version"], scored_hours[0], scored_hours[-1], n_anom, recent, new)
+    first, last = (scored_hours[0], scored_hours[-1]) if len(scored_hours) else (None, None)
+    return DetectResult(meta["version"], first, last, n_anom, recent, new)
 
 
 def mark_emitted(lake: Lake, events: list[Event]) -> None:

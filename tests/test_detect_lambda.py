@@ -1,0 +1,103 @@
+"""The detect Lambda: hourly scoring against a lake, one EventBridge event per new incident (moto), no
+repeats on the next run, and a failed delivery retried instead of lost (botocore Stubber)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from egress_optimizer.detection.detector import DetectorParams
+from egress_optimizer.detection.service import train
+from egress_optimizer.lake import Lake
+
+HANDLER = Path(__file__).resolve().parents[1] / "lambdas" / "detect" / "handler.py"
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+
+@dataclass
+class FakeLambdaContext:
+    """What Powertools reads from the Lambda context object (not an AWS client)."""
+
+    function_name: str = "egress-detect"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:egress-detect"
+    aws_request_id: str = "6f1d2a3b-0000-4000-8000-000000000001"
+
+
+def _load_handler():
+    spec = importlib.util.spec_from_file_location("detect_handler", HANDLER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def trained_lake(features_lake, tmp_path) -> Path:
+    root = tmp_path / "lake"
+    shutil.copytree(features_lake, root)
+    train(Lake.open(str(root), create=False), DetectorParams(mode="baseline"))
+    return root
+
+
+def test_detect_lambda_emits_each_incident_once(trained_lake, monkeypatch):
+    monkeypatch.setenv("LAKE_URI", str(trained_lake))
+    monkeypatch.setenv("EVENT_BUS_NAME", "egress")
+    with mock_aws():
+        events = boto3.client("events")
+        sqs = boto3.client("sqs")
+        events.create_event_bus(Name="egress")
+        q = sqs.create_queue(QueueName="incidents")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name="incidents", EventBusName="egress", EventPattern=json.dumps({"source": ["egress.optimizer"]})
+        )
+        events.put_targets(Rule="incidents", EventBusName="egress", Targets=[{"Id": "q", "Arn": arn}])
+        handler = _load_handler()
+
+        first = handler.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, FakeLambdaContext())
+        assert first["new_events"]
+        received = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                break
+            received += [json.loads(m["Body"]) for m in msgs]
+            for m in msgs:
+                sqs.delete_message(QueueUrl=q, ReceiptHandle=m["ReceiptHandle"])
+        assert sorted(r["detail"]["id"] for r in received) == sorted(first["new_events"])
+        assert all(r["detail-type"] == "Egress Cost Anomaly" for r in received)
+        detail = received[0]["detail"]
+        assert {"impact_usd", "impact_usd_per_day", "expected_usd", "entities", "severity"} <= set(detail)
+
+        second = handler.handler({"source": "aws.events"}, FakeLambdaContext())
+        assert second["new_events"] == []
+        assert sqs.receive_message(QueueUrl=q).get("Messages", []) == []
+
+
+def test_refused_entries_fail_the_run_and_are_retried(trained_lake, tmp_path, monkeypatch):
+    from egress_optimizer.detection.service import detect
+
+    probe = tmp_path / "probe"
+    shutil.copytree(trained_lake, probe)
+    first_batch = min(10, len(detect(Lake.open(str(probe), create=False), record_emitted=False).new_events))
+    monkeypatch.setenv("LAKE_URI", str(trained_lake))
+    monkeypatch.setenv("EVENT_BUS_NAME", "egress")
+    handler = _load_handler()
+    stub = Stubber(handler.events_client)
+    refused = {"ErrorCode": "InternalFailure", "ErrorMessage": "throttled"}
+    stub.add_response("put_events", {"FailedEntryCount": first_batch, "Entries": [refused] * first_batch})
+    stub.activate()
+    with pytest.raises(handler.DeliveryError):
+        handler.handler({}, FakeLambdaContext())
+    stub.deactivate()
+    # nothing was marked as delivered, so the next run sends them (accepted this time)
+    retry = detect(Lake.open(str(trained_lake), create=False), record_emitted=False)
+    assert retry.new_events
