@@ -56,6 +56,23 @@ def vpc_endpoint_hours(region: str) -> str:
     return f"{usage_prefix(region)}-VpcEndpoint-Hours"
 
 
+def transit_gateway_bytes(region: str) -> str:
+    """Transit Gateway data processing (product AmazonVPC), billed to the attachment that sends into the TGW."""
+    return f"{usage_prefix(region)}-TransitGateway-Bytes"
+
+
+def direct_connect_out(region: str, location: str | None = None) -> str:
+    """Direct Connect data transfer out over a private or transit virtual interface (product AWSDirectConnect).
+
+    AWS's CUR guide ("Understanding data transfer charges", docs.aws.amazon.com/cur/latest/userguide/
+    cur-data-transfers-charges.html) says these usage types end with ``DataXfer-Out:dc.3`` (``DataXfer-Out``
+    for public virtual interfaces); the Price List names the Direct Connect location after the region prefix
+    (``USE1-EqDC2-...``). Without a declared location the location part is left out.
+    """
+    loc = f"{location}-" if location else ""
+    return f"{usage_prefix(region)}-{loc}DataXfer-Out:dc.3"
+
+
 def to_cloudfront(region: str, product: str) -> str:
     """Origin responses to CloudFront: listed in the CUR at $0 for AWS origins."""
     return f"{_p(region, product)}CloudFront-Out-Bytes"

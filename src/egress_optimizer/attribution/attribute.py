@@ -7,9 +7,18 @@ Each billable transfer is counted once, where AWS bills it:
 - inter-AZ on both ENIs (AWS bills each direction at each end), and once for an instance reaching a NAT
   gateway in another AZ;
 - inter-region on the sending ENI; interface endpoint processing on the endpoint's ENI;
+- on-premises (private space outside every VPC routed to a virtual private gateway or to a transit gateway
+  with a Direct Connect/VPN attachment, or a CIDR declared in the networks file) on the sending ENI, at the
+  Direct Connect rate or, over VPN, as internet egress;
+- transit gateway processing on the attachment that sends into the gateway (its ENI's flow records, or the
+  transit gateway's own flow logs when they cover the attachment), attributed to the sending resource;
+  traffic through a transit gateway pays no inter-AZ charge (AWS dropped it on 2022-04-01), inter-region
+  transfer over TGW peering still applies on the sending ENI;
 - S3 internet egress and replication from S3 access logs; CloudFront by edge geography.
+Internet egress to Google Cloud, Azure or Oracle ranges is labelled ``other_cloud`` (billed as internet).
 Every row carries its usage type as the CUR spells it, so the result reconciles line by line with the bill.
 Internet and CloudFront volume tiers accumulate per payer, month and region as AWS bills them.
+Destination classes are listed in ``attribution.destinations``.
 """
 
 from __future__ import annotations
@@ -19,9 +28,11 @@ import numpy as np
 import pandas as pd
 
 from egress_optimizer import usage_types as ut
+from egress_optimizer.attribution import destinations as dst
 from egress_optimizer.attribution.inventory import Inventory
 from egress_optimizer.cloudfront_edges import geography
 from egress_optimizer.ipranges import IpRanges
+from egress_optimizer.networks import ON_PREMISES, OTHER_CLOUD, Networks
 from egress_optimizer.pricing import PriceCatalog, TierMeter
 
 GIB = 1024**3
@@ -44,19 +55,36 @@ COLUMNS = [
 ]
 
 
-def _peer_table(con: duckdb.DuckDBPyConnection, ranges: IpRanges) -> None:
-    """Classify every distinct peer address once: AWS service and region, internet, or private."""
+PEER_COLUMNS = ["peer", "aws_service", "aws_region", "is_global", "in_vpc", "net_kind", "net_name", "net_via", "net_dx"]
+
+
+def _peer_table(con: duckdb.DuckDBPyConnection, ranges: IpRanges, networks: Networks, inv: Inventory) -> None:
+    """Classify every distinct peer address once: AWS service and region, internet, private, inside a VPC CIDR
+    of the inventory, and the declared or published network (on-premises site, other cloud) it belongs to."""
     peers = (
-        con.sql("SELECT DISTINCT peer FROM flows WHERE peer IS NOT NULL").to_arrow_table().to_pandas()["peer"].tolist()
+        con.sql("""
+      SELECT peer FROM flows WHERE peer IS NOT NULL
+      UNION SELECT far FROM flows WHERE far IS NOT NULL AND eni_kind = 'nat'
+    """)
+        .to_arrow_table()
+        .to_pandas()["peer"]
+        .tolist()
     )
     owners = ranges.owners(peers)
+    nets = networks.lookup(peers)
     df = pd.DataFrame(
         {
             "peer": peers,
             "aws_service": [o.service if o else None for o in owners],
             "aws_region": [o.region if o else None for o in owners],
-            "is_global": [_is_global(a) for a in peers],
-        }
+            "is_global": pd.Series([_is_global(a) for a in peers], dtype=bool),
+            "in_vpc": pd.Series(inv.topology.in_any_vpc(peers), dtype=bool),
+            "net_kind": [n.kind if n else None for n in nets],
+            "net_name": [n.name if n else None for n in nets],
+            "net_via": [n.via if n else None for n in nets],
+            "net_dx": [n.dx_location if n else None for n in nets],
+        },
+        columns=PEER_COLUMNS,
     )
     con.register("peers", df)
 
@@ -65,7 +93,7 @@ FLOW_SQL = """
 WITH f AS (
   SELECT v.*, e.account AS eni_account, e.region AS eni_region, e.az_id AS eni_az, e.kind AS eni_kind,
          e.resource_arn AS eni_resource, e.team AS eni_team, e.app AS eni_app, e.public_ip AS eni_public,
-         e.ip AS eni_ip,
+         e.ip AS eni_ip, e.vpc_id AS eni_vpc, e.subnet_id AS eni_subnet,
          coalesce(v.flow_direction,
                   CASE WHEN v.srcaddr = e.ip OR list_contains(e.ipv6, v.srcaddr) THEN 'egress' ELSE 'ingress' END)
            AS direction
@@ -76,30 +104,40 @@ WITH f AS (
          CASE WHEN direction = 'egress' THEN coalesce(pkt_dstaddr, dstaddr) ELSE coalesce(pkt_srcaddr, srcaddr) END
            AS peer,
          -- the address on the other side of this hop (for the NAT gateway's private side)
-         CASE WHEN direction = 'egress' THEN dstaddr ELSE srcaddr END AS hop_peer
+         CASE WHEN direction = 'egress' THEN dstaddr ELSE srcaddr END AS hop_peer,
+         -- the far end of a translated hop (on the NAT gateway's private side: where the instance's bytes go)
+         CASE WHEN direction = 'egress' THEN coalesce(pkt_srcaddr, srcaddr) ELSE coalesce(pkt_dstaddr, dstaddr) END
+           AS far
   FROM f
 )
 SELECT g.*, date_trunc('hour', g.start) AS hour FROM g
 """
 
 
-def attribute_flows(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRanges) -> pd.DataFrame:
-    con.register("enis", inv.enis)
+def attribute_flows(
+    con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRanges, networks: Networks | None = None
+) -> pd.DataFrame:
+    networks = networks if networks is not None else Networks.load()
+    enis = inv.enis if "subnet_id" in inv.enis.columns else inv.enis.assign(subnet_id=None)
+    con.register("enis", enis)
     con.execute(f"CREATE OR REPLACE TEMP VIEW flows AS {FLOW_SQL}")
-    _peer_table(con, ranges)
+    _peer_table(con, ranges, networks, inv)
     df = (
         con.sql("""
       SELECT f.hour, f.direction, f.eni_kind, f.eni_account, f.eni_region, f.eni_az, f.eni_resource, f.eni_team,
-             f.eni_app, f.eni_public, f.type, f.peer, f.hop_peer, f.bytes, f.packets,
-             p.aws_service, p.aws_region, p.is_global,
+             f.eni_app, f.eni_public, f.eni_vpc, f.eni_subnet, f.type, f.peer, f.hop_peer, f.bytes, f.packets,
+             p.aws_service, p.aws_region, coalesce(p.is_global, false) AS is_global,
+             coalesce(p.in_vpc, false) AS in_vpc, p.net_kind, p.net_name, p.net_via, p.net_dx,
              pe.account AS peer_account, pe.region AS peer_region_eni, pe.az_id AS peer_az, pe.kind AS peer_kind,
-             pe.resource_arn AS peer_resource, pe.team AS peer_team, pe.app AS peer_app,
+             pe.vpc_id AS peer_vpc, pe.resource_arn AS peer_resource, pe.team AS peer_team, pe.app AS peer_app,
+             pf.aws_service AS far_service, pf.net_kind AS far_net_kind, pf.net_name AS far_net_name,
              he.account AS hop_account, he.region AS hop_region, he.az_id AS hop_az, he.kind AS hop_kind,
              he.resource_arn AS hop_resource, he.team AS hop_team, he.app AS hop_app
       FROM flows f
       LEFT JOIN peers p ON f.peer = p.peer
       LEFT JOIN enis pe ON f.peer = pe.ip
       LEFT JOIN enis he ON f.hop_peer = he.ip
+      LEFT JOIN peers pf ON f.far = pf.peer AND f.eni_kind = 'nat'
     """)
         .to_arrow_table()
         .to_pandas()
@@ -133,8 +171,15 @@ def attribute_flows(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRa
         )
 
     egress = df.direction == "egress"
+    tgw_eni = df.eni_kind == "tgw"  # an attachment's ENI: priced by _tgw_processing, never as an endpoint
     internet = df.is_global & df.aws_service.isna() & df.peer_account.isna()
     direct = df.eni_kind.isin(["nat", "alb"]) | df.eni_public.notna() | (df.type == "IPv6") | df.peer.str.contains(":")
+    direct = direct & ~tgw_eni
+    # Where public bytes go: a declared on-premises range, another cloud's range, or the internet at large.
+    df["_public_dest"] = np.select(
+        [df.net_kind == ON_PREMISES, df.net_kind == OTHER_CLOUD], [dst.ON_PREMISES, dst.OTHER_CLOUD], dst.INTERNET
+    )
+    df["_public_peer"] = np.where(df.net_kind.notna(), df.net_name, None)
     # Internet egress where it leaves AWS (the NAT gateway, a load balancer, a public instance, or IPv6).
     m = egress & internet & direct
     product = np.where(df.eni_kind == "alb", "AWSELB", "AmazonEC2")
@@ -149,7 +194,8 @@ def attribute_flows(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRa
         resource="eni_resource",
         team="eni_team",
         app="eni_app",
-        dest="=internet",
+        dest="_public_dest",
+        peer_region="_public_peer",
     )
     emit(
         m & (df.eni_kind != "alb"),
@@ -160,14 +206,25 @@ def attribute_flows(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRa
         resource="eni_resource",
         team="eni_team",
         app="eni_app",
-        dest="=internet",
+        dest="_public_dest",
+        peer_region="_public_peer",
     )
     # NAT gateway processing: the gateway's private side, attributed to the instance behind it.
     nat_private = (df.eni_kind == "nat") & df.hop_account.notna()
     df["_nat_usage"] = [ut.nat_bytes(r) for r in df.eni_region]
-    df["_nat_dest"] = np.where(
-        df.aws_service.notna(), "aws-service:" + df.aws_service.fillna("") + " via NAT", "internet via NAT"
+    # Other clouds and declared on-premises space are recognised at the far end of the translation (on the
+    # gateway's private side the peer is the instance). The AWS-service label still comes from the peer, as
+    # before, so existing NAT series keep their names (far_service would name S3/DynamoDB behind the NAT).
+    service = df.aws_service
+    far_dest = np.select(
+        [df.far_net_kind == ON_PREMISES, df.far_net_kind == OTHER_CLOUD],
+        [dst.ON_PREMISES, dst.OTHER_CLOUD],
+        dst.INTERNET,
     )
+    df["_nat_dest"] = np.where(
+        service.notna(), "aws-service:" + service.fillna("") + dst.VIA_NAT, far_dest + dst.VIA_NAT
+    )
+    df["_nat_peer"] = np.where(df.far_net_kind.notna(), df.far_net_name, None)
     emit(
         nat_private,
         account="eni_account",
@@ -178,11 +235,21 @@ def attribute_flows(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRa
         team="hop_team",
         app="hop_app",
         dest="_nat_dest",
+        peer_region="_nat_peer",
     )
+    # Routing facts for the flows that need them: private peers outside the inventory (on-premises?) and known
+    # peers in another VPC (through a transit gateway, which pays no inter-AZ charge).
+    sender = egress & ~df.eni_kind.isin(["nat", "vpce", "tgw"]) & df.peer_account.isna() & df.aws_service.isna()
+    onprem_candidate = sender & ((~df.is_global & ~df.in_vpc) | (df.net_kind == ON_PREMISES))
+    if inv.topology.has_routes:
+        _route_columns(df, onprem_candidate | (df.peer_account.notna() & (df.peer_vpc != df.eni_vpc)), inv)
+    else:  # without route tables only declared on-premises CIDRs can be decided
+        _route_columns(df, onprem_candidate & (df.net_kind == ON_PREMISES), inv)
     # Inter-AZ: both ends pay for each direction, on the ENI that logs it; an instance reaching a NAT gateway in
     # another AZ pays once, seen on the gateway's ENI.
     both_known = df.peer_account.notna() & (df.peer_region_eni == df.eni_region)
     cross = both_known & (df.peer_az != df.eni_az) & (df.eni_kind != "nat") & (df.peer_kind != "nat")
+    cross = cross & ~tgw_eni & (df.peer_kind != "tgw") & (df._route_kind != "tgw")
     df["_regional_usage"] = [ut.regional(r) for r in df.eni_region]
     emit(
         cross,
@@ -207,8 +274,8 @@ def attribute_flows(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRa
         app="hop_app",
         dest="=cross-az to NAT",
     )
-    # Inter-region: on the sending ENI, priced by the pair.
-    inter = egress & df.peer_account.notna() & (df.peer_region_eni != df.eni_region)
+    # Inter-region: on the sending ENI, priced by the pair (also over transit gateway peering).
+    inter = egress & df.peer_account.notna() & (df.peer_region_eni != df.eni_region) & ~tgw_eni
     df["_ir_usage"] = [
         ut.inter_region_out(a, b) if isinstance(b, str) else None
         for a, b in zip(df.eni_region, df.peer_region_eni, strict=True)
@@ -239,7 +306,166 @@ def attribute_flows(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRa
         app="hop_app",
         dest="=interface endpoint",
     )
+    # On-premises: on the sending ENI, over Direct Connect at the DX rate, over VPN as EC2 data transfer out.
+    onprem = onprem_candidate & df._onprem_via.notna()
+    df["_dx_usage"] = [
+        ut.direct_connect_out(r, loc if isinstance(loc, str) else None)
+        for r, loc in zip(df.eni_region, df.net_dx, strict=True)
+    ]
+    df["_vpn_usage"] = [ut.internet_out(r, "AmazonEC2") for r in df.eni_region]
+    for via, product_code, usage in (
+        ("direct_connect", "AWSDirectConnect", "_dx_usage"),
+        ("vpn", "AmazonEC2", "_vpn_usage"),
+    ):
+        emit(
+            onprem & (df._onprem_via == via),
+            account="eni_account",
+            region="eni_region",
+            product=product_code,
+            usage=usage,
+            resource="eni_resource",
+            team="eni_team",
+            app="eni_app",
+            dest="=" + dst.ON_PREMISES,
+            peer_region="_onprem_site",
+        )
+    tgw = _tgw_processing(con, inv)
+    if not tgw.empty:
+        out.append(tgw)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COLUMNS)
+
+
+def _route_columns(df: pd.DataFrame, need: pd.Series, inv: Inventory) -> None:
+    """Add the route each flow of ``need`` takes (``_route_kind``) and, for on-premises candidates, the link
+    (``_onprem_via``: direct_connect, vpn or None) and the site label (``_onprem_site``).
+
+    Rules, per (VPC, subnet, peer): a route to a virtual private gateway is on-premises; a route to a transit
+    gateway is when the peer is in no VPC CIDR and is declared or the gateway has a DX/VPN attachment; any
+    other route (local, internet/NAT gateway, peering, endpoint) is not. Without a route table, only declared
+    private CIDRs are (declared public space reached without route evidence may be crossing a NAT gateway, so
+    those bytes stay internet egress, labelled on_premises). A declared ``via`` overrides the inferred link.
+    """
+    topo = inv.topology
+    df["_route_kind"] = None
+    df["_onprem_via"] = None
+    df["_onprem_site"] = None
+    if not need.any():
+        return
+    sub = df.loc[need]
+    # One decision per (VPC, subnet, peer); string keys because missing values (NaN) never compare equal.
+    key = sub.eni_vpc.fillna("") + "|" + sub.eni_subnet.fillna("") + "|" + sub.peer.fillna("")
+    first = sub.assign(key_=key).drop_duplicates("key_")
+    route_kind, via, site = {}, {}, {}
+    for k in first.itertuples(index=False):
+        peer = _str(k.peer)
+        target = topo.route(_str(k.eni_vpc), _str(k.eni_subnet), peer) if topo.has_routes and peer else None
+        declared = k.net_kind == ON_PREMISES
+        declared_via = _str(k.net_via) if declared else None
+        link = topo.link(target)
+        chosen: str | None = None
+        if target is None:
+            if declared and not k.is_global and not k.in_vpc:
+                chosen = declared_via or "direct_connect"
+        elif target.kind == "vgw":
+            chosen = declared_via or link
+        elif target.kind == "tgw" and not k.in_vpc and (declared or link):
+            chosen = declared_via or link or "direct_connect"
+        route_kind[k.key_] = target.kind if target else None
+        via[k.key_] = chosen
+        site[k.key_] = (_str(k.net_name) if declared else None) or (target.id if target else None)
+    df.loc[need, "_route_kind"] = key.map(route_kind).to_numpy()
+    df.loc[need, "_onprem_via"] = key.map(via).to_numpy()
+    df.loc[need, "_onprem_site"] = key.map(site).to_numpy()
+
+
+def _str(v: object) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+TGW_ENI_SQL = """
+SELECT date_trunc('hour', v.start) AS hour, e.account, e.region, e.resource_id AS attachment,
+       e.resource_arn AS attachment_arn, e.team AS eni_team, e.app AS eni_app,
+       coalesce(v.pkt_srcaddr, v.srcaddr) AS src, coalesce(v.pkt_dstaddr, v.dstaddr) AS dst, v.bytes, v.packets,
+       se.resource_arn AS src_resource, se.team AS src_team, se.app AS src_app,
+       CASE WHEN coalesce(v.pkt_dstaddr, v.dstaddr) = e.ip THEN NULL ELSE de.region END AS dst_region
+FROM vpc_flow v JOIN enis e ON v.interface_id = e.interface_id
+LEFT JOIN enis se ON coalesce(v.pkt_srcaddr, v.srcaddr) = se.ip
+LEFT JOIN enis de ON coalesce(v.pkt_dstaddr, v.dstaddr) = de.ip
+WHERE e.kind = 'tgw' AND v.log_status = 'OK' AND v.bytes IS NOT NULL
+  -- addressed to the attachment's ENI: sent from inside this VPC into the transit gateway (the ENI forwards
+  -- traffic out of the gateway with its own address as srcaddr)
+  AND (v.dstaddr = e.ip OR list_contains(e.ipv6, v.dstaddr))
+"""
+
+TGW_LOG_SQL = """
+SELECT date_trunc('hour', v.start) AS hour, v.account_id, v.region, v.tgw_attachment_id AS attachment,
+       v.tgw_src_vpc_account_id, v.tgw_src_vpc_id, v.flow_direction,
+       coalesce(v.pkt_srcaddr, v.srcaddr) AS src, coalesce(v.pkt_dstaddr, v.dstaddr) AS dst, v.bytes, v.packets,
+       se.resource_arn AS src_resource, se.team AS src_team, se.app AS src_app, de.region AS dst_region
+FROM vpc_flow v
+LEFT JOIN enis se ON coalesce(v.pkt_srcaddr, v.srcaddr) = se.ip
+LEFT JOIN enis de ON coalesce(v.pkt_dstaddr, v.dstaddr) = de.ip
+WHERE v.tgw_attachment_id IS NOT NULL AND v.log_status = 'OK' AND v.bytes IS NOT NULL
+"""
+
+
+def _tgw_processing(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.DataFrame:
+    """Transit gateway data processing: every GB sent into the gateway from a VPC, Direct Connect or VPN
+    attachment (not from a peering attachment), billed to the attachment's owner and attributed to the
+    sending resource. Transit gateway flow logs are used for the attachments they cover (ingress records);
+    the flow records of the attachment ENIs in the VPCs for the others, so no byte is counted twice."""
+    cols = {c[0] for c in con.execute("DESCRIBE vpc_flow").fetchall()}
+    parts: list[pd.DataFrame] = []
+    covered: set[str] = set()
+    if {"tgw_attachment_id", "tgw_src_vpc_id", "tgw_src_vpc_account_id"} <= cols:
+        logs = con.sql(TGW_LOG_SQL).to_arrow_table().to_pandas()
+        if not logs.empty:
+            types = logs.attachment.map(inv.topology.attachment_type)
+            vpc_of = logs.attachment.map(lambda a: (inv.topology.attachments.get(a) or {}).get("ResourceId"))
+            # Ingress at the attachment is traffic entering the gateway; without flow-direction, the record at
+            # the source VPC's own attachment (known from the inventory) is.
+            entering = (logs.flow_direction == "ingress") | (
+                logs.flow_direction.isna() & vpc_of.notna() & (vpc_of == logs.tgw_src_vpc_id)
+            )
+            billable = ~types.isin(["peering", "tgw-peering"]) & (types.notna() | logs.tgw_src_vpc_id.notna())
+            sel = logs[entering & billable]
+            covered = set(logs.attachment[entering])
+            if not sel.empty:
+                account = sel.tgw_src_vpc_account_id.where(sel.tgw_src_vpc_account_id.notna(), sel.account_id)
+                arn = "arn:aws:ec2:" + sel.region + ":" + account + ":transit-gateway-attachment/" + sel.attachment
+                parts.append(_tgw_rows(sel, account, arn, sel.src_team, sel.src_app))
+    if "kind" in inv.enis.columns and (inv.enis.kind == "tgw").any():
+        eni = con.sql(TGW_ENI_SQL).to_arrow_table().to_pandas()
+        eni = eni[~eni.attachment.isin(covered)]
+        if not eni.empty:
+            team = eni.src_team.where(eni.src_team.notna(), eni.eni_team)
+            app = eni.src_app.where(eni.src_app.notna(), eni.eni_app)
+            parts.append(_tgw_rows(eni, eni.account, eni.attachment_arn, team, app))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+
+
+def _tgw_rows(sel: pd.DataFrame, account: pd.Series, arn: pd.Series, team: pd.Series, app: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "hour": sel.hour.to_numpy(),
+            "account": account.to_numpy(),
+            "region": sel.region.to_numpy(),
+            "product": "AmazonVPC",
+            "usage_type": [ut.transit_gateway_bytes(r) for r in sel.region],
+            # the sending resource when the inventory knows it, else the attachment
+            "resource_id": sel.src_resource.where(sel.src_resource.notna(), arn).to_numpy(),
+            "team": team.to_numpy(),
+            "app": app.to_numpy(),
+            "destination": dst.TRANSIT_GATEWAY,
+            "peer_region": sel.dst_region.to_numpy(),
+            "peer": sel.dst.to_numpy(),
+            "bytes": sel.bytes.to_numpy(),
+            "packets": sel.packets.to_numpy(),
+            "records": 1,
+            "gb": (sel.bytes / GIB).to_numpy(),
+        },
+        columns=COLUMNS,
+    )
 
 
 def _col(sub: pd.DataFrame, spec: str | None):
@@ -259,9 +485,13 @@ def _is_global(a: object) -> bool:
         return False
 
 
-def attribute_s3(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRanges) -> pd.DataFrame:
+def attribute_s3(
+    con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRanges, networks: Networks | None = None
+) -> pd.DataFrame:
     """S3 internet egress (bytes sent to non-AWS addresses) per bucket and client, and replication (replica
-    writes by the replication role, priced from the source bucket's region to the destination's)."""
+    writes by the replication role, priced from the source bucket's region to the destination's). Clients in
+    another cloud's ranges (or declared on-premises public space) are labelled so, still priced as internet."""
+    networks = networks if networks is not None else Networks.load()
     df = (
         con.sql("""
       SELECT date_trunc('hour', s.time) AS hour, s.bucket, s.remote_ip, s.requester, s.operation,
@@ -276,8 +506,11 @@ def attribute_s3(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRange
     internet = np.array([o is None and _is_global(a) for o, a in zip(owners, df.remote_ip, strict=True)])
     rows = []
     sel = df[internet & df.bucket.isin(buckets.index)]
+    ips = sel.remote_ip.unique().tolist()
+    net_of = dict(zip(ips, networks.lookup(ips), strict=True))
     for (hour, bucket, ip), g in sel.groupby(["hour", "bucket", "remote_ip"]):
         b = buckets.loc[bucket]
+        net = net_of.get(ip)
         rows.append(
             {
                 "hour": hour,
@@ -288,8 +521,8 @@ def attribute_s3(con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRange
                 "resource_id": bucket,
                 "team": b.team,
                 "app": b.app,
-                "destination": "internet",
-                "peer_region": None,
+                "destination": net.kind if net else dst.INTERNET,
+                "peer_region": net.name if net else None,
                 "peer": ip,
                 "bytes": int(g.bytes_sent.sum()),
                 "packets": None,
@@ -366,6 +599,13 @@ def attribute_cloudfront(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.D
     )[COLUMNS]
 
 
+def direct_connect_out_per_gb(catalog: PriceCatalog, region: str) -> float:
+    """Direct Connect data transfer out from ``region`` (private/transit virtual interface): the table's
+    ``direct_connect_out.from_region`` entry, else its default."""
+    dx = catalog.raw["direct_connect_out"]
+    return float(dx.get("from_region", {}).get(region, dx["default"]))
+
+
 def price(rows: pd.DataFrame, catalog: PriceCatalog, payer: str) -> pd.DataFrame:
     """Dollars per row; internet and CloudFront through AWS's monthly tiers, in time order."""
     rows = rows.sort_values(["hour", "account", "region", "usage_type", "resource_id"], kind="stable").reset_index(
@@ -387,6 +627,10 @@ def price(rows: pd.DataFrame, catalog: PriceCatalog, payer: str) -> pd.DataFrame
                     catalog.cloudfront_free_gb,
                 )
             )
+        elif r.product == "AWSDirectConnect":
+            usd[i] = r.gb * direct_connect_out_per_gb(catalog, r.region)
+        elif u.endswith("TransitGateway-Bytes"):
+            usd[i] = r.gb * catalog.transit_gateway_per_gb
         elif u.endswith("DataTransfer-Out-Bytes"):
             usd[i] = sum(
                 s.cost

@@ -21,6 +21,13 @@ EC2_CALLS = {
     "describe_flow_logs": "FlowLogs",
     "describe_instances": "Reservations",
 }
+# Routing facts: which private destinations are on-premises (VGW, TGW with DX/VPN attachments). Optional: a
+# role that may not read them still collects the rest, and attribution then relies on the networks file.
+ROUTING_CALLS = {
+    "describe_route_tables": "RouteTables",
+    "describe_vpn_connections": "VpnConnections",
+    "describe_transit_gateway_attachments": "TransitGatewayAttachments",
+}
 
 
 def _paginate(client: Any, op: str, key: str) -> list:
@@ -60,6 +67,14 @@ def collect(session: Any, regions: list[str]) -> dict[str, str]:
         ec2 = session.client("ec2", region_name=region)
         for op, key in EC2_CALLS.items():
             docs[f"{account}/{region}/ec2/{op}.json"] = json.dumps({key: _paginate(ec2, op, key)}, default=str)
+        for op, key in ROUTING_CALLS.items():
+            try:
+                items = _paginate(ec2, op, key)
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") not in ("UnauthorizedOperation", "AccessDenied"):
+                    raise
+                continue
+            docs[f"{account}/{region}/ec2/{op}.json"] = json.dumps({key: items}, default=str)
     s3 = session.client("s3")
     buckets = []
     for b in s3.list_buckets().get("Buckets", []):

@@ -7,11 +7,13 @@ Read from an inventory snapshot folder in the response shapes of the EC2/S3 desc
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from egress_optimizer.attribution.topology import Topology
 from egress_optimizer.errors import InputError
 
 
@@ -21,6 +23,8 @@ def _kind(n: dict) -> str:
         return "nat"
     if itype == "vpc_endpoint":
         return "vpce"
+    if itype == "transit_gateway":
+        return "tgw"  # a transit gateway attachment's ENI in the VPC
     if n.get("RequesterId") == "amazon-elb" or str(n.get("Description", "")).startswith("ELB "):
         return "alb"
     if str(n.get("Description", "")).startswith("arn:aws:ecs:"):
@@ -38,6 +42,11 @@ def _resource(n: dict, kind: str, region: str) -> tuple[str, str]:
     if kind == "vpce":
         vpce = desc.rsplit(" ", 1)[-1]
         return vpce, f"arn:aws:ec2:{region}:{acct}:vpc-endpoint/{vpce}"
+    if kind == "tgw":
+        # AWS describes these ENIs as "Network Interface for Transit Gateway Attachment tgw-attach-..."
+        m = re.search(r"tgw-attach-[0-9a-f]+", desc)
+        att = m.group(0) if m else n["NetworkInterfaceId"]
+        return att, f"arn:aws:ec2:{region}:{acct}:transit-gateway-attachment/{att}"
     if kind == "alb":
         lb = desc.split(" ", 1)[-1]
         return lb, f"arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/{lb}"
@@ -55,6 +64,8 @@ class Inventory:
     replication: pd.DataFrame  # source bucket, role name, destination bucket
     distributions: pd.DataFrame  # id, account, team
     payer: str
+    # VPC CIDRs, route tables, VPN connections and TGW attachments (empty for snapshots without them)
+    topology: Topology = field(default_factory=Topology)
 
     @classmethod
     def from_snapshot(cls, root: str | Path) -> Inventory:
@@ -116,6 +127,7 @@ class Inventory:
                         or subnet_az.get(n.get("SubnetId"))
                         or n.get("AvailabilityZone"),
                         "vpc_id": n.get("VpcId"),
+                        "subnet_id": n.get("SubnetId"),
                         "ip": n.get("PrivateIpAddress"),
                         "ipv6": [a["Ipv6Address"] for a in n.get("Ipv6Addresses", [])],
                         "public_ip": (n.get("Association") or {}).get("PublicIp"),
@@ -168,4 +180,5 @@ class Inventory:
             pd.DataFrame(repl, columns=["source_bucket", "role", "destination_bucket"]),
             pd.DataFrame(dists),
             payer,
+            Topology.from_documents(files),
         )

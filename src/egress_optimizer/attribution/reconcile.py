@@ -12,10 +12,15 @@ from egress_optimizer.attribution.attribute import attribute_cloudfront, attribu
 from egress_optimizer.attribution.inventory import Inventory
 from egress_optimizer.ipranges import IpRanges
 from egress_optimizer.lake import Lake
+from egress_optimizer.networks import Networks
 from egress_optimizer.pricing import PriceCatalog
 
-# Data-transfer usage types that cost money (inbound and to-CloudFront types are free and left out).
-BILLED_TRANSFER = r"(DataTransfer-(Out|Regional)-Bytes|-AWS-Out-Bytes|NatGateway-Bytes|VpcEndpoint-Bytes)$"
+# Data-transfer usage types that cost money (inbound and to-CloudFront types are free and left out); Direct
+# Connect out is ``...DataXfer-Out`` (public VIF) or ``...DataXfer-Out:dc.N`` (private/transit VIF).
+BILLED_TRANSFER = (
+    r"(DataTransfer-(Out|Regional)-Bytes|-AWS-Out-Bytes|NatGateway-Bytes|VpcEndpoint-Bytes|TransitGateway-Bytes"
+    r"|-DataXfer-Out(:dc\.\d+)?)$"
+)
 KEYS = ["day", "account", "region", "usage_type"]
 # The same account and month can arrive twice (a CUR 2.0 export from the payer and a legacy CUR from the member
 # account): count each line item once, preferring CUR 2.0.
@@ -66,22 +71,29 @@ def _connection(lake: Lake) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def attribute(lake: Lake, inv: Inventory, catalog: PriceCatalog, ranges: IpRanges) -> pd.DataFrame:
+def attribute(
+    lake: Lake, inv: Inventory, catalog: PriceCatalog, ranges: IpRanges, networks: Networks | None = None
+) -> pd.DataFrame:
+    """Every attributed and priced row; ``networks`` defaults to ``$EGRESS_NETWORKS`` plus the shipped
+    cloud ranges."""
     con = _connection(lake)
+    networks = networks if networks is not None else Networks.load()
     tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     parts = []
     if "vpc_flow" in tables:
-        parts.append(attribute_flows(con, inv, ranges))
+        parts.append(attribute_flows(con, inv, ranges, networks))
     if "s3_access" in tables:
-        parts.append(attribute_s3(con, inv, ranges))
+        parts.append(attribute_s3(con, inv, ranges, networks))
     if "cloudfront" in tables:
         parts.append(attribute_cloudfront(con, inv))
     rows = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     return price(rows, catalog, inv.payer)
 
 
-def reconcile(lake: Lake, inv: Inventory, catalog: PriceCatalog, ranges: IpRanges) -> Reconciliation:
-    attributed = attribute(lake, inv, catalog, ranges)
+def reconcile(
+    lake: Lake, inv: Inventory, catalog: PriceCatalog, ranges: IpRanges, networks: Networks | None = None
+) -> Reconciliation:
+    attributed = attribute(lake, inv, catalog, ranges, networks)
     a = attributed.assign(day=pd.to_datetime(attributed.hour).dt.date, region=attributed.region.fillna("global"))
     a = a.groupby(KEYS, dropna=False).usd.sum().rename("attributed_usd").reset_index()
     con = _connection(lake)
