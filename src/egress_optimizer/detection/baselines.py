@@ -36,27 +36,74 @@ def trailing_window(x: np.ndarray, width: int) -> np.ndarray:
     return _lagged(x, list(range(1, width + 1)))
 
 
-def seasonal_expected(x: np.ndarray, days: int = 7) -> np.ndarray:
-    """Median of the same hour on the previous ``days`` days (needs at least two of them)."""
-    lags = _lagged(x, [DAY * k for k in range(1, days + 1)])
+def day_starts(n_hours: int, first_hour_of_day: int = 0) -> np.ndarray:
+    """Positions of UTC midnights in a panel whose first column is ``first_hour_of_day`` o'clock."""
+    return np.arange((24 - first_hour_of_day) % 24, n_hours, 24)
+
+
+def stepped_stat(x: np.ndarray, width: int, fn, starts: np.ndarray) -> np.ndarray:
+    """``fn`` over the ``width`` hours before each start, held until the next start (NaN before the first).
+
+    Slow-moving statistics (a week's spread, a week's level) are recomputed once a day instead of every hour:
+    24x less work, still strictly from the past, and identical whatever window a run happens to read.
+    """
+    n, t = x.shape
+    out = np.full((n, t), np.nan)
+    bounds = [int(b) for b in starts if 0 < b < t] + [t]
+    for i, d in enumerate(bounds[:-1]):
+        lo = max(0, d - width)
+        out[:, d : bounds[i + 1]] = _nan_reduce(fn, x[:, lo:d], 1)[:, None]
+    return out
+
+
+def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None = None) -> np.ndarray:
+    """Median of the same hour on the previous ``days`` days (needs at least two of them).
+
+    With ``weekend`` (bool per series and hour, local time) only days of the same kind count when there is
+    one: a Monday is compared with the previous weekdays, not with the weekend before it (hour-of-week
+    seasonality without needing several weeks of history); a single such day is blended with the rest.
+    """
+    lag_list = [DAY * k for k in range(1, days + 1)]
+    lags = _lagged(x, lag_list)
+    any_med = _nan_reduce(np.nanmedian, lags, 0)
     enough = np.sum(~np.isnan(lags), axis=0) >= 2
-    med = _nan_reduce(np.nanmedian, lags, 0)
-    return np.where(enough, med, np.nan)
+    if weekend is not None:
+        n, t = x.shape
+        same = np.zeros((len(lag_list), n, t), dtype=bool)
+        for i, lag in enumerate(lag_list):
+            if lag < t:
+                same[i, :, lag:] = weekend[:, lag:] == weekend[:, : t - lag]
+        same_lags = np.where(same, lags, np.nan)
+        n_same = np.sum(~np.isnan(same_lags), axis=0)
+        same_med = _nan_reduce(np.nanmedian, same_lags, 0)
+        # One same-kind day is a noisy baseline on its own: meet the all-days median halfway (geometric mean).
+        one = np.sqrt(np.clip(same_med, 0, None) * np.clip(any_med, 0, None))
+        any_med = np.where(n_same >= 2, same_med, np.where(n_same == 1, one, any_med))
+    return np.where(enough, any_med, np.nan)
 
 
 def robust_scale(
-    r: np.ndarray, width: int = WEEK, floor: float = 0.03, prior: float = 0.15, prior_weight: float = 12.0
+    r: np.ndarray,
+    starts: np.ndarray,
+    width: int = WEEK,
+    floor: float = 0.03,
+    prior: float = 0.15,
+    prior_weight: float = 12.0,
 ) -> np.ndarray:
-    """MAD-based sigma of the previous ``width`` residuals, at least ``floor``.
+    """MAD-based sigma of the residuals of the previous ``width`` hours (recomputed daily), at least ``floor``.
 
     With few residuals the MAD is itself noisy (two quiet days make any wobble look huge), so it is blended
     with a ``prior`` sigma worth ``prior_weight`` observations; with a week of history the prior barely counts.
     """
-    win = trailing_window(r, width)
-    count = np.sum(~np.isnan(win), axis=0)
-    med = _nan_reduce(np.nanmedian, win, 0)
-    mad = np.nan_to_num(MAD_TO_SIGMA * _nan_reduce(np.nanmedian, np.abs(win - med[None]), 0), nan=0.0)
-    blended = np.sqrt((count * mad**2 + prior_weight * prior**2) / (count + prior_weight))
+    count = np.nan_to_num(stepped_stat(~np.isnan(r) * 1.0, width, np.sum, starts))
+    med = stepped_stat(r, width, np.nanmedian, starts)
+
+    def mad(block: np.ndarray, axis: int) -> np.ndarray:
+        return np.nanmedian(np.abs(block - np.nanmedian(block, axis=axis, keepdims=True)), axis=axis)
+
+    spread = np.nan_to_num(MAD_TO_SIGMA * stepped_stat(r, width, mad, starts), nan=0.0)
+    del med
+    blended = np.sqrt((count * spread**2 + prior_weight * prior**2) / (count + prior_weight))
     return np.maximum(blended, floor)
 
 
@@ -64,10 +111,9 @@ def log_residual(x: np.ndarray, expected: np.ndarray, eps: np.ndarray) -> np.nda
     return np.log((x + eps) / (np.nan_to_num(expected, nan=0.0) + eps))
 
 
-def series_floor(x: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+def series_floor(x: np.ndarray, starts: np.ndarray, fraction: float = 0.1) -> np.ndarray:
     """Per-series additive floor for log ratios: a fraction of the trailing-week median of positive hours."""
-    win = trailing_window(np.where(x > 0, x, np.nan), WEEK)
-    level = np.nan_to_num(_nan_reduce(np.nanmedian, win, 0), nan=0.0)
+    level = np.nan_to_num(stepped_stat(np.where(x > 0, x, np.nan), WEEK, np.nanmedian, starts), nan=0.0)
     return np.maximum(fraction * level, 1e-6)
 
 
@@ -77,16 +123,24 @@ class SeasonalMedianMAD:
     def __init__(self, days: int = 7, width: int = WEEK, floor: float = 0.03):
         self.days, self.width, self.floor = days, width, floor
 
-    def transform(self, x: np.ndarray, exclude: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """``exclude`` marks hours (planned work) kept out of every baseline and residual scale."""
+    def transform(
+        self,
+        x: np.ndarray,
+        exclude: np.ndarray | None = None,
+        starts: np.ndarray | None = None,
+        weekend: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """``exclude`` marks hours (planned work) kept out of every baseline and residual scale; ``starts``
+        are the day boundaries (UTC midnights) at which slow statistics are refreshed."""
+        starts = day_starts(x.shape[1]) if starts is None else starts
         hist = np.where(exclude, np.nan, x) if exclude is not None else x
-        expected = seasonal_expected(hist, self.days)
-        eps = series_floor(np.nan_to_num(hist))
+        expected = seasonal_expected(hist, self.days, weekend)
+        eps = series_floor(np.nan_to_num(hist), starts)
         r = log_residual(x, expected, eps)
         r = np.where(np.isnan(expected), np.nan, r)
         if exclude is not None:
             r = np.where(exclude, np.nan, r)
-        sigma = robust_scale(r, self.width, self.floor)
+        sigma = robust_scale(r, starts, self.width, self.floor)
         z = np.nan_to_num(r / sigma, nan=0.0)
         return {"expected": np.nan_to_num(expected, nan=0.0), "residual": np.nan_to_num(r), "z": z}
 

@@ -82,3 +82,37 @@ def build_panel(hourly: pd.DataFrame, start: pd.Timestamp | None = None, end: pd
         np.add.at(mat, (sid, col), df[m].to_numpy())
         values[m] = mat
     return Panel(keys, hours, values)
+
+
+# Standard-time UTC offsets of where a series' traffic lives (its users' working week): AWS regions by their
+# location, CloudFront price classes by the middle of their geography.
+REGION_UTC_OFFSET = {
+    "us-east-1": -5, "us-east-2": -5, "us-west-1": -8, "us-west-2": -8, "ca-central-1": -5, "ca-west-1": -7,
+    "sa-east-1": -3, "mx-central-1": -6, "eu-west-1": 0, "eu-west-2": 0, "eu-west-3": 1, "eu-central-1": 1,
+    "eu-central-2": 1, "eu-north-1": 1, "eu-south-1": 1, "eu-south-2": 1, "me-south-1": 3, "me-central-1": 4,
+    "il-central-1": 2, "af-south-1": 2, "ap-south-1": 5, "ap-south-2": 5, "ap-east-1": 8, "ap-northeast-1": 9,
+    "ap-northeast-2": 9, "ap-northeast-3": 9, "ap-southeast-1": 8, "ap-southeast-2": 10, "ap-southeast-3": 7,
+    "ap-southeast-4": 10, "ap-southeast-5": 8,
+}  # fmt: skip
+CLOUDFRONT_GEO_UTC_OFFSET = {
+    "US": -6, "CA": -5, "EU": 1, "JP": 9, "AP": 8, "AU": 10, "IN": 5, "SA": -3, "ME": 3, "ZA": 2,
+}  # fmt: skip
+
+
+def utc_offsets(keys: pd.DataFrame) -> np.ndarray:
+    """Per series: hours to add to UTC to get the local time of its traffic (0 when unknown)."""
+    out = []
+    for region, dest in zip(keys["region"], keys["destination"], strict=True):
+        if str(dest).startswith("cloudfront:"):
+            out.append(CLOUDFRONT_GEO_UTC_OFFSET.get(str(dest).split(":", 1)[1], 0))
+        else:
+            out.append(REGION_UTC_OFFSET.get(str(region), 0))
+    return np.asarray(out, dtype=int)
+
+
+def weekend_matrix(panel: Panel) -> np.ndarray:
+    """(n_series, n_hours) True where the hour falls on a local Saturday or Sunday for that series."""
+    base = panel.hours.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[h]").astype(np.int64)
+    local = base[None, :] + utc_offsets(panel.keys)[:, None]
+    dow = ((local // 24) + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    return dow >= 5

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from egress_optimizer.detection.baselines import SeasonalMedianMAD, _nan_reduce, robust_scale, trailing_window
-from egress_optimizer.detection.panel import Panel
+from egress_optimizer.detection.baselines import SeasonalMedianMAD, day_starts, robust_scale, stepped_stat
+from egress_optimizer.detection.panel import Panel, weekend_matrix
 
 SIGNALS = ["z", "z3", "z12", "peer_z", "breadth"]
 Z_CAP = 50.0
@@ -43,46 +43,52 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
     n, t = panel.shape
     out = {k: np.zeros((n, t)) for k in [*SIGNALS, "expected_bytes", "expected_usd", "residual"]}
     model = SeasonalMedianMAD()
+    starts = day_starts(t, panel.hours[0].hour) if t else np.array([], dtype=int)
+    weekend = weekend_matrix(panel) if t else None
     for lo in range(0, n, chunk):
         sl = slice(lo, min(n, lo + chunk))
         x = panel.values["bytes"][sl]
         ex = exclude[sl] if exclude is not None else None
-        s = model.transform(x, ex)
+        s = model.transform(x, ex, starts, weekend[sl] if weekend is not None else None)
         z = np.clip(s["z"], -Z_CAP, Z_CAP)
         if ex is not None:
             z = np.where(ex, 0.0, z)
         r = s["residual"] if ex is None else np.where(ex, 0.0, s["residual"])
-        sigma = np.where(z != 0, np.abs(r / np.where(z == 0, 1, z)), 1.0)
         out["z"][sl] = z
         out["residual"][sl] = r
         for k, name in ((3, "z3"), (12, "z12")):
+            # Residuals of neighbouring hours are correlated, so the k-hour mean is scaled by its own past
+            # spread rather than by sigma / sqrt(k).
             mr = _rolling_mean(r, k)
-            out[name][sl] = np.clip(mr / np.maximum(sigma, 1e-9) * np.sqrt(k), -Z_CAP, Z_CAP)
+            hist = mr if ex is None else np.where(ex, np.nan, mr)
+            scale = robust_scale(hist, starts, 168, floor=0.03 / np.sqrt(k), prior=0.15 / np.sqrt(k))
+            out[name][sl] = np.clip(mr / scale, -Z_CAP, Z_CAP)
         out["expected_bytes"][sl] = s["expected"]
         cost = panel.values["cost_usd"][sl]
         rate = np.where(x > 0, cost / np.where(x > 0, x, 1), np.nan)
         # Dollars per byte of this series lately (tiers change it slowly); used to price the expected bytes.
-        recent_rate = np.nan_to_num(_nan_reduce(np.nanmedian, trailing_window(rate, 24), 0)) if t else rate
+        recent_rate = np.nan_to_num(stepped_stat(rate, 24, np.nanmedian, starts)) if t else rate
         recent_rate = np.where(np.isnan(rate), recent_rate, rate)
         out["expected_usd"][sl] = s["expected"] * np.nan_to_num(recent_rate)
         share = panel.values["recent_peer_bytes"][sl] / np.where(x > 0, x, 1)
-        base = np.nan_to_num(_nan_reduce(np.nanmedian, trailing_window(share, 168), 0))
-        spread = robust_scale(share - base, 168, floor=0.02)
+        base = np.nan_to_num(stepped_stat(share, 168, np.nanmedian, starts))
+        spread = robust_scale(share - base, starts, 168, floor=0.02)
         out["peer_z"][sl] = np.clip(_rolling_mean(share - base, 3) / spread * np.sqrt(3), -Z_CAP, Z_CAP)
-    out["breadth"] = _breadth(panel, out["z"])
+    out["breadth"] = _breadth(panel, np.maximum(out["z"], out["z3"]))
     for k in out:
         out[k][:, :WARMUP_HOURS] = 0.0 if k not in ("expected_bytes", "expected_usd") else out[k][:, :WARMUP_HOURS]
     return out
 
 
 def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
-    """For each cell: share of the team's series in *other* regions that are also up by ``level`` sigmas."""
-    teams = panel.keys["team"].fillna("").to_numpy()
+    """For each cell: share of the same team's series of the same destination class in *other* regions that
+    are also up by ``level`` sigmas."""
+    teams = (panel.keys["team"].fillna("") + "|" + panel.keys["destination"].str.split(":").str[0]).to_numpy()
     regions = panel.keys["region"].to_numpy()
     up = (z >= level).astype(float)
     out = np.zeros_like(z)
     for team in np.unique(teams):
-        if not team:
+        if team.startswith("|"):
             continue
         rows = np.flatnonzero(teams == team)
         if len(np.unique(regions[rows])) < 2:
