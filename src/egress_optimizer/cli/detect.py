@@ -52,14 +52,10 @@ def detect_cmd(
     import pandas as pd
 
     from egress_optimizer.detection.events import PlannedWindow
+    from egress_optimizer.detection.feedback import read_planned_file
     from egress_optimizer.detection.service import detect
 
-    windows = []
-    if planned:
-        try:
-            windows = [PlannedWindow.from_dict(w) for w in json.loads(planned.read_text())]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"--planned {planned}: {exc}") from None
+    windows = [PlannedWindow.from_dict(w) for w in read_planned_file(planned)] if planned else []
     try:
         since_ts = pd.Timestamp(since, tz="UTC") if since else None
     except ValueError:
@@ -215,8 +211,9 @@ def _find_event(lake: Lake, event_id: str) -> dict:
 
 @app.command("planned")
 def planned_cmd(
-    start: str = typer.Option(..., "--start", help="UTC start, e.g. 2026-10-08T08:00"),
-    end: str = typer.Option(..., "--end", help="UTC end"),
+    start: str = typer.Option(None, "--start", help="UTC start, e.g. 2026-10-08T08:00"),
+    end: str = typer.Option(None, "--end", help="UTC end"),
+    file: Path = typer.Option(None, "--file", help="Add every window of a JSON file (planned_activities.json)."),
     account: list[str] = typer.Option([], "--account", help="Account id (repeatable; default all)."),
     region: list[str] = typer.Option([], "--region", help="Region (repeatable)."),
     resource: list[str] = typer.Option([], "--resource", help="Resource id or ARN (repeatable)."),
@@ -226,8 +223,14 @@ def planned_cmd(
     """Declare planned work ahead of time; matching hours inside the window never alert."""
     import pandas as pd
 
-    from egress_optimizer.detection.feedback import add_planned
+    from egress_optimizer.detection.feedback import add_planned, read_planned_file
 
+    if file:
+        n = add_planned(Lake.open(lake, create=False), read_planned_file(file))
+        stdout.print(f"{n} planned windows added from {file}")
+        return
+    if not start or not end:
+        raise InputError("give --start and --end, or --file")
     try:
         s, e = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
     except ValueError as exc:

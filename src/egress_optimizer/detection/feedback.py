@@ -98,3 +98,23 @@ def add_planned(lake: Lake, windows: list[dict]) -> int:
         added += 1
     lake.write_json(PLANNED, current)
     return added
+
+
+def read_planned_file(path) -> list[dict]:
+    """Planned windows from a JSON file: a list, or ``{"planned_activities": [...]}`` as the generator writes."""
+    import json
+    from pathlib import Path
+
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"planned windows file {path}: {exc}") from None
+    items = doc.get("planned_activities") if isinstance(doc, dict) else doc
+    if not isinstance(items, list) or not all(isinstance(w, dict) for w in items):
+        raise InputError(f"planned windows file {path}: expected a list of windows or {{'planned_activities': [...]}}")
+    for w in items:
+        try:
+            PlannedWindow.from_dict(w)
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"planned windows file {path}: window {w.get('id', '?')!r}: {exc}") from None
+    return items
