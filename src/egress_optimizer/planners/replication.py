@@ -14,9 +14,18 @@ trees and the integer VM count of every region so that everything arrives within
   measured throughput is per VM pair), node egress/ingress fit in ``T x per-VM limit x N``;
 - objective: egress ($/GB x GB on every edge) + VM cost (VMs x $/VM-hour x ``T``).
 
-It is solved with HiGHS (``scipy.optimize.milp``). Cloudcast's three approximations can each be
-switched off to compare with the exact program: node clustering (about 20 representative relay regions),
-at most two overlay hops per destination, and stripe-iterative solving with residual capacity.
+It is solved with HiGHS (through highspy). Cloudcast's three approximations can each be switched off to
+compare with the exact program: node clustering (about 20 representative relay regions, always including the
+regions on the cheapest routes), at most two overlay hops per destination, and stripe-iterative solving with
+residual capacity. A refinement step follows them (``refine``): the best budget-feasible plan among the
+approximate one and the direct / Steiner / arborescence baselines, re-solved jointly for all stripes on a small
+overlay without the hop limit (short time limit, warm-started), so the approximate plan is never worse than
+those baselines.
+
+The exact program (no approximation) has the same optimum but is solved on far fewer edges: valid cuts (a
+stripe is an arborescence; a region an edge enters runs a VM), the approximate plan as incumbent, then column
+generation on the LP relaxation and reduced-cost fixing drop every edge that provably cannot be in a cheaper
+plan (:func:`_solve_priced`); the solver's lower bound is reported as ``lower_bound_usd``.
 
 Baselines: direct sends, minimum directed spanning tree over the terminals (Edmonds), Steiner trees (the
 networkx 2-approximation on the undirected cheapest-direction graph, and an exact ILP), SPIDER-style
@@ -70,6 +79,7 @@ class ReplicationPlan:
     time_budget_s: float
     status: str = "optimal"  # optimal | time_limit (best found) | heuristic
     options: dict = field(default_factory=dict)
+    lower_bound_usd: float | None = None  # the solver's proven bound on the optimum (joint cloudcast program only)
 
     @property
     def budget_met(self) -> bool:
@@ -210,16 +220,22 @@ class _Instance:
     tail: np.ndarray  # allowed overlay edges
     head: np.ndarray
     masks: list[np.ndarray]  # per destination: edges its unit of flow may use
+    trees: bool = False  # any destination may ride any edge (no hop limit / alpha): optimal stripes are trees
 
     @property
     def m(self) -> int:
         return len(self.tail)
 
 
-def _instance(sub: Profile, s: int, dsts: list[int], two_hop: bool, alpha: float | None = None) -> _Instance:
+def _instance(
+    sub: Profile, s: int, dsts: list[int], two_hop: bool, alpha: float | None = None, allow: np.ndarray | None = None
+) -> _Instance:
+    """The overlay edges of the program; ``allow`` (an n x n boolean matrix) restricts them further."""
     n = len(sub.regions)
     ii, jj = np.nonzero(np.isfinite(sub.cost))
     keep = jj != s  # nothing flows back into the source
+    if allow is not None:
+        keep &= allow[ii, jj]
     if two_hop:  # Cloudcast's hop limit: every destination is reached by s->d or s->v->d
         dset = np.zeros(n, bool)
         dset[dsts] = True
@@ -234,7 +250,7 @@ def _instance(sub: Profile, s: int, dsts: list[int], two_hop: bool, alpha: float
             mk &= sub.gbps[tail, head] >= alpha * sub.gbps[s, d] - 1e-12
             mk |= (tail == s) & (head == d)
         masks.append(mk)
-    return _Instance(sub, s, dsts, tail, head, masks)
+    return _Instance(sub, s, dsts, tail, head, masks, trees=not two_hop and alpha is None)
 
 
 def _solve(
@@ -248,11 +264,14 @@ def _solve(
     time_limit_s: float | None = None,
     gap: float = 1e-4,
     start: list[list[tuple[int, int]]] | None = None,
-) -> tuple[list[np.ndarray], np.ndarray | None, str]:
-    """Solve the stripe MILP; returns the chosen edge indices per stripe, VMs per node and a status.
+    lp_only: bool = False,
+) -> tuple:
+    """Solve the stripe MILP; returns the chosen edge indices per stripe, VMs per node, a status and the
+    solver's proven lower bound on the objective.
 
     ``budget_s=None`` drops time and VMs (a pure minimum-cost Steiner arborescence per stripe). ``vm_lo`` and
     ``vol0`` (GB already on each edge) carry VMs and used capacity between stripe-iterative rounds.
+    ``lp_only`` solves the LP relaxation instead and returns (objective, row duals, row offsets) for pricing.
     """
     sub, m, n, K = inst.sub, inst.m, len(inst.sub.regions), len(gbs)
     tail, head = inst.tail, inst.head
@@ -277,12 +296,14 @@ def _solve(
         nrow += len(lower)
 
     off = nx_
+    at: dict = {"cons": {}, "sym": {}}  # first row of each block, for pricing edges left out of the program
     for k in range(K):
         for di, d in enumerate(inst.dsts):
             e = ed[di]
             t = len(e)
             fv = off + np.arange(t)
             # conservation: inflow - outflow = +1 at d, -1 at s, 0 elsewhere
+            at["cons"][k, di] = nrow
             b = np.zeros(n)
             b[inst.s], b[d] = -1.0, 1.0
             add(
@@ -308,12 +329,30 @@ def _solve(
     # Stripes of equal size are interchangeable: order them by cost to cut symmetric branches.
     for k in range(K - 1):
         if abs(gbs[k] - gbs[k + 1]) < 1e-12:
+            at["sym"][k] = nrow
             add(
                 np.zeros(2 * m, int),
                 np.concatenate([k * m + np.arange(m), (k + 1) * m + np.arange(m)]),
                 np.concatenate([price, -price]),
                 np.array([-np.inf]),
                 np.array([1e-9]),
+            )
+    if inst.trees:
+        # Valid cuts that leave the optimum unchanged: an optimal stripe can always be pruned to an arborescence
+        # (in-degree <= 1), and a region an edge enters runs a VM. They tighten the LP bound on VM cost a lot.
+        xk_in = (np.arange(K)[:, None] * m + np.arange(m)[None, :]).ravel()
+        row_in = (np.arange(K)[:, None] * n + head[None, :]).ravel()
+        at["indeg"] = nrow
+        add(row_in, xk_in, np.ones(K * m), np.full(K * n, -np.inf), np.ones(K * n))
+        if budget_s is not None:
+            nvs = nx_ + nf + np.arange(n)
+            at["vm_in"] = nrow
+            add(
+                np.concatenate([row_in, np.arange(K * n)]),
+                np.concatenate([xk_in, np.tile(nvs, K)]),
+                np.concatenate([np.ones(K * m), -np.ones(K * n)]),
+                np.full(K * n, -np.inf),
+                np.zeros(K * n),
             )
     integrality = np.zeros(nvar)
     integrality[:nx_] = 1
@@ -323,6 +362,7 @@ def _solve(
         nv = nx_ + nf + np.arange(n)
         integrality[nv] = 1
         vlb[nv] = 0 if vm_lo is None else vm_lo
+        vlb[nv[[inst.s, *inst.dsts]]] = np.maximum(vlb[nv[[inst.s, *inst.dsts]]], 1)  # terminals always run a VM
         vub[nv] = max_vms
         c[nv] = sub.vm_usd_per_hour * budget_s / 3600
         vol0 = np.zeros(m) if vol0 is None else vol0
@@ -338,8 +378,9 @@ def _solve(
                 np.full(m, -np.inf),
                 -8 * vol0,
             )
-        for end, lim in ((tail, sub.egress_gbps), (head, sub.ingress_gbps)):  # per-VM egress / ingress
-            used = np.bincount(end, weights=8 * vol0, minlength=n)
+        for name, end, lim in (("egress", tail, sub.egress_gbps), ("ingress", head, sub.ingress_gbps)):
+            used = np.bincount(end, weights=8 * vol0, minlength=n)  # per-VM egress / ingress
+            at[name] = nrow
             add(
                 np.concatenate([end[ek], np.arange(n)]),
                 np.concatenate([xk, nv]),
@@ -348,10 +389,13 @@ def _solve(
                 -used,
             )
     A = sparse.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrow, nvar))
+    if lp_only:
+        obj, duals = _highs_lp(c, A, np.concatenate(lo), np.concatenate(hi), vlb, vub)
+        return obj, duals, at
     x0 = None
     if start is not None:  # an incumbent (e.g. the approximate plan) lets HiGHS prune from the first node
         x0 = _start_vector(inst, start, ed, nx_, nvar, budget_s, max_vms, gbs)
-    values, _vms_x, status = _highs(c, A, np.concatenate(lo), np.concatenate(hi), vlb, vub, integrality,
+    values, bound, status = _highs(c, A, np.concatenate(lo), np.concatenate(hi), vlb, vub, integrality,
                                    time_limit_s, gap, x0)  # fmt: skip
     if values is None:
         if status == "time_limit":
@@ -359,7 +403,142 @@ def _solve(
         raise InputError("infeasible")  # caller rewrites this into a message about the budget
     x = values[:nx_].reshape(K, m) > 0.5
     vms = np.rint(values[nx_ + nf :]).astype(int) if budget_s is not None else None
-    return [np.flatnonzero(x[k]) for k in range(K)], vms, status
+    return [np.flatnonzero(x[k]) for k in range(K)], vms, status, bound
+
+
+def _solve_priced(
+    inst: _Instance,
+    gbs: list[float],
+    budget_s: float,
+    max_vms: int,
+    price: np.ndarray,
+    core: np.ndarray,
+    start: list[list[tuple[int, int]]],
+    time_limit_s: float | None,
+) -> tuple:
+    """The joint program over all of ``inst``'s edges, solved to the same optimum on far fewer of them.
+
+    Column generation on the LP relaxation, then reduced-cost fixing (both exact): start from the ``core`` edges
+    (and the incumbent ``start``), solve the LP, price every left-out edge with the duals and add those that
+    could lower the LP, until none can; that LP value ``lb`` bounds the full program. An edge left out of the
+    last LP with reduced cost ``r`` (the cheapest its block of variables, one ``x[k, e]`` and its flows, can
+    contribute) is in no plan cheaper than ``lb + r``, so every edge with ``r`` above the incumbent's cost minus
+    ``lb`` is dropped for good (the per-edge capacity rows of left-out edges are relaxed, which only weakens
+    ``r``). The MILP on the remaining edges has the optimum of the full one.
+    """
+    t0 = time.perf_counter()
+    sub, n, m, K = inst.sub, len(inst.sub.regions), inst.m, len(gbs)
+    tail, head = inst.tail, inst.head
+    pos = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(tail, head, strict=True))}
+    keep = core.copy()
+    for t in start:
+        keep[[pos[e] for e in t]] = True
+    masks = np.array(inst.masks)  # (destinations, m)
+    ub = None
+    best_size = 10 * m
+    for _ in range(50):
+        r_inst = _Instance(sub, inst.s, inst.dsts, tail[keep], head[keep], [mk[keep] for mk in inst.masks], inst.trees)
+        if ub is None:  # the incumbent's objective, from its MILP vector
+            ed = [np.flatnonzero(mk) for mk in r_inst.masks]
+            nf = K * sum(len(e) for e in ed)
+            x0 = _start_vector(r_inst, start, ed, K * r_inst.m, K * r_inst.m + nf + n, budget_s, max_vms, gbs)
+            cx = np.concatenate([g * price[keep] for g in gbs])
+            ub = float(cx @ x0[: K * r_inst.m] + sub.vm_usd_per_hour * budget_s / 3600 * x0[-n:].sum())
+        lb, y, at = _solve(r_inst, gbs, budget_s, max_vms, price[keep], lp_only=True)
+        out = np.flatnonzero(~keep)
+        if not len(out):
+            break
+        rc = np.empty((K, len(out)))
+        for k, g in enumerate(gbs):
+            r = g * price[out]
+            if k in at["sym"]:
+                r -= y[at["sym"][k]] * price[out]
+            if k - 1 in at["sym"]:
+                r += y[at["sym"][k - 1]] * price[out]
+            r -= y[at["indeg"] + k * n + head[out]] + y[at["vm_in"] + k * n + head[out]]
+            r -= 8 * g * (y[at["egress"] + tail[out]] + y[at["ingress"] + head[out]])
+            for di in range(len(inst.dsts)):
+                cons = y[at["cons"][k, di] : at["cons"][k, di] + n]
+                rf = -(cons[head[out]] - cons[tail[out]])  # reduced cost of the flow f[k, d, e]
+                r += np.where(masks[di, out], np.minimum(rf, 0.0), 0.0)
+            rc[k] = r
+        worst = rc.min(axis=0)
+        lb_all = lb + float(np.minimum(rc, 0.0).sum())  # Lagrangian bound of the full program
+        tol = 1e-6 * max(1.0, abs(ub))
+        # reduced-cost fixing: a plan using a left-out edge e costs at least lb_all + max(worst[e], 0)
+        needed = out[lb_all + np.maximum(worst, 0.0) <= ub + tol]
+        size = keep.sum() + len(needed)
+        enter = worst < -tol
+        if not enter.any() or size > 0.9 * best_size:
+            keep[needed] = True
+            break
+        best_size = min(best_size, size) if size < m else 10 * m
+        order = np.argsort(worst[enter])[: max(50, m // 20)]
+        keep[out[np.flatnonzero(enter)[order]]] = True
+    else:
+        keep[:] = True  # did not converge: solve the full program
+    r_inst = _Instance(sub, inst.s, inst.dsts, tail[keep], head[keep], [mk[keep] for mk in inst.masks], inst.trees)
+    left = None if time_limit_s is None else max(0.01, time_limit_s - (time.perf_counter() - t0))
+    chosen, vms, status, bound = _solve(r_inst, gbs, budget_s, max_vms, price[keep], time_limit_s=left, start=start)
+    idx = np.flatnonzero(keep)
+    return [idx[c] for c in chosen], vms, status, bound
+
+
+def _highs_model(
+    c: np.ndarray,
+    A: sparse.csc_array,
+    rlo: np.ndarray,
+    rhi: np.ndarray,
+    vlb: np.ndarray,
+    vub: np.ndarray,
+    integrality: np.ndarray | None,
+):
+    """A one-thread, silent HiGHS instance holding the model (an LP when ``integrality`` is None)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.col_cost_ = c
+    lp.col_lower_, lp.col_upper_ = vlb, vub
+    lp.row_lower_ = np.where(np.isinf(rlo), -inf, rlo)
+    lp.row_upper_ = np.where(np.isinf(rhi), inf, rhi)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr
+    lp.a_matrix_.index_ = A.indices
+    lp.a_matrix_.value_ = A.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+    if integrality is not None:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
+                           for v in integrality]  # fmt: skip
+    h.passModel(lp)
+    return h
+
+
+def _highs_lp(
+    c: np.ndarray, A: sparse.csc_array, rlo: np.ndarray, rhi: np.ndarray, vlb: np.ndarray, vub: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Row duals ``y`` of the LP relaxation (interior point, no crossover: central duals price columns far better
+    than a degenerate simplex vertex) and the Lagrangian bound they prove, ``min over the variable bounds of
+    c x + y (row side - A x)``; a valid lower bound for any ``y`` once its signs match the row sides."""
+    import highspy
+
+    h = _highs_model(c, A, rlo, rhi, vlb, vub, None)
+    h.setOptionValue("solver", "ipm")
+    h.setOptionValue("run_crossover", "off")
+    h.run()
+    if h.getModelStatus() not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnknown):
+        raise InputError("infeasible")
+    y = np.asarray(h.getSolution().row_dual)
+    y = np.where(np.isinf(rlo), np.minimum(y, 0.0), y)  # <= rows: y <= 0
+    y = np.where(np.isinf(rhi), np.maximum(y, 0.0), y)  # >= rows: y >= 0
+    side = np.where(y > 0, rlo, rhi)
+    rc = c - A.T @ y
+    bound = float(np.sum(y * np.where(y != 0, side, 0.0)) + np.sum(np.minimum(rc * vlb, rc * vub)))
+    return bound, y
 
 
 def _highs(
@@ -373,30 +552,14 @@ def _highs(
     time_limit_s: float | None,
     gap: float,
     x0: np.ndarray | None,
-) -> tuple[np.ndarray | None, None, str]:
+) -> tuple[np.ndarray | None, float, str]:
     """Solve with HiGHS through highspy (scipy's ``milp`` wraps the same solver but takes no start point)."""
     import highspy
 
-    inf = highspy.kHighsInf
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _highs_model(c, A, rlo, rhi, vlb, vub, integrality)
     h.setOptionValue("mip_rel_gap", gap)
-    h.setOptionValue("threads", 1)
     if time_limit_s is not None:
-        h.setOptionValue("time_limit", float(time_limit_s))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
-    lp.col_cost_ = c
-    lp.col_lower_, lp.col_upper_ = vlb, vub
-    lp.row_lower_ = np.where(np.isinf(rlo), -inf, rlo)
-    lp.row_upper_ = np.where(np.isinf(rhi), inf, rhi)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr
-    lp.a_matrix_.index_ = A.indices
-    lp.a_matrix_.value_ = A.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
-    lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous for v in integrality]
-    h.passModel(lp)
+        h.setOptionValue("time_limit", max(0.01, float(time_limit_s)))
     if x0 is not None:
         sol = highspy.HighsSolution()
         sol.col_value = list(x0)
@@ -405,15 +568,16 @@ def _highs(
     h.run()
     ms = h.getModelStatus()
     ok = h.getInfo().primal_solution_status == 2  # a feasible point exists
+    bound = float(h.getInfo().mip_dual_bound)
     if ms == highspy.HighsModelStatus.kOptimal:
         status = "optimal"
     elif ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-        return None, None, "infeasible"
+        return None, bound, "infeasible"
     else:
         status = "time_limit"
     if not ok:
-        return None, None, status
-    return np.asarray(h.getSolution().col_value), None, status
+        return None, bound, status
+    return np.asarray(h.getSolution().col_value), bound, status
 
 
 def _start_vector(
@@ -426,11 +590,13 @@ def _start_vector(
     max_vms: int,
     gbs: list[float],
 ) -> np.ndarray:
-    """The MILP vector of a known plan (trees as local (tail, head) pairs), stripes ordered by tree cost."""
+    """The MILP vector of a known plan (trees as local (tail, head) pairs), equal-size stripes ordered by tree cost."""
     m, n = inst.m, len(inst.sub.regions)
     pos = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(inst.tail, inst.head, strict=True))}
     price = inst.sub.cost
-    start = sorted(start, key=lambda t: sum(price[a, b] for a, b in t))
+    run = np.cumsum([0] + [abs(gbs[k] - gbs[k - 1]) >= 1e-12 for k in range(1, len(gbs))])
+    order = sorted(range(len(start)), key=lambda k: (run[k], sum(price[a, b] for a, b in start[k])))
+    start = [start[k] for k in order]
     x0 = np.zeros(nvar)
     off = nx_
     for k, tree in enumerate(start):
@@ -470,6 +636,8 @@ def cluster_relays(profile: Profile, src: str, dsts: list[str], n_relays: int = 
     Relays whose prices to and from the terminals are identical are interchangeable for cost, so they form
     one cluster represented by its best-throughput member; clusters are ranked by the cheapest
     source->relay->destination price, then by throughput. Leftover slots go to the next-fastest members.
+    Regions on the cheapest ($/GB) source->destination paths and on the Steiner 2-approximation tree are
+    always kept (first), so the clustered overlay contains the plain cheapest routes.
     """
     s = profile.idx(src)
     di = [profile.idx(d) for d in dsts]
@@ -484,14 +652,32 @@ def cluster_relays(profile: Profile, src: str, dsts: list[str], n_relays: int = 
         groups.setdefault(sig, []).append((speed, r))
     ranked = sorted(groups.items(), key=lambda kv: (kv[0][0] + min(kv[0][1 : 1 + len(di)]), -max(kv[1])[0]))
     members = [sorted(g, reverse=True) for _, g in ranked]
-    chosen: list[int] = []
+    keep = [r for r in _cheap_route_regions(profile, src, dsts) if r not in terms][:n_relays]
+    chosen = [profile.idx(r) for r in keep]
     depth = 0
     while len(chosen) < n_relays and any(depth < len(g) for g in members):
         for g in members:
-            if depth < len(g) and len(chosen) < n_relays:
+            if depth < len(g) and len(chosen) < n_relays and g[depth][1] not in chosen:
                 chosen.append(g[depth][1])
         depth += 1
     return [profile.regions[r] for r in chosen]
+
+
+def _cheap_route_regions(profile: Profile, src: str, dsts: list[str]) -> list[str]:
+    """Regions on the cheapest source->destination paths (Dijkstra on $/GB) and on the Steiner 2-approx tree."""
+    from scipy.sparse.csgraph import dijkstra
+
+    w = np.where(np.isfinite(profile.cost), profile.cost + 1e-9, 0.0)  # tiny epsilon: free edges stay edges
+    s = profile.idx(src)
+    _, pred = dijkstra(sparse.csr_array(w), indices=s, return_predecessors=True)
+    out: list[str] = []
+    for d in dsts:
+        v = profile.idx(d)
+        while v >= 0 and v != s:
+            out.append(profile.regions[v])
+            v = pred[v]
+    out += [r for e in _steiner_approx(profile, src, dsts) for r in e]
+    return list(dict.fromkeys(out))
 
 
 # ------------------------------------------------------------------------------------------------ planners
@@ -514,6 +700,85 @@ def direct_time(profile: Profile, src: str, dsts: list[str], size_gb: float, max
     return predicted_time(profile, edge_gb, {r: max_vms for r in (src, *dsts)})
 
 
+REFINE_S = 2.0  # solver time for the refinement step of the approximate planner
+REFINE_VARS = 40_000  # flow variables the joint refinement may use; more stripes are solved in groups
+
+
+def _plan_usd(profile: Profile, trees: list[list[Edge]], size_gb: float, budget_s: float, max_vms: int) -> float:
+    """Total USD of one tree per stripe with VMs sized for the budget; inf if that needs more than ``max_vms``."""
+    gb = size_gb / len(trees)
+    edge_gb: dict[Edge, float] = {}
+    for t in trees:
+        for e in t:
+            edge_gb[e] = edge_gb.get(e, 0.0) + gb
+    vms = min_vms(profile, edge_gb, budget_s)
+    if max(vms.values()) > max_vms:
+        return math.inf
+    egress = sum(v * profile.cost[profile.idx(a), profile.idx(b)] for (a, b), v in edge_gb.items())
+    return egress + sum(vms.values()) * profile.vm_usd_per_hour * budget_s / 3600
+
+
+def _refine(
+    profile: Profile,
+    src: str,
+    dsts: list[str],
+    size_gb: float,
+    budget_s: float,
+    max_vms: int,
+    nodes: list[str],
+    trees: list[list[Edge]],
+    time_limit_s: float | None,
+) -> list[list[Edge]]:
+    """Repair step after the approximations: never worse than the approximate plan or the fixed-tree baselines.
+
+    The stripe-iterative, two-hop plan can buy VMs and capacity for early stripes that a joint program would use
+    better, and the hop limit rules out chains of destinations. So: take the cheapest budget-feasible plan among
+    the approximate trees, direct sends, the Steiner 2-approximation and Edmonds' arborescence on the terminals,
+    then re-solve all stripes jointly (warm-started from it, short time limit) on a small overlay: the clustered
+    regions with every edge out of the source, every edge into a destination and every candidate edge, with no
+    hop limit. With many stripes and destinations the stripes are solved in a few equal groups (a group shares
+    one tree) to keep the program small.
+    """
+    stripes = len(trees)
+    cands = [trees]
+    for fixed in ([(src, d) for d in dsts], _steiner_approx(profile, src, dsts), _mdst(profile, src, dsts)):
+        cands.append([fixed] * stripes)
+    usd = [_plan_usd(profile, c, size_gb, budget_s, max_vms) for c in cands]
+    best_i = int(np.argmin(usd))
+    best, best_usd = cands[best_i], usd[best_i]
+    nodes = list(dict.fromkeys(nodes + [r for c in cands[1:] for e in c[0] for r in e]))
+    where = {r: i for i, r in enumerate(nodes)}
+    n, nt = len(nodes), 1 + len(dsts)
+    allow = np.zeros((n, n), bool)
+    allow[0, :] = True  # out of the source
+    allow[:, 1:nt] = True  # into a destination
+    for c in cands:
+        for t in c:
+            for a, b in t:
+                allow[where[a], where[b]] = True
+    sub = profile.subset(nodes)
+    inst = _instance(sub, 0, list(range(1, nt)), two_hop=False, allow=allow)
+    groups = max(1, min(stripes, REFINE_VARS // max(1, len(dsts) * inst.m)))
+    sizes = [stripes // groups + (g < stripes % groups) for g in range(groups)]
+    first = np.cumsum([0, *sizes[:-1]])
+    gb = size_gb / stripes
+    start = None
+    if all(best[f + j] == best[f] for f, z in zip(first, sizes, strict=True) for j in range(z)):
+        start = [[(where[a], where[b]) for a, b in best[f]] for f in first]
+    limit = REFINE_S if time_limit_s is None else min(REFINE_S, time_limit_s)
+    price = sub.cost[inst.tail, inst.head]
+    try:
+        chosen, _, _, _ = _solve(inst, [gb * z for z in sizes], budget_s, max_vms, price, time_limit_s=limit,
+                                 start=start)  # fmt: skip
+    except InputError:
+        return best
+    got: list[list[Edge]] = []
+    for e, z in zip(chosen, sizes, strict=True):
+        edges = [(nodes[a], nodes[b]) for a, b in zip(inst.tail[e], inst.head[e], strict=True)]
+        got += [_prune(edges, src, dsts)] * z
+    return got if _plan_usd(profile, got, size_gb, budget_s, max_vms) < best_usd - 1e-9 else best
+
+
 def _cloudcast(
     profile: Profile,
     src: str,
@@ -529,7 +794,9 @@ def _cloudcast(
     stripe_group: int,
     time_limit_s: float | None,
     warm_start: bool = True,
-) -> tuple[list[list[Edge]], str]:
+    refine: bool = True,
+) -> tuple[list[list[Edge]], str, float | None]:
+    """Trees per stripe, solver status and (for the joint program) the solver's lower bound on the objective."""
     nodes = [src, *dsts]
     if clustering:
         nodes += cluster_relays(profile, src, dsts, n_relays)
@@ -541,29 +808,35 @@ def _cloudcast(
     gb = size_gb / stripes
     trees: list[list[Edge]] = []
     status = "optimal"
+    bound = None
     if not iterative:
         start = None
-        if warm_start:  # the stripe-iterative plan on the same overlay is a valid incumbent for the joint program
-            try:
-                approx, _ = _cloudcast(
-                    profile, src, dsts, size_gb, budget_s, stripes, max_vms, clustering, two_hop, True,
-                    n_relays, stripe_group, time_limit_s, False,
-                )  # fmt: skip
-                where = {r: i for i, r in enumerate(nodes)}
-                start = [[(where[a], where[b]) for a, b in t] for t in approx]
-            except InputError:
-                pass
-        chosen, _, status = _solve(
-            inst, [gb] * stripes, budget_s, max_vms, price, time_limit_s=time_limit_s, start=start
-        )
+        if warm_start:  # an approximate plan on the same overlay is a valid incumbent for the joint program
+            start = _warm_start(profile, src, dsts, size_gb, budget_s, stripes, max_vms, clustering, two_hop,
+                                n_relays, stripe_group, time_limit_s, inst, nodes)  # fmt: skip
+        if start is not None and inst.trees and not clustering:
+            # The exact program: price the other edges out instead of putting all ~5,000 into the MILP.
+            # First edges: among the terminals and clustered relays, plus the two-hop edges of every region (so
+            # every region has edges, and duals, in the first LP).
+            core = np.isin(inst.tail, core_nodes := _core(profile, src, dsts, n_relays, nodes)) & np.isin(
+                inst.head, core_nodes
+            )
+            core |= (inst.tail == 0) | np.isin(inst.head, inst.dsts)
+            chosen, _, status, bound = _solve_priced(
+                inst, [gb] * stripes, budget_s, max_vms, price, core, start, time_limit_s
+            )
+        else:
+            chosen, _, status, bound = _solve(
+                inst, [gb] * stripes, budget_s, max_vms, price, time_limit_s=time_limit_s, start=start
+            )
     else:
         # Stripe-iterative: a few stripes at a time, keeping the VMs bought and the capacity already used.
         chosen = []
         vol0 = np.zeros(inst.m)
         vm_lo = np.zeros(len(nodes))
-        for start in range(0, stripes, stripe_group):
-            group = [gb] * min(stripe_group, stripes - start)
-            got, vms, st = _solve(inst, group, budget_s, max_vms, price, vm_lo, vol0, time_limit_s)
+        for first in range(0, stripes, stripe_group):
+            group = [gb] * min(stripe_group, stripes - first)
+            got, vms, st, _ = _solve(inst, group, budget_s, max_vms, price, vm_lo, vol0, time_limit_s)
             if st != "optimal":
                 status = st
             for e in got:
@@ -573,7 +846,50 @@ def _cloudcast(
     for e in chosen:
         edges = [(nodes[a], nodes[b]) for a, b in zip(inst.tail[e], inst.head[e], strict=True)]
         trees.append(_prune(edges, src, dsts))
-    return trees, status
+    if refine and (clustering or two_hop or iterative):
+        trees = _refine(profile, src, dsts, size_gb, budget_s, max_vms, nodes, trees, time_limit_s)
+        bound = None
+    return trees, status, bound
+
+
+def _core(profile: Profile, src: str, dsts: list[str], n_relays: int, nodes: list[str]) -> np.ndarray:
+    """Local indices of the terminals and the clustered relays: the first edges the priced exact program tries."""
+    where = {r: i for i, r in enumerate(nodes)}
+    return np.array([where[r] for r in [src, *dsts, *cluster_relays(profile, src, dsts, n_relays)]])
+
+
+def _warm_start(
+    profile: Profile,
+    src: str,
+    dsts: list[str],
+    size_gb: float,
+    budget_s: float,
+    stripes: int,
+    max_vms: int,
+    clustering: bool,
+    two_hop: bool,
+    n_relays: int,
+    stripe_group: int,
+    time_limit_s: float | None,
+    inst: _Instance,
+    nodes: list[str],
+) -> list[list[tuple[int, int]]] | None:
+    """An incumbent for the joint program: the full approximate plan if it lies on the program's overlay (and the
+    program has no hop limit), else the stripe-iterative plan with the same overlay settings (or None)."""
+    where = {r: i for i, r in enumerate(nodes)}
+    edges = set(zip(inst.tail.tolist(), inst.head.tolist(), strict=True))
+    for cl, th, ref in [(True, True, True)] * inst.trees + [(clustering, two_hop, False)]:
+        try:
+            approx, _, _ = _cloudcast(
+                profile, src, dsts, size_gb, budget_s, stripes, max_vms, cl, th, True, n_relays, stripe_group,
+                time_limit_s, False, ref,
+            )  # fmt: skip
+        except InputError:
+            continue
+        start = [[(where.get(a, -1), where.get(b, -1)) for a, b in t] for t in approx]
+        if all(e in edges for t in start for e in t):
+            return start
+    return None
 
 
 def _steiner_ilp(
@@ -588,13 +904,28 @@ def _steiner_ilp(
     if beta != 1.0:  # regions already paying for egress sit in a cheaper volume tier: bias towards them
         biased = np.array([nodes[t] in (sent or {src}) for t in inst.tail])
         price[biased] *= beta
-    chosen, _, status = _solve(inst, [1.0], None, 1, price, time_limit_s=time_limit_s)
+    chosen, _, status, _ = _solve(inst, [1.0], None, 1, price, time_limit_s=time_limit_s)
     edges = [(nodes[a], nodes[b]) for a, b in zip(inst.tail[chosen[0]], inst.head[chosen[0]], strict=True)]
     return _prune(edges, src, dsts), status
 
 
+_STEINER_MEMO: dict[tuple, tuple[Profile, list[Edge]]] = {}
+
+
 def _steiner_approx(profile: Profile, src: str, dsts: list[str]) -> list[Edge]:
     """networkx's Steiner 2-approximation on the undirected graph weighted by the cheaper direction."""
+    key = (id(profile), src, tuple(dsts))
+    hit = _STEINER_MEMO.get(key)
+    if hit is not None and hit[0] is profile:  # the clustering and the refinement both ask for it
+        return list(hit[1])
+    tree = _steiner_approx_uncached(profile, src, dsts)
+    if len(_STEINER_MEMO) > 16:
+        _STEINER_MEMO.clear()
+    _STEINER_MEMO[key] = (profile, tree)
+    return list(tree)
+
+
+def _steiner_approx_uncached(profile: Profile, src: str, dsts: list[str]) -> list[Edge]:
     g = nx.Graph()
     n = len(profile.regions)
     for i in range(n):
@@ -663,6 +994,7 @@ def plan_replication(
     clustering: bool = True,
     two_hop: bool = True,
     iterative: bool = True,
+    refine: bool = True,
     n_relays: int = 20,
     stripe_group: int = 1,
     alpha: float = 0.5,
@@ -673,6 +1005,8 @@ def plan_replication(
     """Plan replicating ``size_gb`` from ``src`` to every region in ``dsts``.
 
     ``exact=True`` turns off all three Cloudcast approximations (``clustering``, ``two_hop``, ``iterative``).
+    With any approximation on, ``refine`` adds a repair step (a short joint re-solve on a small overlay, and
+    the best of the direct / Steiner / arborescence baselines that fits the budget), see :func:`_refine`.
     Without ``time_budget_s`` the budget is a loose 2x the time of direct sends with ``max_vms`` VMs.
     An explicit budget that the plan cannot meet is an :class:`InputError`.
     """
@@ -705,12 +1039,15 @@ def plan_replication(
     options = {"stripes": stripes, "max_vms": max_vms}
     t0 = time.perf_counter()
     status = "heuristic"
+    bound = None
     if algo == "cloudcast":
         options.update(clustering=clustering, two_hop=two_hop, iterative=iterative)
+        if clustering or two_hop or iterative:
+            options.update(refine=refine)
         try:
-            trees, status = _cloudcast(
+            trees, status, bound = _cloudcast(
                 profile, src, dsts, size_gb, budget, stripes, max_vms, clustering, two_hop, iterative,
-                n_relays, stripe_group, time_limit_s,
+                n_relays, stripe_group, time_limit_s, refine=refine,
             )  # fmt: skip
         except InputError as e:
             if str(e) != "infeasible":
@@ -735,6 +1072,7 @@ def plan_replication(
             tree, status = _steiner_ilp(profile, src, dsts, alpha, beta, time_limit_s=time_limit_s)
         trees = [tree] * stripes  # one tree for the whole object
     plan = _finish(profile, algo, src, dsts, size_gb, trees, budget, max_vms, time.perf_counter() - t0, status, options)
+    plan.lower_bound_usd = None if bound is None else round(min(bound, plan.total_cost_usd), 6)
     if explicit and not plan.budget_met:
         raise InputError(
             f"time budget {budget:g} s is infeasible for the {algo} tree with at most {max_vms} VMs per region "
