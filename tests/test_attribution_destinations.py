@@ -1,5 +1,6 @@
-"""Destination classes beyond the generated estate: on-premises (Direct Connect, VPN), other clouds and transit
-gateway processing, on small hand-built flow records and inventories."""
+"""Destination classes beyond the generated estate: on-premises (Direct Connect, VPN), other clouds, transit
+gateway processing, what a NAT gateway's traffic reaches and CloudFront origin fetches, on small hand-built flow
+records and inventories; and the --networks option of the commands that attribute."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ GIB = 1024**3
 PAYER, ACCT, ACCT_B = "999999999999", "111111111111", "222222222222"
 T0 = datetime(2026, 10, 5, tzinfo=UTC)
 GCP_IP = "34.80.0.10"  # in Google Cloud's published cloud.json ranges (asia-east1)
+S3_IP, DDB_IP = "52.216.8.8", "3.218.180.10"  # S3 and DynamoDB in us-east-1 (shipped ip-ranges.json)
+CF_ORIGIN_IP = "130.176.1.1"  # CLOUDFRONT_ORIGIN_FACING
+CF_ORIGIN_IP_TIED = "64.252.64.9"  # an origin-facing prefix that ip-ranges.json also lists, as long, for EC2
+NAT_ARN = "arn:aws:ec2:us-east-1:111111111111:natgateway/nat-0abc"
 
 
 # ---- a small hand-built inventory: VPC A (us-east-1, two AZs), VPC B (us-east-1), VPC C (eu-west-1) ----
@@ -56,6 +61,16 @@ ENIS = {
     (ACCT, "us-east-1"): [
         _eni("eni-app", "10.1.1.10", "subnet-a1", "vpc-a", "use1-az1", instance="i-app", tags={"team": "payments"}),
         _eni("eni-web", "10.1.1.11", "subnet-a1", "vpc-a", "use1-az1", instance="i-web", public="3.3.3.3"),
+        _eni(
+            "eni-alb",
+            "10.1.1.50",
+            "subnet-a1",
+            "vpc-a",
+            "use1-az1",
+            desc="ELB app/shop-alb/0a1b2c3d4e5f6789",
+            public="3.3.3.5",
+            tags={"team": "storefront"},
+        ),
         _eni(
             "eni-nat",
             "10.1.1.100",
@@ -148,6 +163,10 @@ TGW_ATTACHMENTS = [
 
 
 def _inventory(*, routes: bool = True) -> Inventory:
+    return Inventory.from_documents(_inventory_documents(routes=routes))
+
+
+def _inventory_documents(*, routes: bool = True) -> dict[str, str]:
     files = {"organization.json": json.dumps({"ManagementAccountId": PAYER})}
     for (acct, region), enis in ENIS.items():
         base = f"{acct}/{region}/ec2"
@@ -167,7 +186,7 @@ def _inventory(*, routes: bool = True) -> Inventory:
             {"TransitGatewayAttachments": TGW_ATTACHMENTS}
         )
         files[f"{ACCT}/us-east-1/ec2/describe_vpn_connections.json"] = json.dumps({"VpnConnections": []})
-    return Inventory.from_documents(files)
+    return files
 
 
 # ---- flow records in the lake's canonical schema ----
@@ -417,6 +436,179 @@ def test_transit_gateway_flow_logs_take_over_the_attachments_they_cover():
         "USE1-TransitGateway-Bytes",
     )
     assert r.gb == pytest.approx(3) and r.usd == pytest.approx(3 * 0.02)
+
+
+# ---- what a NAT gateway's traffic reaches ----
+
+
+def _through_nat(far, gib, hour=0, *, back=0.5):
+    """A connection from i-app through nat-0abc to ``far``, as the gateway's ENI logs it: the instance's bytes
+    arriving (addressed to the gateway, pkt-dstaddr the far end), leaving on the public side, the responses
+    arriving there and going back to the instance (pkt-srcaddr the far end)."""
+    return [
+        _rec("eni-nat", "10.1.1.10", "10.1.1.100", gib, hour=hour, pkt_dst=far, direction="ingress"),
+        _rec("eni-nat", "10.1.1.100", far, gib, hour=hour, direction="egress"),
+        _rec("eni-nat", far, "10.1.1.100", back, hour=hour, direction="ingress"),
+        _rec("eni-nat", "10.1.1.100", "10.1.1.10", back, hour=hour, pkt_src=far, direction="egress"),
+    ]
+
+
+def test_nat_processing_is_classed_by_the_far_end_of_the_translation():
+    got = _attribute(
+        [
+            *_through_nat(S3_IP, 2),
+            *_through_nat(DDB_IP, 1, hour=1),
+            *_through_nat(GCP_IP, 1, hour=2),
+            *_through_nat("81.2.69.1", 1, hour=3),
+        ]
+    )
+    nat = got[got.usage_type == "NatGateway-Bytes"]
+    by_dest = nat.groupby("destination").gb.sum()
+    assert by_dest.to_dict() == pytest.approx(
+        {"aws-service:S3 via NAT": 2.5, "aws-service:DYNAMODB via NAT": 1.5, "other_cloud via NAT": 1.5}
+        | {"internet via NAT": 1.5}
+    )
+    # The peer of a NAT row is the far address (distinct peers of the instance's NAT series), not the instance.
+    assert set(nat[nat.destination == "aws-service:S3 via NAT"].peer) == {S3_IP}
+    assert set(nat[nat.destination == "internet via NAT"].peer) == {"81.2.69.1"}
+    assert (nat.resource_id == NAT_ARN).all() and (nat.team == "payments").all()
+    assert nat.usd.sum() == pytest.approx(7 * 0.045)
+    # S3 and DynamoDB in the region are not internet egress: only the other cloud and the internet host are.
+    out = got[got.usage_type == "DataTransfer-Out-Bytes"]
+    assert sorted(out.peer) == sorted([GCP_IP, "81.2.69.1"])
+
+
+def test_nat_far_end_from_plain_addresses_and_without_it():
+    v2 = {"version": 2, "protocol": 6}
+    got = _attribute(
+        [
+            # a log that carries the pre-translation destination in dstaddr (no pkt-* fields): still S3
+            _rec("eni-nat", "10.1.1.10", S3_IP, 3, direction="ingress"),
+            _rec("eni-nat", S3_IP, "10.1.1.10", 1, direction="egress"),
+            # version 2 records of a real gateway (its own address, no pkt-* fields) and nothing else to go on: the
+            # far end is unknown
+            _rec("eni-nat", "10.1.1.10", "10.1.1.100", 2, hour=1, direction="ingress"),
+            # ... but the instance's own ENI logs the connection to the far end with the same ports
+            _rec("eni-nat", "10.1.1.10", "10.1.1.100", 5, hour=2, **v2, srcport=40001, dstport=443),
+            _rec("eni-nat", "10.1.1.100", "10.1.1.10", 1, hour=2, **v2, srcport=443, dstport=40001),
+            _rec("eni-app", "10.1.1.10", DDB_IP, 5, hour=2, **v2, srcport=40001, dstport=443),
+            _rec("eni-app", DDB_IP, "10.1.1.10", 1, hour=2, **v2, srcport=443, dstport=40001),
+            _rec("eni-app", "10.1.1.10", S3_IP, 5, hour=2, **v2, srcport=40002, dstport=443),  # another connection
+        ]
+    )
+    s3 = got[got.destination == "aws-service:S3 via NAT"]
+    assert s3.gb.sum() == pytest.approx(4) and set(s3.peer) == {S3_IP} and set(s3.usage_type) == {"NatGateway-Bytes"}
+    unknown = _only(got, destination="internet via NAT")
+    assert unknown.gb == pytest.approx(2) and unknown.peer == "10.1.1.10"
+    ddb = got[got.destination == "aws-service:DYNAMODB via NAT"]
+    assert ddb.gb.sum() == pytest.approx(6) and set(ddb.peer) == {DDB_IP}
+
+
+# ---- CloudFront origin fetches ----
+
+
+def test_cloudfront_origin_fetches_are_visible_at_zero_dollars():
+    got = _attribute(
+        [
+            # CloudFront fetching from the load balancer and from a public instance: what the origin sends back
+            _rec("eni-alb", CF_ORIGIN_IP, "10.1.1.50", 0.1),
+            _rec("eni-alb", "10.1.1.50", CF_ORIGIN_IP, 5),
+            _rec("eni-web", "10.1.1.11", CF_ORIGIN_IP_TIED, 3, hour=1),
+            _rec("eni-web", "10.1.1.11", "81.2.69.1", 200, hour=1),  # the internet: billed, after the free 100 GB
+        ]
+    )
+    alb = _only(
+        got,
+        resource_id="arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/app/shop-alb/0a1b2c3d4e5f6789",
+    )
+    assert (alb.destination, alb["product"], alb.usage_type, alb.team) == (
+        destinations.CLOUDFRONT_ORIGIN,
+        "AWSELB",
+        ut.to_cloudfront("us-east-1", "AWSELB"),
+        "storefront",
+    )
+    assert (alb.gb, alb.usd, alb.peer) == (pytest.approx(5), 0.0, CF_ORIGIN_IP)
+    web = _only(got, resource_id="i-web", destination="cloudfront origin")
+    assert (web["product"], web.usage_type, web.gb, web.usd) == (
+        "AmazonEC2",
+        "CloudFront-Out-Bytes",
+        pytest.approx(3),
+        0,
+    )
+    internet = _only(got, destination="internet")
+    assert internet.usd == pytest.approx(100 * 0.09)  # origin fetches take nothing from the free tier
+    import re
+
+    assert re.search(BILLED_TRANSFER, "USE1-CloudFront-Out-Bytes")  # the CUR's $0 lines are reconciled too
+    assert destinations.destination_class("cloudfront origin") in destinations.DESTINATION_CLASSES
+
+
+# ---- the --networks option ----
+
+
+def _cur_line(usage_type, usd, gb):
+    from egress_optimizer.ingest.cur import CUR_SCHEMA
+
+    row = {f.name: None for f in CUR_SCHEMA}
+    row |= {
+        "cur_version": "cur2",
+        "billing_period": "2026-10",
+        "payer_account_id": PAYER,
+        "usage_account_id": ACCT,
+        "line_item_type": "Usage",
+        "usage_start": T0,
+        "usage_end": T0 + timedelta(hours=1),
+        "product_code": "AWSDirectConnect",
+        "usage_type": usage_type,
+        "resource_id": "i-app",
+        "usage_amount": gb,
+        "unblended_cost": usd,
+        "region_code": "us-east-1",
+    }
+    return pa.Table.from_pylist([row], schema=CUR_SCHEMA)
+
+
+def test_networks_option_of_reconcile_and_features(tmp_path, monkeypatch, capsys):
+    from egress_optimizer.cli import run
+    from egress_optimizer.lake import Lake
+
+    monkeypatch.delenv("EGRESS_NETWORKS", raising=False)
+    snap = tmp_path / "inventory"
+    for rel, text in _inventory_documents(routes=False).items():
+        (snap / rel).parent.mkdir(parents=True, exist_ok=True)
+        (snap / rel).write_text(text)
+    lake = Lake.open(str(tmp_path / "lake"))
+    part = {"account": ACCT, "aws_region": "us-east-1", "dt": "2026-10-05"}
+    flows = [_rec("eni-app", "10.1.1.10", "10.200.5.5", 4)]
+    lake.write_part("vpc_flow", pa.Table.from_pylist(flows, schema=SCHEMA), part, "flows")
+    lake.write_part("cur", _cur_line("USE1-DataXfer-Out:dc.3", 4 * 0.02, 4.0), part, "cur")
+    nets = tmp_path / "networks.yaml"
+    nets.write_text("on_premises:\n  - {cidr: 10.200.0.0/16, name: dc1, via: direct_connect}\n")
+    base = ["--lake", str(lake.root), "--inventory", str(snap), "--json"]
+
+    assert run(["reconcile", *base]) == 0  # undeclared private space: nothing attributed
+    assert json.loads(capsys.readouterr().out)["unexplained_pct"] == pytest.approx(100)
+    assert run(["reconcile", *base, "--networks", str(nets)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["unexplained_pct"] == pytest.approx(0) and out["attributed_usd"] == pytest.approx(0.08)
+
+    assert run(["features", *base, "--networks", str(nets)]) == 0
+    assert json.loads(capsys.readouterr().out)["egress_hourly"] == 1
+    attributed = lake.read("attributed").to_pandas()
+    assert list(attributed.destination) == ["on_premises"] and list(attributed.peer_region) == ["dc1"]
+    hourly = lake.read("egress_hourly").to_pandas()
+    assert (hourly.entity.tolist(), hourly.destination.tolist()) == (["i-app"], ["on_premises"])
+
+    # The option and the environment variable name the same file; a bad file is a one-line input error.
+    monkeypatch.setenv("EGRESS_NETWORKS", str(nets))
+    assert run(["reconcile", *base]) == 0
+    assert json.loads(capsys.readouterr().out)["unexplained_pct"] == pytest.approx(0)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("on_premise: []\n")
+    assert run(["features", *base, "--networks", str(bad)]) == 2
+    assert "unknown key" in capsys.readouterr().err
+    assert run(["reconcile", *base, "--networks", str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read networks file" in capsys.readouterr().err
 
 
 # ---- configuration, prices, names ----

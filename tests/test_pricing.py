@@ -12,7 +12,8 @@ from egress_optimizer.pricing import TierMeter, load_catalog
 from egress_optimizer.pricing.tiers import tiered_cost
 from egress_optimizer.regions import REGIONS
 
-STD = [(10240, 0.09), (40960, 0.085), (102400, 0.07), (None, 0.05)]
+# Cumulative upper bounds: first 10 TB, next 40 TB, next 100 TB, over 150 TB (1 TB = 1024 GB).
+STD = [(10240, 0.09), (51200, 0.085), (153600, 0.07), (None, 0.05)]
 
 
 def test_table_has_version_and_source():
@@ -49,10 +50,26 @@ def test_tier_meter_free_tier_then_tiers():
 
 def test_tiered_cost_reaches_the_last_tier():
     gb = 200_000
-    want = 10240 * 0.09 + 30720 * 0.085 + 61440 * 0.07 + (gb - 102400) * 0.05
+    want = 10240 * 0.09 + 40960 * 0.085 + 102400 * 0.07 + (gb - 153600) * 0.05
     assert tiered_cost(gb, STD) == pytest.approx(want)
     assert tiered_cost(50, STD, free_gb=100) == 0.0
     assert tiered_cost(0, STD) == 0.0
+
+
+def test_shipped_tiers_are_cumulative_bounds_of_the_published_tiers():
+    """AWS publishes tier sizes (first 10 TB / next 40 TB / ...); the table stores where each tier ends in the
+    month, as the Price List's endRange does and as TierMeter reads it."""
+    cat = load_catalog()
+    internet = [10, 10 + 40, 10 + 40 + 100]
+    for region in (*REGIONS, "default"):
+        assert [t[0] for t in cat.internet_egress_tiers(region)] == [tb * 1024 for tb in internet] + [None], region
+    assert cat.internet_egress_tiers("us-east-1") == STD
+    cloudfront = [10, 50, 150, 150 + 350, 500 + 524, 1024 + 4 * 1024]  # ... next 350 TB, next 524 TB, next 4 PB
+    for geo in cat.raw["cloudfront"]["tiers_gb"]:
+        assert [t[0] for t in cat.cloudfront_tiers(geo)] == [tb * 1024 for tb in cloudfront] + [None], geo
+    # 50 TB in a month: 10 TB at the first rate, 40 TB at the second, nothing at the third.
+    assert tiered_cost(51200, cat.internet_egress_tiers("us-east-1")) == pytest.approx(10240 * 0.09 + 40960 * 0.085)
+    assert cat.cloudfront_origin_fetch_per_gb == 0.0
 
 
 def test_catalog_lookups():

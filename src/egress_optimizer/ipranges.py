@@ -65,12 +65,16 @@ class IpRanges:
         self.sync_token = str(doc.get("syncToken", ""))
         self.create_date = str(doc.get("createDate", ""))
         v4, v6 = [], []
+        self._by_service: dict[str, list[tuple[int, int, int]]] = {}  # service -> (version, first, last)
+        self._members: dict[str, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]] = {}
         for p in doc.get("prefixes", []):
             n = ipaddress.ip_network(p["ip_prefix"])
             v4.append((int(n.network_address), int(n.broadcast_address), n.prefixlen, Owner(p["service"], p["region"])))
+            self._by_service.setdefault(p["service"], []).append((4, v4[-1][0], v4[-1][1]))
         for p in doc.get("ipv6_prefixes", []):
             n = ipaddress.ip_network(p["ipv6_prefix"])
             v6.append((int(n.network_address), int(n.broadcast_address), n.prefixlen, Owner(p["service"], p["region"])))
+            self._by_service.setdefault(p["service"], []).append((6, v6[-1][0], v6[-1][1]))
         self._v4 = _Table(v4) if v4 else None
         self._v6 = _Table(v6) if v6 else None
         if self._v4:
@@ -117,6 +121,36 @@ class IpRanges:
             for i, p in zip(v4_idx, pos, strict=True):
                 if p >= 0:
                     out[i] = self._v4.owners[p]
+        return out
+
+    def in_service(self, addresses: Iterable[str | None], service: str) -> list[bool]:
+        """Whether each address is in any prefix AWS publishes for ``service`` (for example
+        ``CLOUDFRONT_ORIGIN_FACING``), whichever prefix ``owners`` names as the most specific: a prefix can be
+        published for several services at the same length."""
+        if service not in self._members:
+            spans = sorted(self._by_service.get(service, []))
+            v4 = [(lo, hi) for v, lo, hi in spans if v == 4]
+            v6 = [(lo, hi) for v, lo, hi in spans if v == 6]
+            self._members[service] = (
+                np.array([lo for lo, _ in v4], dtype=np.int64),
+                np.array([hi for _, hi in v4], dtype=np.int64),
+                v6,
+            )
+        lo4, hi4, v6 = self._members[service]
+        out = []
+        for a in addresses:
+            try:
+                ip = ipaddress.ip_address(a) if isinstance(a, str) and a else None
+            except ValueError:
+                ip = None
+            if ip is None:
+                out.append(False)
+            elif ip.version == 4:
+                # prefixes may nest, so compare against every earlier start (lists are a few dozen long)
+                i = int(np.searchsorted(lo4, int(ip), side="right"))
+                out.append(bool(i and (hi4[:i] >= int(ip)).any()))
+            else:
+                out.append(any(lo <= int(ip) <= hi for lo, hi in v6))
         return out
 
 

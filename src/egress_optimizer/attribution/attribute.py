@@ -3,7 +3,8 @@
 Each billable transfer is counted once, where AWS bills it:
 - internet egress on the ENI that reaches the internet gateway (NAT gateway, load balancer, instance with
   a public address, or IPv6 from any ENI), never again on the instance behind a NAT gateway;
-- NAT gateway processing on the gateway's ENI, attributed to the instance on its private side;
+- NAT gateway processing on the gateway's ENI, attributed to the instance on its private side and labelled by
+  the far end of the translation (``aws-service:S3 via NAT``, ``other_cloud via NAT``, ``internet via NAT``);
 - inter-AZ on both ENIs (AWS bills each direction at each end), and once for an instance reaching a NAT
   gateway in another AZ;
 - inter-region on the sending ENI; interface endpoint processing on the endpoint's ENI;
@@ -14,7 +15,9 @@ Each billable transfer is counted once, where AWS bills it:
   transit gateway's own flow logs when they cover the attachment), attributed to the sending resource;
   traffic through a transit gateway pays no inter-AZ charge (AWS dropped it on 2022-04-01), inter-region
   transfer over TGW peering still applies on the sending ENI;
-- S3 internet egress and replication from S3 access logs; CloudFront by edge geography.
+- S3 internet egress and replication from S3 access logs; CloudFront by edge geography;
+- CloudFront origin fetches (a load balancer, an instance or a bucket sending to CloudFront's addresses) on the
+  origin, at the catalog's $0 rate under the CUR's ``...CloudFront-Out-Bytes``, so their volume is visible.
 Internet egress to Google Cloud, Azure or Oracle ranges is labelled ``other_cloud`` (billed as internet).
 Every row carries its usage type as the CUR spells it, so the result reconciles line by line with the bill.
 Internet and CloudFront volume tiers accumulate per payer, month and region as AWS bills them.
@@ -55,10 +58,23 @@ COLUMNS = [
 ]
 
 
-PEER_COLUMNS = ["peer", "aws_service", "aws_region", "is_global", "in_vpc", "net_kind", "net_name", "net_via", "net_dx"]
+PEER_COLUMNS = [
+    "peer",
+    "aws_service",
+    "aws_region",
+    "is_global",
+    "in_vpc",
+    "net_kind",
+    "net_name",
+    "net_via",
+    "net_dx",
+    "cloudfront",
+]
+# ip-ranges.json services whose addresses are CloudFront (origin fetches come from the origin-facing ranges).
+CLOUDFRONT_SERVICES = ("CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING")
 
 
-def _peer_table(con: duckdb.DuckDBPyConnection, ranges: IpRanges, networks: Networks, inv: Inventory) -> None:
+def _peer_table(con: duckdb.DuckDBPyConnection, ranges: IpRanges, networks: Networks, inv: Inventory) -> pd.DataFrame:
     """Classify every distinct peer address once: AWS service and region, internet, private, inside a VPC CIDR
     of the inventory, and the declared or published network (on-premises site, other cloud) it belongs to."""
     peers = (
@@ -83,10 +99,23 @@ def _peer_table(con: duckdb.DuckDBPyConnection, ranges: IpRanges, networks: Netw
             "net_name": [n.name if n else None for n in nets],
             "net_via": [n.via if n else None for n in nets],
             "net_dx": [n.dx_location if n else None for n in nets],
+            "cloudfront": pd.Series(_cloudfront(ranges, peers, owners), dtype=bool),
         },
         columns=PEER_COLUMNS,
     )
     con.register("peers", df)
+    return df
+
+
+def _cloudfront(ranges: IpRanges, addresses: list, owners: list) -> list[bool]:
+    """Whether each address is CloudFront's: published for CLOUDFRONT_ORIGIN_FACING (even where an equally
+    specific prefix of another service is named its owner) or for CLOUDFRONT."""
+    distinct = list({a for a in addresses if isinstance(a, str) and a})
+    facing = dict(zip(distinct, ranges.in_service(distinct, "CLOUDFRONT_ORIGIN_FACING"), strict=True))
+    return [
+        facing.get(a, False) or (o is not None and o.service in CLOUDFRONT_SERVICES)
+        for a, o in zip(addresses, owners, strict=True)
+    ]
 
 
 FLOW_SQL = """
@@ -121,12 +150,14 @@ def attribute_flows(
     enis = inv.enis if "subnet_id" in inv.enis.columns else inv.enis.assign(subnet_id=None)
     con.register("enis", enis)
     con.execute(f"CREATE OR REPLACE TEMP VIEW flows AS {FLOW_SQL}")
-    _peer_table(con, ranges, networks, inv)
+    peers = _peer_table(con, ranges, networks, inv)
     df = (
         con.sql("""
       SELECT f.hour, f.direction, f.eni_kind, f.eni_account, f.eni_region, f.eni_az, f.eni_resource, f.eni_team,
              f.eni_app, f.eni_public, f.eni_vpc, f.eni_subnet, f.type, f.peer, f.hop_peer, f.bytes, f.packets,
+             f.far, f.eni_ip, f.srcport, f.dstport, f.protocol,
              p.aws_service, p.aws_region, coalesce(p.is_global, false) AS is_global,
+             coalesce(p.cloudfront, false) AS to_cloudfront,
              coalesce(p.in_vpc, false) AS in_vpc, p.net_kind, p.net_name, p.net_via, p.net_dx,
              pe.account AS peer_account, pe.region AS peer_region_eni, pe.az_id AS peer_az, pe.kind AS peer_kind,
              pe.vpc_id AS peer_vpc, pe.resource_arn AS peer_resource, pe.team AS peer_team, pe.app AS peer_app,
@@ -144,7 +175,9 @@ def attribute_flows(
     )
     out: list[pd.DataFrame] = []
 
-    def emit(mask: pd.Series, *, account, region, product, usage, resource, team, app, dest, peer_region=None):
+    def emit(
+        mask: pd.Series, *, account, region, product, usage, resource, team, app, dest, peer_region=None, peer="peer"
+    ):
         sub = df[mask]
         if sub.empty:
             return
@@ -161,7 +194,7 @@ def attribute_flows(
                     "app": _col(sub, app),
                     "destination": _col(sub, dest),
                     "peer_region": _col(sub, peer_region) if peer_region else None,
-                    "peer": sub.peer.to_numpy(),
+                    "peer": _col(sub, peer),
                     "bytes": sub.bytes.to_numpy(),
                     "packets": sub.packets.to_numpy(),
                     "records": 1,
@@ -172,7 +205,7 @@ def attribute_flows(
 
     egress = df.direction == "egress"
     tgw_eni = df.eni_kind == "tgw"  # an attachment's ENI: priced by _tgw_processing, never as an endpoint
-    internet = df.is_global & df.aws_service.isna() & df.peer_account.isna()
+    internet = df.is_global & df.aws_service.isna() & df.peer_account.isna() & ~df.to_cloudfront
     direct = df.eni_kind.isin(["nat", "alb"]) | df.eni_public.notna() | (df.type == "IPv6") | df.peer.str.contains(":")
     direct = direct & ~tgw_eni
     # Where public bytes go: a declared on-premises range, another cloud's range, or the internet at large.
@@ -184,7 +217,6 @@ def attribute_flows(
     m = egress & internet & direct
     product = np.where(df.eni_kind == "alb", "AWSELB", "AmazonEC2")
     df["_internet_usage"] = [ut.internet_out(r, p) for r, p in zip(df.eni_region, product, strict=True)]
-    df["_product"] = product
     emit(
         m & (df.eni_kind == "alb"),
         account="eni_account",
@@ -209,22 +241,43 @@ def attribute_flows(
         dest="_public_dest",
         peer_region="_public_peer",
     )
-    # NAT gateway processing: the gateway's private side, attributed to the instance behind it.
+    # CloudFront origin fetches: what the origin sends to CloudFront is billed at $0 (AWS origins) under
+    # ...CloudFront-Out-Bytes, on the origin (the load balancer, the instance, or the NAT gateway that sends it).
+    df["_cf_usage"] = [ut.to_cloudfront(r, p) for r, p in zip(df.eni_region, product, strict=True)]
+    to_cf = egress & df.to_cloudfront & direct
+    for product_code, kind in (("AWSELB", df.eni_kind == "alb"), ("AmazonEC2", df.eni_kind != "alb")):
+        emit(
+            to_cf & kind,
+            account="eni_account",
+            region="eni_region",
+            product=product_code,
+            usage="_cf_usage",
+            resource="eni_resource",
+            team="eni_team",
+            app="eni_app",
+            dest="=" + dst.CLOUDFRONT_ORIGIN,
+        )
+    # NAT gateway processing: the gateway's private side, attributed to the instance behind it. On that side the
+    # peer is the instance; where the bytes go is the far end of the translation (pkt-dstaddr of what arrives
+    # from the instance, pkt-srcaddr of the responses sent back to it; dstaddr/srcaddr when they carry it), so
+    # the label and the peer come from there: S3 or DynamoDB behind the gateway, another cloud, the internet.
     nat_private = (df.eni_kind == "nat") & df.hop_account.notna()
     df["_nat_usage"] = [ut.nat_bytes(r) for r in df.eni_region]
-    # Other clouds and declared on-premises space are recognised at the far end of the translation (on the
-    # gateway's private side the peer is the instance). The AWS-service label still comes from the peer, as
-    # before, so existing NAT series keep their names (far_service would name S3/DynamoDB behind the NAT).
-    service = df.aws_service
+    far_known = df.far.notna() & (df.far != df.eni_ip) & (df.far != df.hop_peer)
+    if (nat_private & ~far_known).any():
+        _far_from_instances(df, nat_private & ~far_known, peers)
+        far_known = df.far.notna() & (df.far != df.eni_ip) & (df.far != df.hop_peer)
+    service = df.far_service.where(far_known)
     far_dest = np.select(
-        [df.far_net_kind == ON_PREMISES, df.far_net_kind == OTHER_CLOUD],
+        [far_known & (df.far_net_kind == ON_PREMISES), far_known & (df.far_net_kind == OTHER_CLOUD)],
         [dst.ON_PREMISES, dst.OTHER_CLOUD],
         dst.INTERNET,
     )
     df["_nat_dest"] = np.where(
         service.notna(), "aws-service:" + service.fillna("") + dst.VIA_NAT, far_dest + dst.VIA_NAT
     )
-    df["_nat_peer"] = np.where(df.far_net_kind.notna(), df.far_net_name, None)
+    df["_nat_peer"] = np.where(far_known & df.far_net_kind.notna(), df.far_net_name, None)
+    df["_far_peer"] = df.far.where(far_known, df.peer)
     emit(
         nat_private,
         account="eni_account",
@@ -236,6 +289,7 @@ def attribute_flows(
         app="hop_app",
         dest="_nat_dest",
         peer_region="_nat_peer",
+        peer="_far_peer",
     )
     # Routing facts for the flows that need them: private peers outside the inventory (on-premises?) and known
     # peers in another VPC (through a transit gateway, which pays no inter-AZ charge).
@@ -273,6 +327,7 @@ def attribute_flows(
         team="hop_team",
         app="hop_app",
         dest="=cross-az to NAT",
+        peer="_far_peer",
     )
     # Inter-region: on the sending ENI, priced by the pair (also over transit gateway peering).
     inter = egress & df.peer_account.notna() & (df.peer_region_eni != df.eni_region) & ~tgw_eni
@@ -333,6 +388,51 @@ def attribute_flows(
     if not tgw.empty:
         out.append(tgw)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COLUMNS)
+
+
+def _far_from_instances(df: pd.DataFrame, unknown: pd.Series, peers: pd.DataFrame) -> None:
+    """The far end of NAT-translated records that do not carry it (version 2 flow logs, the default format, have
+    no pkt-* fields: on the gateway's private side dstaddr/srcaddr is the gateway itself). The instance's own ENI
+    logs the same connection addressed to the far end with the same ports, so the far end (and its class) is
+    taken from there: same instance address, instance port, remote port, protocol and hour."""
+    keys = ["_inst", "_iport", "_rport", "protocol", "hour"]
+    ports = df.srcport.notna() & df.dstport.notna()
+    unknown = unknown & ports
+    if not unknown.any():
+        return
+    into_nat = df.direction == "ingress"  # on the gateway's ENI: from the instance
+    nat = pd.DataFrame(
+        {
+            "_inst": df.hop_peer,
+            "_iport": df.srcport.where(into_nat, df.dstport),
+            "_rport": df.dstport.where(into_nat, df.srcport),
+            "protocol": df.protocol,
+            "hour": df.hour,
+        }
+    )[unknown]
+    sent = df.direction == "egress"  # on the instance's ENI: to the far end
+    mine = (df.eni_kind != "nat") & ports & df.hop_peer.notna() & df.eni_ip.isin(set(nat._inst.dropna()))
+    inst = pd.DataFrame(
+        {
+            "_inst": df.eni_ip,
+            "_iport": df.srcport.where(sent, df.dstport),
+            "_rport": df.dstport.where(sent, df.srcport),
+            "protocol": df.protocol,
+            "hour": df.hour,
+            "_remote": df.hop_peer,
+        }
+    )[mine]
+    if inst.empty:
+        return
+    public = {a: _is_global(a) for a in inst._remote.unique()}
+    inst = inst[inst._remote.map(public).astype(bool)].drop_duplicates(keys)
+    found = nat.reset_index().merge(inst, on=keys, how="inner").set_index("index")
+    if found.empty:
+        return
+    cls = peers.set_index("peer").reindex(found._remote)
+    df.loc[found.index, "far"] = found._remote.to_numpy()
+    for col, src in (("far_service", "aws_service"), ("far_net_kind", "net_kind"), ("far_net_name", "net_name")):
+        df.loc[found.index, col] = cls[src].to_numpy()
 
 
 def _route_columns(df: pd.DataFrame, need: pd.Series, inv: Inventory) -> None:
@@ -488,9 +588,10 @@ def _is_global(a: object) -> bool:
 def attribute_s3(
     con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRanges, networks: Networks | None = None
 ) -> pd.DataFrame:
-    """S3 internet egress (bytes sent to non-AWS addresses) per bucket and client, and replication (replica
-    writes by the replication role, priced from the source bucket's region to the destination's). Clients in
-    another cloud's ranges (or declared on-premises public space) are labelled so, still priced as internet."""
+    """S3 internet egress (bytes sent to non-AWS addresses) per bucket and client, CloudFront origin fetches
+    (bytes sent to CloudFront's addresses, $0), and replication (replica writes by the replication role, priced
+    from the source bucket's region to the destination's). Clients in another cloud's ranges (or declared
+    on-premises public space) are labelled so, still priced as internet."""
     networks = networks if networks is not None else Networks.load()
     df = (
         con.sql("""
@@ -502,9 +603,34 @@ def attribute_s3(
         .to_pandas()
     )
     buckets = inv.buckets.set_index("bucket")
-    owners = ranges.owners(df.remote_ip.where(df.remote_ip != "-", None).tolist())
+    remote = df.remote_ip.where(df.remote_ip != "-", None).tolist()
+    owners = ranges.owners(remote)
     internet = np.array([o is None and _is_global(a) for o, a in zip(owners, df.remote_ip, strict=True)])
     rows = []
+    # CloudFront fetching objects from its S3 origin: free, listed in the CUR as ...CloudFront-Out-Bytes.
+    from_cf = np.array(_cloudfront(ranges, remote, owners), dtype=bool)
+    fetches = df[from_cf & df.bucket.isin(buckets.index)]
+    for (hour, bucket, ip), g in fetches.groupby(["hour", "bucket", "remote_ip"]):
+        b = buckets.loc[bucket]
+        rows.append(
+            {
+                "hour": hour,
+                "account": b.account,
+                "region": b.region,
+                "product": "AmazonS3",
+                "usage_type": ut.to_cloudfront(b.region, "AmazonS3"),
+                "resource_id": bucket,
+                "team": b.team,
+                "app": b.app,
+                "destination": dst.CLOUDFRONT_ORIGIN,
+                "peer_region": None,
+                "peer": ip,
+                "bytes": int(g.bytes_sent.sum()),
+                "packets": None,
+                "records": len(g),
+                "gb": g.bytes_sent.sum() / GIB,
+            }
+        )
     sel = df[internet & df.bucket.isin(buckets.index)]
     ips = sel.remote_ip.unique().tolist()
     net_of = dict(zip(ips, networks.lookup(ips), strict=True))
@@ -631,6 +757,8 @@ def price(rows: pd.DataFrame, catalog: PriceCatalog, payer: str) -> pd.DataFrame
             usd[i] = r.gb * direct_connect_out_per_gb(catalog, r.region)
         elif u.endswith("TransitGateway-Bytes"):
             usd[i] = r.gb * catalog.transit_gateway_per_gb
+        elif u.endswith("CloudFront-Out-Bytes"):  # an AWS origin sending to CloudFront
+            usd[i] = r.gb * catalog.cloudfront_origin_fetch_per_gb
         elif u.endswith("DataTransfer-Out-Bytes"):
             usd[i] = sum(
                 s.cost

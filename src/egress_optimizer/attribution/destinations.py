@@ -18,6 +18,7 @@ INTER_REGION = "inter-region"
 INTERFACE_ENDPOINT = "interface endpoint"
 REPLICATION = "replication"
 CLOUDFRONT = "cloudfront"
+CLOUDFRONT_ORIGIN = "cloudfront origin"
 VIA_NAT = " via NAT"
 
 DESTINATION_CLASSES: dict[str, str] = {
@@ -31,6 +32,7 @@ DESTINATION_CLASSES: dict[str, str] = {
     INTERFACE_ENDPOINT: "interface endpoint (PrivateLink) processing",
     REPLICATION: "S3 replication to a bucket in another region",
     CLOUDFRONT: "CloudFront data transfer out, by edge geography (cloudfront:<geo>)",
+    CLOUDFRONT_ORIGIN: "origin fetches: an AWS origin (load balancer, instance, bucket) sending to CloudFront ($0)",
     "aws-service via NAT": "NAT gateway processing of traffic to an AWS service (aws-service:<SERVICE> via NAT)",
     INTERNET + VIA_NAT: "NAT gateway processing of internet traffic",
     OTHER_CLOUD + VIA_NAT: "NAT gateway processing of traffic to another cloud",

@@ -8,18 +8,20 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from egress_optimizer.attribution.attribute import attribute_cloudfront, attribute_flows, attribute_s3, price
+from egress_optimizer.attribution.attribute import COLUMNS, attribute_cloudfront, attribute_flows, attribute_s3, price
 from egress_optimizer.attribution.inventory import Inventory
 from egress_optimizer.ipranges import IpRanges
 from egress_optimizer.lake import Lake
 from egress_optimizer.networks import Networks
 from egress_optimizer.pricing import PriceCatalog
 
-# Data-transfer usage types that cost money (inbound and to-CloudFront types are free and left out); Direct
-# Connect out is ``...DataXfer-Out`` (public VIF) or ``...DataXfer-Out:dc.N`` (private/transit VIF).
+# Outbound data-transfer usage types (inbound types are free and left out); Direct Connect out is
+# ``...DataXfer-Out`` (public VIF) or ``...DataXfer-Out:dc.N`` (private/transit VIF). Origin fetches by CloudFront
+# (``...CloudFront-Out-Bytes``) are listed at $0 for AWS origins: kept, so their volume reaches ``cur_daily`` and
+# their ($0) rows line up with the attributed ones.
 BILLED_TRANSFER = (
     r"(DataTransfer-(Out|Regional)-Bytes|-AWS-Out-Bytes|NatGateway-Bytes|VpcEndpoint-Bytes|TransitGateway-Bytes"
-    r"|-DataXfer-Out(:dc\.\d+)?)$"
+    r"|CloudFront-Out-Bytes|-DataXfer-Out(:dc\.\d+)?)$"
 )
 KEYS = ["day", "account", "region", "usage_type"]
 # The same account and month can arrive twice (a CUR 2.0 export from the payer and a legacy CUR from the member
@@ -86,7 +88,8 @@ def attribute(
         parts.append(attribute_s3(con, inv, ranges, networks))
     if "cloudfront" in tables:
         parts.append(attribute_cloudfront(con, inv))
-    rows = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+    found = [p for p in parts if not p.empty]
+    rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=COLUMNS)
     return price(rows, catalog, inv.payer)
 
 

@@ -23,20 +23,29 @@ class By(str, Enum):  # noqa: UP042 - typer needs the str mixin to list choices
     team = "team"
 
 
-def _inputs(lake_root: str, inventory: Path | None):
+NETWORKS_HELP = (
+    "Networks file (YAML/JSON: on_premises, other_clouds, cloud_range_files; see egress_optimizer/networks.py). "
+    "Default: $EGRESS_NETWORKS, else only the shipped cloud ranges."
+)
+
+
+def _inputs(lake_root: str, inventory: Path | None, networks: Path | None = None):
+    """Lake, inventory, price catalog, IP ranges and networks (``networks`` file, else ``$EGRESS_NETWORKS``)."""
     from egress_optimizer.attribution.inventory import Inventory
     from egress_optimizer.ipranges import IpRanges
+    from egress_optimizer.networks import Networks
     from egress_optimizer.pricing import load_catalog
 
+    nets = Networks.load(networks)  # first: a bad networks file fails before any lake work
     lake = Lake.open(lake_root, create=False)
     inv = Inventory.from_snapshot(inventory) if inventory else Inventory.from_lake(lake)
-    return lake, inv, load_catalog(), IpRanges.load()
+    return lake, inv, load_catalog(), IpRanges.load(), nets
 
 
-def run_reconcile(lake_root: str, inventory: Path | None = None):
+def run_reconcile(lake_root: str, inventory: Path | None = None, networks: Path | None = None):
     from egress_optimizer.attribution.reconcile import reconcile
 
-    return reconcile(*_inputs(lake_root, inventory))
+    return reconcile(*_inputs(lake_root, inventory, networks))
 
 
 def print_reconciliation(rec, limit: int = 15) -> None:
@@ -65,9 +74,10 @@ def reconcile_cmd(
     lake: str = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix."),
     inventory: Path = typer.Option(None, "--inventory", help="Inventory snapshot folder (default: the lake's copy)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON with unexplained_pct and the per-group rows."),
+    networks: Path = typer.Option(None, "--networks", help=NETWORKS_HELP),
 ) -> None:
     """Attributed dollars versus billed dollars per account, region, usage type and day."""
-    rec = run_reconcile(lake, inventory)
+    rec = run_reconcile(lake, inventory, networks)
     if json_out:
         print(json.dumps(rec.to_json(), default=str))
     else:
@@ -104,13 +114,14 @@ def top_cmd(
     limit: int = typer.Option(10, "--limit", min=1, help="How many rows."),
     inventory: Path = typer.Option(None, "--inventory", help="Inventory snapshot folder (default: the lake's copy)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    networks: Path = typer.Option(None, "--networks", help=NETWORKS_HELP),
 ) -> None:
     """Top talkers with dollars: which resources, destinations, accounts or teams pay for egress."""
     from egress_optimizer.attribution.reconcile import attribute
 
     if since:
         _since(since)
-    rows = top_talkers(attribute(*_inputs(lake, inventory)), by.value, since, limit)
+    rows = top_talkers(attribute(*_inputs(lake, inventory, networks)), by.value, since, limit)
     if json_out:
         print(json.dumps(rows.round({"gb": 3, "usd": 4}).to_dict("records"), default=str))
         return

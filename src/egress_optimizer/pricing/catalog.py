@@ -77,6 +77,11 @@ class PriceCatalog:
     def cloudfront_free_gb(self) -> float:
         return float(self.raw["cloudfront"]["free_tier_gb_per_month"])
 
+    @property
+    def cloudfront_origin_fetch_per_gb(self) -> float:
+        """Data transfer from an AWS origin (S3, EC2, ELB) to CloudFront: free, listed at $0."""
+        return float(self.raw["cloudfront"].get("origin_fetch_from_aws_origin", 0.0))
+
     def cloudfront_https_per_10000(self, geo: str) -> float:
         return float(self.raw["cloudfront"]["https_requests_per_10000"][geo])
 
