@@ -88,12 +88,13 @@ def robust_scale(
     width: int = WEEK,
     floor: float = 0.03,
     prior: float = 0.15,
-    prior_weight: float = 12.0,
+    prior_weight: float = 48.0,
 ) -> np.ndarray:
     """MAD-based sigma of the residuals of the previous ``width`` hours (recomputed daily), at least ``floor``.
 
     With few residuals the MAD is itself noisy (two quiet days make any wobble look huge), so it is blended
-    with a ``prior`` sigma worth ``prior_weight`` observations; with a week of history the prior barely counts.
+    with a ``prior`` sigma worth up to ``prior_weight`` observations, fading out as the window fills: with a
+    full window of history the series' own spread alone counts.
     """
     count = np.nan_to_num(stepped_stat(~np.isnan(r) * 1.0, width, np.sum, starts))
     med = stepped_stat(r, width, np.nanmedian, starts)
@@ -103,7 +104,8 @@ def robust_scale(
 
     spread = np.nan_to_num(MAD_TO_SIGMA * stepped_stat(r, width, mad, starts), nan=0.0)
     del med
-    blended = np.sqrt((count * spread**2 + prior_weight * prior**2) / (count + prior_weight))
+    weight = prior_weight * np.clip(1.0 - count / width, 0.0, 1.0)
+    blended = np.sqrt((count * spread**2 + weight * prior**2) / np.maximum(count + weight, 1e-9))
     return np.maximum(blended, floor)
 
 
@@ -142,7 +144,7 @@ class SeasonalMedianMAD:
             r = np.where(exclude, np.nan, r)
         sigma = robust_scale(r, starts, self.width, self.floor)
         z = np.nan_to_num(r / sigma, nan=0.0)
-        return {"expected": np.nan_to_num(expected, nan=0.0), "residual": np.nan_to_num(r), "z": z}
+        return {"expected": np.nan_to_num(expected, nan=0.0), "residual": np.nan_to_num(r), "z": z, "sigma": sigma}
 
 
 class TrailingZScore:

@@ -25,12 +25,13 @@ MODES = ("baseline", "forest", "ensemble")
 @dataclass
 class Thresholds:
     z: float = 6.0
-    z3: float = 7.0
-    z12: float = 8.0
-    peer_z: float = 8.0
+    z3: float = 6.0
+    z12: float = 6.0
+    peer_z: float = 4.0
     breadth: float = 0.5  # damp hours when at least this share of the team's other-region series also rise
     forest_score: float = 0.9995
     forest_min_evidence: float = 3.5
+    free_series_factor: float = 1.0  # > 1: $0 series (origin fetches) need this much more evidence to page
 
 
 @dataclass
@@ -91,6 +92,8 @@ class EgressDetector:
         ev = self.evidence(sig)
         if multipliers is not None:
             ev = ev / multipliers
+        free = panel.values["cost_usd"].sum(axis=1) == 0
+        ev[free] = ev[free] / th.free_series_factor
         rules = ev >= 1.0
         fs = np.zeros((n, t))
         if self.forest is not None and n * t:

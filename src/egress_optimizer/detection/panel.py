@@ -16,6 +16,9 @@ import pandas as pd
 SERIES_KEY = ["account", "region", "entity", "destination", "peer_region"]
 # Panel measures read from egress_hourly (missing optional columns are treated as zeros).
 MEASURES = ["cost_usd", "bytes", "distinct_peers", "new_peers", "recent_peer_bytes"]
+# Transfer AWS lists at $0 that still moves other bills: origin fetches drive CloudFront origin requests and
+# load-balancer capacity units, so a cache-hit collapse shows here first.
+WATCHED_FREE_DESTINATIONS = {"cloudfront origin"}
 
 
 @dataclass
@@ -57,12 +60,12 @@ def normalise_hourly(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_panel(hourly: pd.DataFrame, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> Panel:
-    """Pivot ``egress_hourly`` rows into series x hour matrices (only series that cost money)."""
+    """Pivot ``egress_hourly`` rows into series x hour matrices (series that cost money, and watched $0 ones)."""
     df = normalise_hourly(hourly)
     if df.empty:
         return Panel(pd.DataFrame(columns=[*SERIES_KEY, "team"]), pd.DatetimeIndex([], tz="UTC"), {})
     billable = df.groupby(SERIES_KEY, dropna=False)["cost_usd"].transform("sum") > 0
-    df = df[billable]
+    df = df[billable | df["destination"].isin(WATCHED_FREE_DESTINATIONS)]
     lo = start if start is not None else df["hour"].min()
     hi = end if end is not None else df["hour"].max()
     hours = pd.date_range(lo, hi, freq="h", tz="UTC") if lo is not None and not pd.isna(lo) else pd.DatetimeIndex([])

@@ -23,6 +23,8 @@ from egress_optimizer.detection.panel import Panel, weekend_matrix
 SIGNALS = ["z", "z3", "z12", "peer_z", "breadth"]
 Z_CAP = 50.0
 WARMUP_HOURS = 72  # the first three days only build baselines
+PEER_WARMUP_HOURS = 48
+PEER_SHARE_FLOOR = 0.03  # a 3-hour share of bytes to fresh peers 3 points above normal is one unit
 
 
 def _rolling_mean(x: np.ndarray, k: int) -> np.ndarray:
@@ -58,10 +60,11 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
         out["residual"][sl] = r
         for k, name in ((3, "z3"), (12, "z12")):
             # Residuals of neighbouring hours are correlated, so the k-hour mean is scaled by its own past
-            # spread rather than by sigma / sqrt(k).
+            # spread, and never by less than sigma / sqrt(k) (heavy-tailed series have a small MAD of means).
             mr = _rolling_mean(r, k)
             hist = mr if ex is None else np.where(ex, np.nan, mr)
             scale = robust_scale(hist, starts, 168, floor=0.03 / np.sqrt(k), prior=0.15 / np.sqrt(k))
+            scale = np.maximum(scale, s["sigma"] / np.sqrt(k))
             out[name][sl] = np.clip(mr / scale, -Z_CAP, Z_CAP)
         out["expected_bytes"][sl] = s["expected"]
         cost = panel.values["cost_usd"][sl]
@@ -71,9 +74,17 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
         recent_rate = np.where(np.isnan(rate), recent_rate, rate)
         out["expected_usd"][sl] = s["expected"] * np.nan_to_num(recent_rate)
         share = panel.values["recent_peer_bytes"][sl] / np.where(x > 0, x, 1)
-        base = np.nan_to_num(stepped_stat(share, 168, np.nanmedian, starts))
-        spread = robust_scale(share - base, starts, 168, floor=0.02)
-        out["peer_z"][sl] = np.clip(_rolling_mean(share - base, 3) / spread * np.sqrt(3), -Z_CAP, Z_CAP)
+        # In the first two days of a lake every peer is "recent": keep those hours out of the peer baseline.
+        share_hist = share.copy()
+        share_hist[:, :PEER_WARMUP_HOURS] = np.nan
+        base = np.nan_to_num(stepped_stat(share_hist, 168, np.nanmedian, starts))
+        # The 3-hour mean: one fresh client taking a big share for an hour is normal, fresh addresses taking a
+        # large share hour after hour are not.
+        dev3 = _rolling_mean(share - base, 3)
+        hist3 = dev3.copy()
+        hist3[:, : PEER_WARMUP_HOURS + 3] = np.nan
+        peer = dev3 / robust_scale(hist3, starts, 168, floor=PEER_SHARE_FLOOR, prior=PEER_SHARE_FLOOR)
+        out["peer_z"][sl] = np.clip(peer if ex is None else np.where(ex, 0.0, peer), -Z_CAP, Z_CAP)
     out["breadth"] = _breadth(panel, np.maximum(out["z"], out["z3"]))
     for k in out:
         out[k][:, :WARMUP_HOURS] = 0.0 if k not in ("expected_bytes", "expected_usd") else out[k][:, :WARMUP_HOURS]
