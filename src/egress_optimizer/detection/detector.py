@@ -95,10 +95,15 @@ class EgressDetector:
         free = panel.values["cost_usd"].sum(axis=1) == 0
         ev[free] = ev[free] / th.free_series_factor
         rules = ev >= 1.0
-        fs = np.zeros((n, t))
-        if self.forest is not None and n * t:
-            fs = self.forest.anomaly_score(signal_matrix(sig)).reshape(n, t)
         mode = self.params.mode
+        fs = np.zeros((n, t))
+        if self.forest is not None and n * t and mode != "baseline":
+            # The ensemble consults the forest only where the rules see moderate evidence, so only those cells
+            # are scored (a small fraction); the forest mode scores every cell.
+            cand = np.ones((n, t), dtype=bool) if mode == "forest" else ev * th.z >= th.forest_min_evidence
+            if cand.any():
+                X = np.stack([sig[k][cand] for k in SIGNALS], axis=1)
+                fs[cand] = self.forest.anomaly_score(X)
         if mode == "baseline":
             hit = rules
         elif mode == "forest":

@@ -28,12 +28,18 @@ class EgressIsolationForest(OutlierMixin, BaseEstimator):
     """
 
     def __init__(
-        self, n_estimators: int = 200, max_samples: int = 512, contamination: float = 0.002, random_state: int = 0
+        self,
+        n_estimators: int = 200,
+        max_samples: int = 512,
+        contamination: float = 0.002,
+        random_state: int = 0,
+        calibration_rows: int = 200_000,
     ):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.contamination = contamination
         self.random_state = random_state
+        self.calibration_rows = calibration_rows
 
     def fit(self, X: np.ndarray, y: None = None) -> EgressIsolationForest:
         Xp = _prepare(X)
@@ -43,7 +49,12 @@ class EgressIsolationForest(OutlierMixin, BaseEstimator):
             contamination="auto",
             random_state=self.random_state,
         ).fit(Xp)
-        train = self.forest_.score_samples(Xp)
+        # Calibrate on a seeded sample: the score quantiles need ~1e5 rows, not every training row.
+        if len(Xp) > self.calibration_rows:
+            pick = np.random.default_rng(self.random_state).choice(len(Xp), self.calibration_rows, replace=False)
+            train = self.forest_.score_samples(Xp[pick])
+        else:
+            train = self.forest_.score_samples(Xp)
         self.train_scores_ = np.sort(train)
         self.offset_ = float(np.quantile(train, self.contamination))
         self.n_features_in_ = Xp.shape[1]
