@@ -9,8 +9,10 @@ with vectorised windows over the past:
   trailing window;
 - surprise: the residual divided by a robust scale (MAD) of past residuals, for the point itself and for the
   mean of the last few points (a level shift shows up in the mean before the window median adapts);
-- score: ``1 - exp(-(z / 4) ** 2)``, so a 2-MAD wobble scores ~0.2, 4 MADs ~0.63 and 8 MADs ~0.98, and scores
-  are comparable across series because each series is scaled by its own past residuals.
+- score: the magnitude ``1 - exp(-(z / 4) ** 2)`` (a 4-MAD surprise ~0.63, 8 MADs ~0.98) times ``exp(-k / 2)``
+  where k counts the earlier surprises of this series that were at least as large: real metrics repeat
+  spikes a Gaussian scale calls 8-sigma events, and only what is unusual for the series itself should score
+  high. Scores are comparable across series because both factors are relative to the series' own past.
 Warm-up rows (the first 15 %, at most 750) score 0.
 """
 
@@ -70,6 +72,19 @@ def period_candidates(timestamps: np.ndarray | None, n: int) -> list[int]:
         if step > 0:
             return sorted({round(s / step) for s in (86400, 7 * 86400) if 2 <= round(s / step) <= n // 2})
     return [p for p in (7, 12, 24, 48, 96, 168, 288) if p <= n // 2]
+
+
+def _online_exceedances(z: np.ndarray, start: int) -> np.ndarray:
+    """For each row from ``start``: how many earlier values (from row ``start // 2`` on) were at least as large."""
+    import bisect
+
+    out = np.zeros(len(z))
+    seen: list[float] = sorted(float(v) for v in z[max(start // 2, 1) : start])
+    for i in range(start, len(z)):
+        v = float(z[i])
+        out[i] = len(seen) - bisect.bisect_left(seen, v)
+        bisect.insort(seen, v)
+    return out
 
 
 @dataclass
@@ -136,6 +151,11 @@ class OnlineSeriesScorer:
         sigma_mean = np.maximum(MAD_TO_SIGMA * np.nan_to_num(mad_mean), floor / np.sqrt(k))
         z_mean = np.abs(mean_resid) / sigma_mean
         z = np.nan_to_num(np.maximum(z_point, 0.8 * z_mean))
-        scores = 1.0 - np.exp(-((z / 4.0) ** 2))
+        magnitude = 1.0 - np.exp(-((z / 4.0) ** 2))
+        # Real metrics have recurring spikes a Gaussian scale calls 8-sigma events; what matters is how
+        # unusual this surprise is for *this* series: how many earlier surprises were as large.
+        exceeded_by = _online_exceedances(z, warm)
+        # exp(-k): a new record for this series scores 1, a surprise beaten once before ~0.37, twice ~0.14.
+        scores = magnitude * np.exp(-exceeded_by / 2.0)
         scores[:warm] = 0.0
         return np.clip(scores, 0.0, 1.0)
