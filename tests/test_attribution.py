@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
+from egress_optimizer.attribution.features import build_features
 from egress_optimizer.attribution.inventory import Inventory
 from egress_optimizer.attribution.reconcile import _connection, reconcile
 from egress_optimizer.cli import run
@@ -80,6 +82,62 @@ def test_attribution_carries_owner_tags(rec):
     assert {"internet", "cross-az", "inter-region", "replication"} <= set(a.destination)
     assert any(d.startswith("cloudfront:") for d in a.destination)
     assert any("via NAT" in d for d in a.destination)
+
+
+def _incident(estate_dir, kind):
+    labels = json.loads((estate_dir / "labels.json").read_text())
+    inc = next(i for i in labels["incidents"] if i["kind"] == kind)
+    return inc, pd.Timestamp(inc["start"]), pd.Timestamp(inc["end"])
+
+
+def test_s3_through_a_nat_gateway_is_labelled_s3(rec, estate_dir):
+    """The missing-S3-endpoint incident: its bytes are NAT processing of S3 traffic, on the incident's gateways,
+    only while the endpoint is gone; the row's peer is the S3 address, not the instance."""
+    inc, start, end = _incident(estate_dir, "nat_gateway_s3_no_endpoint")
+    nats = [r for r in inc["resources"] if r.startswith("nat-")]
+    a = rec.attributed
+    on_nat = a[a.resource_id.str.rsplit("/", n=1).str[-1].isin(nats) & a.usage_type.str.endswith("NatGateway-Bytes")]
+    hour = pd.to_datetime(on_nat.hour, utc=True)
+    s3 = on_nat[on_nat.destination == "aws-service:S3 via NAT"]
+    assert not s3.empty and (hour[s3.index] >= start).all() and (hour[s3.index] < end).all()
+    # The incident's dollar impact is exactly this NAT processing (the counterfactual is the free endpoint).
+    assert s3.usd.sum() == pytest.approx(inc["dollar_impact_usd"], rel=0.01)
+    owners = shipped().owners(s3.peer.unique().tolist())
+    assert {o.service for o in owners if o} == {"S3"} and all(owners)
+    # Elsewhere: DynamoDB behind NAT gateways is named too, and internet NAT rows point at internet peers.
+    assert "aws-service:DYNAMODB via NAT" in set(a.destination)
+    internet = a[a.destination == "internet via NAT"]
+    assert not internet.peer.str.startswith("10.").any()
+    assert rec.unexplained_pct <= 2.0
+
+
+def test_cloudfront_origin_fetches_reconcile_and_show_the_cache_collapse(rec, lake_dir, estate_dir):
+    a = rec.attributed
+    origin = a[a.destination == "cloudfront origin"]
+    assert set(origin["product"]) == {"AWSELB", "AmazonS3"} and (origin.usd == 0).all()
+    con = _connection(Lake.open(str(lake_dir), create=False))
+    cur = (
+        con.execute("""
+      SELECT resource_id, usage_type, sum(usage_amount) AS gb FROM cur
+      WHERE cur_version = 'cur2' AND usage_type LIKE '%CloudFront-Out-Bytes' GROUP BY ALL
+    """)
+        .fetchdf()
+        .set_index(["resource_id", "usage_type"])
+        .gb
+    )
+    got = origin.groupby(["resource_id", "usage_type"]).gb.sum()
+    assert set(got.index) == set(cur.index)
+    for key, gb in got.items():
+        assert gb == pytest.approx(cur[key], rel=1e-6), key
+    rows = rec.rows[rec.rows.usage_type.str.endswith("CloudFront-Out-Bytes")]
+    assert len(rows) and (rows.billed_usd == 0).all() and (rows.attributed_usd == 0).all()
+    # The cache-hit collapse multiplies the load balancer's origin-fetch bytes: visible in the hourly features.
+    _, start, end = _incident(estate_dir, "cloudfront_cache_hit_collapse")
+    hourly = build_features(a).to_pandas()
+    alb = hourly[(hourly.destination == "cloudfront origin") & hourly.entity.str.contains("loadbalancer")]
+    during = pd.to_datetime(alb.hour, utc=True).between(start, end, inclusive="left")
+    assert during.any() and alb[during].bytes.mean() > 3 * alb[~during].bytes.mean()
+    assert alb[during].ratio_to_same_hour_7d.max() > 3
 
 
 @pytest.mark.parametrize("by", ["resource", "peer", "account", "team"])

@@ -16,36 +16,37 @@ from egress_optimizer.attribution.reconcile import BILL_SQL, BILLED_TRANSFER, _c
 from egress_optimizer.lake import Lake
 
 FEATURES_SQL = """
-WITH base AS (
-  SELECT hour, account, region, resource_id AS entity, destination, coalesce(peer_region, '') AS peer_region,
-         team, peer, bytes, packets, records, usd
+WITH flows AS (
+  -- The one pass over the input: sums per (group, hour, peer). Rows without a peer form their own group, so they
+  -- count in the sums but not as a peer. team is a key here instead of a max(team) per row (a string comparison per
+  -- input row): it follows the entity, so it adds no groups, and were it ever to, the max() below gives the same team.
+  SELECT hour, account, region, resource_id AS entity, destination, peer_region, peer, team,
+         sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd
   FROM attributed
   WHERE resource_id IS NOT NULL
+  GROUP BY hour, account, region, resource_id, destination, peer_region, peer, team
 ), peer_hour AS (
-  -- one pass over the input reduces it to distinct (group, hour, peer): everything about peers is counted here
-  SELECT account, region, entity, destination, peer_region, hour, peer
-  FROM base WHERE peer IS NOT NULL
-  GROUP BY account, region, entity, destination, peer_region, hour, peer
+  -- one row per (group, hour, peer) whatever the teams
+  SELECT hour, account, region, entity, destination, coalesce(peer_region, '') AS peer_region, peer,
+         max(team) AS team, sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd
+  FROM flows
+  GROUP BY hour, account, region, entity, destination, coalesce(peer_region, ''), peer
 ), first_seen AS (
-  SELECT entity, peer, min(hour) AS first_hour FROM peer_hour GROUP BY entity, peer
-), peers AS (
-  SELECT p.account, p.region, p.entity, p.destination, p.peer_region, p.hour,
-         count(*) AS distinct_peers,
-         sum(CASE WHEN f.first_hour = p.hour THEN 1 ELSE 0 END) AS new_peers
-  FROM peer_hour p JOIN first_seen f ON p.entity = f.entity AND p.peer = f.peer
-  GROUP BY p.account, p.region, p.entity, p.destination, p.peer_region, p.hour
-), sums AS (
-  SELECT hour, account, region, entity, destination, peer_region,
-         max(team) AS team, sum(bytes) AS bytes, sum(coalesce(packets, 0)) AS packets, sum(records) AS records,
-         sum(usd) AS cost_usd
-  FROM base
-  GROUP BY hour, account, region, entity, destination, peer_region
+  SELECT entity, peer, min(hour) AS first_hour FROM peer_hour WHERE peer IS NOT NULL GROUP BY entity, peer
 ), hourly AS (
-  SELECT s.*, coalesce(p.distinct_peers, 0) AS distinct_peers, coalesce(p.new_peers, 0) AS new_peers
-  FROM sums s LEFT JOIN peers p
-    ON p.hour = s.hour AND p.account = s.account AND p.region = s.region AND p.entity = s.entity
-   AND p.destination = s.destination AND p.peer_region = s.peer_region
+  -- roll up to (group, hour): the peers of a group and hour are its peer_hour rows
+  SELECT p.hour, p.account, p.region, p.entity, p.destination, p.peer_region,
+         max(p.team) AS team, sum(p.bytes) AS bytes, coalesce(sum(p.packets), 0) AS packets,
+         sum(p.records) AS records, sum(p.usd) AS cost_usd, count(p.peer) AS distinct_peers,
+         sum(CASE WHEN f.first_hour = p.hour THEN 1 ELSE 0 END) AS new_peers,
+         -- bytes to peers first seen within the last day: exfiltration to fresh addresses hides in volume noise
+         -- but not here (detection compares this share with its own history)
+         sum(CASE WHEN f.first_hour > p.hour - INTERVAL 24 HOURS THEN p.bytes ELSE 0 END) AS recent_peer_bytes
+  FROM peer_hour p LEFT JOIN first_seen f ON f.entity = p.entity AND f.peer = p.peer
+  GROUP BY p.hour, p.account, p.region, p.entity, p.destination, p.peer_region
 ), week AS (
+  -- the trailing medians join the hourly table (one row per group and hour, not the input) with itself; DuckDB
+  -- hashes on the hour-of-day equality, so the two joins are ~1 % of the query (bench/RESULTS.md)
   SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region,
          median(p.bytes) AS median_same_hour_of_week,
          count(p.bytes) AS weeks_of_history
@@ -65,7 +66,7 @@ WITH base AS (
   GROUP BY h.hour, h.account, h.region, h.entity, h.destination, h.peer_region
 )
 SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region, h.team,
-       h.bytes, h.packets, h.records, h.cost_usd, h.distinct_peers, h.new_peers,
+       h.bytes, h.packets, h.records, h.cost_usd, h.distinct_peers, h.new_peers, h.recent_peer_bytes,
        CASE WHEN h.distinct_peers > 0 THEN CAST(h.new_peers AS DOUBLE) / h.distinct_peers END AS new_peer_share,
        w.median_same_hour_of_week, coalesce(w.weeks_of_history, 0) AS weeks_of_history,
        CASE WHEN w.median_same_hour_of_week > 0 THEN h.bytes / w.median_same_hour_of_week END
