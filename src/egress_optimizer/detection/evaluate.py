@@ -2,7 +2,8 @@
 
 Matching (stated here because every number depends on it): an event matches an incident when their times
 overlap, allowing the event to start up to ``grace_hours`` after the incident ends, and the event names one
-of the incident's resources or shares its account and one of its regions.
+of the incident's resources; an event that names no overlapping incident's resources matches those that
+share its account and one of its regions.
 - recall: unplanned incidents matched by at least one event / unplanned incidents;
 - precision: events matching an unplanned incident / all events (events on planned work, on legitimate
   spikes or on nothing are false alerts);
@@ -25,12 +26,24 @@ def _overlaps(e: Event, start: pd.Timestamp, end: pd.Timestamp, grace: int) -> b
     return pd.Timestamp(e.start) < end + pd.Timedelta(hours=grace) and pd.Timestamp(e.end) > start
 
 
-def matches(e: Event, inc: dict, grace_hours: int = 6) -> bool:
+def matches(e: Event, inc: dict, grace_hours: int = 6, by_entity: bool | None = None) -> bool:
+    """Time overlap and the incident's resources (``by_entity=True``), its account and region (``False``),
+    or either (``None``)."""
     if not _overlaps(e, pd.Timestamp(inc["start"]), pd.Timestamp(inc["end"]), grace_hours):
         return False
-    if any(entity_matches(x["entity"], inc["resources"]) for x in e.entities):
-        return True
-    return e.account in inc["accounts"] and e.region in inc["regions"]
+    entity = any(entity_matches(x["entity"], inc["resources"]) for x in e.entities)
+    place = e.account in inc["accounts"] and e.region in inc["regions"]
+    return entity if by_entity is True else place if by_entity is False else entity or place
+
+
+def assign(events: list[Event], incidents: list[dict]) -> dict[str, list[dict]]:
+    """Incidents each event matches: those naming one of its entities if any, else those sharing its account
+    and region (so an event on one incident is not also credited to another that overlaps it in time)."""
+    out = {}
+    for e in events:
+        named = [i for i in incidents if matches(e, i, by_entity=True)]
+        out[e.id] = named or [i for i in incidents if matches(e, i, by_entity=False)]
+    return out
 
 
 def evaluate_events(events: list[Event], labels: dict, scored_from: pd.Timestamp, scored_to: pd.Timestamp) -> dict:
@@ -41,8 +54,9 @@ def evaluate_events(events: list[Event], labels: dict, scored_from: pd.Timestamp
     matched_events: set[str] = set()
     planned_alerts = 0
     per_incident = []
+    assigned = assign(events, incidents)
     for inc in incidents:
-        hits = sorted((e for e in events if matches(e, inc)), key=lambda e: e.start)
+        hits = sorted((e for e in events if any(i["id"] == inc["id"] for i in assigned[e.id])), key=lambda e: e.start)
         if inc["planned"]:
             planned_alerts += len(hits)
             continue
