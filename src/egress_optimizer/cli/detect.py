@@ -73,32 +73,19 @@ def detect_cmd(
 
 def print_events(events, title: str) -> None:
     table = Table(title=title)
-    for col in (
-        "start (UTC)",
-        "hours",
-        "account",
-        "region",
-        "severity",
-        "expected $",
-        "actual $",
-        "impact $",
-        "$/day",
-        "top entity",
-    ):
-        table.add_column(col, justify="right" if "$" in col or col == "hours" else "left")
+    for col in ("start (UTC)", "h", "account", "region", "severity", "impact $", "$/day", "top entity (destination)"):
+        table.add_column(col, justify="right" if "$" in col or col == "h" else "left", overflow="fold")
     for e in events:
         top = e.entities[0]
         table.add_row(
-            e.start[:16],
+            e.start[:13],
             str(e.hours),
             e.account,
             e.region,
             e.severity,
-            f"{e.expected_usd:,.2f}",
-            f"{e.actual_usd:,.2f}",
             f"{e.impact_usd:,.2f}",
             f"{e.impact_usd_per_day:,.2f}",
-            f"{top['entity'][-48:]} ({top['destination']})",
+            f"{top['entity'].rsplit('/', 1)[-1]} ({top['destination']})",
         )
     stdout.print(table)
 
