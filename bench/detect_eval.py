@@ -14,11 +14,11 @@ import shutil
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from egress_optimizer.attribution.features import write_tables
 from egress_optimizer.attribution.inventory import Inventory
 from egress_optimizer.attribution.reconcile import attribute
+from egress_optimizer.cli.detect import print_evaluation
 from egress_optimizer.detection.evaluate import evaluate_lake, mean_over_runs
 from egress_optimizer.estate.generate import generate
 from egress_optimizer.ingest.pipeline import ingest
@@ -70,19 +70,7 @@ def main() -> None:
             )
         summary = mean_over_runs(runs)
         results[mode] = {"summary": summary, "runs": runs}
-        table = Table(title=f"{mode}: {args.scale}, {args.days} days, estate seeds {args.seeds}")
-        for col in ("kind", "incidents", "detected", "recall", "median TTD h"):
-            table.add_column(col, justify="left" if col == "kind" else "right")
-        for kind, k in summary["by_kind"].items():
-            ttd = "-" if k["median_ttd_hours"] is None else f"{k['median_ttd_hours']:.1f}"
-            table.add_row(kind, str(k["incidents"]), str(k["detected"]), f"{k['recall']:.2f}", ttd)
-        console.print(table)
-        console.print(
-            f"{mode}: precision {summary['precision']:.3f} recall {summary['recall']:.3f} F1 {summary['f1']:.3f} "
-            f"false alerts/account-week {summary['false_alerts_per_account_week']:.2f} planned alerts "
-            f"{summary['planned_alerts']} TTD step {summary['median_ttd_hours_step']} ramp "
-            f"{summary['median_ttd_hours_ramp']}"
-        )
+        print_evaluation(summary, f"{mode}: {args.scale}, {args.days} days, estate seeds {args.seeds}")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, default=str))
 

@@ -150,7 +150,12 @@ def evaluate_cmd(
     if json_out:
         print(json.dumps(result, default=str))
         return
-    table = Table(title=f"Detection ({mode}, mean over {seeds} seeds)")
+    print_evaluation(result, f"Detection ({mode}, mean over {seeds} seeds)")
+
+
+def print_evaluation(result: dict, title: str) -> None:
+    """Per-kind table and the headline metrics of an evaluation summary (``mean_over_runs`` output)."""
+    table = Table(title=title)
     for col in ("kind", "incidents", "detected", "recall", "median TTD h"):
         table.add_column(col, justify="left" if col == "kind" else "right")
     for kind, k in result["by_kind"].items():

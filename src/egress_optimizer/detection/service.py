@@ -22,7 +22,8 @@ from egress_optimizer.detection.detector import DetectorParams, EgressDetector
 from egress_optimizer.detection.events import Event, PlannedWindow, build_events, planned_mask
 from egress_optimizer.detection.feedback import load_feedback, load_planned, threshold_multipliers
 from egress_optimizer.detection.panel import SERIES_KEY, Panel, build_panel
-from egress_optimizer.detection.signals import SIGNALS, WARMUP_HOURS, compute_signals
+from egress_optimizer.detection.signals import SIGNALS, compute_signals
+from egress_optimizer.detection.training import fit_detector
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
 
@@ -42,25 +43,10 @@ def read_hourly(lake: Lake, since: pd.Timestamp | None = None) -> pd.DataFrame:
 def train(lake: Lake, params: DetectorParams | None = None) -> dict:
     """Fit the detector on the lake's whole hourly history and store a new model version."""
     panel = build_panel(read_hourly(lake))
-    if panel.shape[1] <= WARMUP_HOURS + 24:
-        raise InputError(f"need more than {WARMUP_HOURS // 24 + 1} days of hourly features to train")
-    exclude = planned_mask(panel, load_planned(lake))
-    sig = compute_signals(panel, exclude)
-    detector = EgressDetector(params).fit(panel, sig)
-    out = detector.score_panel(panel, sig)
-    flagged = out["anomalous"][:, WARMUP_HOURS:]
-    meta = {
-        "training_window": {"start": panel.hours[0].isoformat(), "end": panel.hours[-1].isoformat()},
-        "signals": SIGNALS,
-        "series": int(panel.shape[0]),
-        "hours": int(panel.shape[1]),
-        "params": detector.params.to_dict(),
-        "metrics": {
-            "training_rows": int(flagged.size),
-            "flagged_share": float(flagged.mean()) if flagged.size else 0.0,
-            "forest_offset": float(detector.forest.offset_) if detector.forest else None,
-        },
-    }
+    try:
+        detector, meta = fit_detector(panel, params, load_planned(lake))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     return model_store.save(lake, detector, meta)
 
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector
-from egress_optimizer.detection.events import PlannedWindow
+from egress_optimizer.detection.events import PlannedWindow, planned_mask
 from egress_optimizer.detection.model_store import MODEL_FILE, load_model_dir
-from egress_optimizer.detection.panel import build_panel
+from egress_optimizer.detection.panel import Panel, build_panel
 from egress_optimizer.detection.signals import SIGNALS, WARMUP_HOURS, compute_signals
 
 __all__ = ["load_model_dir", "score_request", "train_from_files"]
@@ -25,21 +25,37 @@ def read_feature_files(root: Path) -> pd.DataFrame:
     return ds.dataset(files, format="parquet", partitioning="hive").to_table().to_pandas()
 
 
-def train_from_files(train_dir: Path, model_dir: Path, mode: str, seed: int, n_estimators: int) -> dict:
-    panel = build_panel(read_feature_files(train_dir))
+def fit_detector(
+    panel: Panel, params: DetectorParams | None = None, planned: list[PlannedWindow] | None = None
+) -> tuple[EgressDetector, dict]:
+    """Fit on a panel (planned hours kept out) and describe the result: the one training path for the lake
+    (``service.train``) and for SageMaker (``train_from_files``)."""
     if panel.shape[1] <= WARMUP_HOURS + 24:
         raise ValueError(f"need more than {WARMUP_HOURS // 24 + 1} days of hourly features to train")
-    detector = EgressDetector(DetectorParams(mode=mode, seed=seed, n_estimators=n_estimators))
-    detector.fit(panel, compute_signals(panel))
-    model_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump(detector, model_dir / MODEL_FILE)
+    exclude = planned_mask(panel, planned or [])
+    sig = compute_signals(panel, exclude)
+    detector = EgressDetector(params).fit(panel, sig)
+    flagged = detector.score_panel(panel, sig)["anomalous"][:, WARMUP_HOURS:]
     meta = {
         "training_window": {"start": panel.hours[0].isoformat(), "end": panel.hours[-1].isoformat()},
         "signals": SIGNALS,
         "series": int(panel.shape[0]),
         "hours": int(panel.shape[1]),
         "params": detector.params.to_dict(),
+        "metrics": {
+            "training_rows": int(flagged.size),
+            "flagged_share": float(flagged.mean()) if flagged.size else 0.0,
+            "forest_offset": float(detector.forest.offset_) if detector.forest else None,
+        },
     }
+    return detector, meta
+
+
+def train_from_files(train_dir: Path, model_dir: Path, mode: str, seed: int, n_estimators: int) -> dict:
+    panel = build_panel(read_feature_files(train_dir))
+    detector, meta = fit_detector(panel, DetectorParams(mode=mode, seed=seed, n_estimators=n_estimators))
+    model_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(detector, model_dir / MODEL_FILE)
     (model_dir / "metadata.json").write_text(json.dumps(meta, indent=2))
     return meta
 
