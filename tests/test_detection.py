@@ -329,3 +329,17 @@ def test_sagemaker_train_and_inference_scripts(features_lake, tmp_path):
     )
     assert proc.returncode == 1
     assert "no Parquet files" in (tmp_path / "opt/ml/output/failure").read_text()
+
+
+def test_a_silent_path_alerts_on_gigabytes_not_on_kilobytes():
+    df = _hourly()
+    base = df[df.entity == "nat-000"].copy()
+    new_path = base.assign(destination="aws-service:S3 via NAT", bytes=0, cost_usd=0.0)
+    hour = START + pd.Timedelta(hours=24 * 9 + 3)
+    for volume, expect in ((40_000, False), (20 * 1024**3, True)):
+        path = new_path.assign(bytes=np.where(new_path.hour == hour, volume, 0))
+        path["cost_usd"] = path["bytes"] / 1024**3 * 0.045
+        panel = build_panel(pd.concat([df, path]))
+        out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel)
+        row = panel.keys.index[panel.keys.destination == "aws-service:S3 via NAT"][0]
+        assert bool(out["anomalous"][row, panel.hours.get_loc(hour)]) is expect

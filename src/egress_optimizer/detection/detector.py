@@ -32,6 +32,7 @@ class Thresholds:
     forest_score: float = 0.9995
     forest_min_evidence: float = 3.5
     free_series_factor: float = 1.0  # > 1: $0 series (origin fetches) need this much more evidence to page
+    silent_path_bytes: float = 1e8  # a path silent so far must carry 100 MB in an hour to count
 
 
 @dataclass
@@ -112,6 +113,10 @@ class EgressDetector:
             hit = (fs >= th.forest_score) & (np.maximum(sig["z"], sig["z3"]) > 0)
         else:
             hit = rules | ((fs >= th.forest_score) & (ev * th.z >= th.forest_min_evidence))
+        # A path with (almost) nothing expected is judged by its volume: a few kilobytes of S3 through a NAT
+        # gateway are a trickle, not an incident; gigabytes are the missing endpoint.
+        silent = sig["expected_bytes"] < th.silent_path_bytes
+        hit = hit & ~(silent & (panel.values["bytes"] < th.silent_path_bytes))
         demand = sig["breadth"] >= th.breadth
         # New paths are never demand: a series with no history keeps its alert whatever else moves.
         new_path = sig["z"] >= 40
