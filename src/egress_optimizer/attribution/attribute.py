@@ -217,35 +217,25 @@ def attribute_flows(
     m = egress & internet & direct
     product = np.where(df.eni_kind == "alb", "AWSELB", "AmazonEC2")
     df["_internet_usage"] = [ut.internet_out(r, p) for r, p in zip(df.eni_region, product, strict=True)]
-    emit(
-        m & (df.eni_kind == "alb"),
-        account="eni_account",
-        region="eni_region",
-        product="AWSELB",
-        usage="_internet_usage",
-        resource="eni_resource",
-        team="eni_team",
-        app="eni_app",
-        dest="_public_dest",
-        peer_region="_public_peer",
-    )
-    emit(
-        m & (df.eni_kind != "alb"),
-        account="eni_account",
-        region="eni_region",
-        product="AmazonEC2",
-        usage="_internet_usage",
-        resource="eni_resource",
-        team="eni_team",
-        app="eni_app",
-        dest="_public_dest",
-        peer_region="_public_peer",
-    )
+    by_product = (("AWSELB", df.eni_kind == "alb"), ("AmazonEC2", df.eni_kind != "alb"))
+    for product_code, kind in by_product:
+        emit(
+            m & kind,
+            account="eni_account",
+            region="eni_region",
+            product=product_code,
+            usage="_internet_usage",
+            resource="eni_resource",
+            team="eni_team",
+            app="eni_app",
+            dest="_public_dest",
+            peer_region="_public_peer",
+        )
     # CloudFront origin fetches: what the origin sends to CloudFront is billed at $0 (AWS origins) under
     # ...CloudFront-Out-Bytes, on the origin (the load balancer, the instance, or the NAT gateway that sends it).
     df["_cf_usage"] = [ut.to_cloudfront(r, p) for r, p in zip(df.eni_region, product, strict=True)]
     to_cf = egress & df.to_cloudfront & direct
-    for product_code, kind in (("AWSELB", df.eni_kind == "alb"), ("AmazonEC2", df.eni_kind != "alb")):
+    for product_code, kind in by_product:
         emit(
             to_cf & kind,
             account="eni_account",

@@ -181,9 +181,9 @@ def evaluate_lake(
     """Train and score the lake's whole window once per seed (unsupervised: labels are never seen by the
     model), with the planned windows the labels say were declared ahead; metrics are means over seeds."""
     from egress_optimizer.detection.detector import DetectorParams, EgressDetector
-    from egress_optimizer.detection.events import PlannedWindow, build_events, planned_mask
+    from egress_optimizer.detection.events import PlannedWindow, planned_mask
     from egress_optimizer.detection.panel import build_panel
-    from egress_optimizer.detection.service import read_hourly
+    from egress_optimizer.detection.service import read_hourly, score_signals
     from egress_optimizer.detection.signals import WARMUP_HOURS, compute_signals
 
     panel = build_panel(read_hourly(lake))
@@ -195,8 +195,7 @@ def evaluate_lake(
     runs = []
     for seed in range(seeds):
         det = EgressDetector(DetectorParams(mode=mode, seed=seed)).fit(panel, sig)
-        out = det.score_panel(panel, sig)
-        events = build_events(panel, out["anomalous"] & ~exclude, out["score"], sig["expected_usd"], 3, min_impact_usd)
+        _, events = score_signals(det, panel, sig, exclude, min_impact_usd=min_impact_usd)
         runs.append(evaluate_events(events, labels, panel.hours[WARMUP_HOURS], panel.hours[-1] + pd.Timedelta(hours=1)))
         if progress:
             progress(seed + 1, seeds)

@@ -81,6 +81,19 @@ def score(
     """Score a panel and form events (planned hours never alert)."""
     exclude = planned_mask(panel, planned)
     sig = compute_signals(panel, exclude)
+    return score_signals(detector, panel, sig, exclude, feedback, min_impact_usd, min_impact_pct)
+
+
+def score_signals(
+    detector: EgressDetector,
+    panel: Panel,
+    sig: dict[str, np.ndarray],
+    exclude: np.ndarray,
+    feedback: list | None = None,
+    min_impact_usd: float = 0.0,
+    min_impact_pct: float = 0.0,
+) -> tuple[dict[str, np.ndarray], list[Event]]:
+    """The decision half of ``score`` on signals computed once (evaluation reuses them across seeds)."""
     out = detector.score_panel(panel, sig, threshold_multipliers(panel, feedback or []))
     out["anomalous"] &= ~exclude
     events = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"], 3, min_impact_usd, min_impact_pct)

@@ -12,25 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from egress_optimizer.formats.vpc_flow import DEFAULT_FORMAT
 from egress_optimizer.regions import az_id, az_name
 
 # Flow log formats. The default format is v2; custom formats add v3-v5 fields in the order users pick.
-FLOW_FORMAT_V2 = [
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-]
+FLOW_FORMAT_V2 = list(DEFAULT_FORMAT)  # AWS's default (version 2) format
 FLOW_FORMAT_V5 = [
     "version",
     "account-id",
