@@ -118,7 +118,10 @@ class OnlineSeriesScorer:
         while k < n and period is None:
             stamps = timestamps[:k] if timestamps is not None else None
             period = detect_period(x[:k], period_candidates(stamps, k))
-            from_row = k if period else n
+            # A cycle seen in the warm-up applies to the warm-up rows too: they are never scored, but their
+            # surprises are the history new surprises are ranked against, and a cycle-blind history is full
+            # of false records (every daily edge) that would mute the real ones.
+            from_row = (0 if k == warm else k) if period else n
             k *= 2
         w = int(min(self.window, max(8, warm // 2)))
         level = _past_window_stat(x, w, np.nanmedian)
@@ -155,7 +158,7 @@ class OnlineSeriesScorer:
         # Real metrics have recurring spikes a Gaussian scale calls 8-sigma events; what matters is how
         # unusual this surprise is for *this* series: how many earlier surprises were as large.
         exceeded_by = _online_exceedances(z, warm)
-        # exp(-k): a new record for this series scores 1, a surprise beaten once before ~0.37, twice ~0.14.
+        # exp(-k/2): a new record for this series scores 1, a surprise beaten once before ~0.61, twice ~0.37.
         scores = magnitude * np.exp(-exceeded_by / 2.0)
         scores[:warm] = 0.0
         return np.clip(scores, 0.0, 1.0)
