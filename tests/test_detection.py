@@ -21,7 +21,7 @@ from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
 from egress_optimizer.detection.panel import build_panel
 from egress_optimizer.detection.service import detect, train
-from egress_optimizer.detection.signals import compute_signals
+from egress_optimizer.detection.signals import SIGNALS, compute_signals
 from egress_optimizer.detection.univariate import OnlineSeriesScorer, warmup_rows
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
@@ -30,8 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 START = pd.Timestamp("2026-10-01", tz="UTC")
 
 
-def _hourly(days: int = 14, seed: int = 0, series: int = 6, incident: dict | None = None) -> pd.DataFrame:
-    """Synthetic egress_hourly: diurnal series with 8 % noise; an optional step on some series."""
+def _hourly(
+    days: int = 14, seed: int = 0, series: int = 6, incident: dict | None = None, regions: list[str] | None = None
+) -> pd.DataFrame:
+    """Synthetic egress_hourly: diurnal series with 8 % noise; an optional step on some series; series s lives
+    in ``regions[s % len(regions)]`` (default all in us-east-1)."""
+    regions = regions or ["us-east-1"]
     rng = np.random.default_rng(seed)
     hours = pd.date_range(START, periods=days * 24, freq="h")
     hod = hours.hour.to_numpy()
@@ -48,7 +52,7 @@ def _hourly(days: int = 14, seed: int = 0, series: int = 6, incident: dict | Non
                 {
                     "hour": h,
                     "account_id": "111122223333",
-                    "region": "us-east-1",
+                    "region": regions[s % len(regions)],
                     "entity": f"nat-{s:03d}",
                     "destination": "internet via NAT",
                     "peer_region": "",
@@ -104,8 +108,26 @@ def test_signals_are_online():
     cut = START + pd.Timedelta(hours=24 * 9 + 5)
     part = compute_signals(build_panel(df[df.hour <= cut]))
     n = part["z"].shape[1]
-    for k in ("z", "z3", "z12", "expected_bytes"):
+    for k in (*SIGNALS, "expected_bytes"):
         np.testing.assert_allclose(part[k], full[k][:, :n])
+
+
+def test_a_release_across_regions_is_demand_during_and_after_it():
+    """Team-0 (series 0, 2, 4) runs in three regions. When all three rise together for four hours it is demand:
+    no alert during it and none from the multi-hour means in the half day after; the same lift on one
+    region's series alone is an incident."""
+    regions = ["us-east-1", "us-east-1", "eu-west-1", "eu-west-1", "ap-southeast-1", "ap-southeast-1"]
+    release = {"series": [0, 2, 4], "start": 24 * 9 + 12, "end": 24 * 9 + 16, "magnitude": 0.8}
+    det = EgressDetector(DetectorParams(mode="baseline"))
+    panel = build_panel(_hourly(incident=release, regions=regions))
+    team0 = np.flatnonzero(panel.keys["team"].to_numpy() == "team-0")
+    out = det.score_panel(panel)
+    assert len(team0) == 3 and not out["anomalous"][team0, 24 * 9 : 24 * 10 + 6].any()
+    alone = dict(release, series=[0])
+    panel = build_panel(_hourly(incident=alone, regions=regions))
+    out = det.score_panel(panel)
+    row = int(np.flatnonzero(panel.keys["entity"].to_numpy() == "nat-000")[0])
+    assert out["anomalous"][row, 24 * 9 + 12 : 24 * 9 + 16].any()
 
 
 def test_planned_window_suppresses_and_stays_out_of_baselines():
@@ -244,6 +266,11 @@ def test_model_archive_is_checked_before_loading(lake_copy):
     path = Path(lake.path(meta["artifact"]))
     path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(InputError, match="checksum"):
+        model_store.load(lake)
+    # a model trained on other signals (an older release) is refused with the way out, not misapplied
+    meta = train(lake, DetectorParams(mode="baseline"))
+    lake.write_json(f"{model_store.PREFIX}/{meta['version']}/metadata.json", dict(meta, signals=["z", "z3"]))
+    with pytest.raises(InputError, match="egress train"):
         model_store.load(lake)
 
 

@@ -1,7 +1,7 @@
 """The egress detector: signals -> robust rules and an Isolation Forest -> anomalous series-hours.
 
 Modes (measured against each other by ``egress evaluate``, see bench/RESULTS.md):
-- ``baseline``: robust rules only (seasonal median/MAD z for one hour, 3 h and 12 h sums, new-peer bytes);
+- ``baseline``: robust rules only (seasonal median/MAD z for one hour, 3 to 24-hour means, new-peer bytes);
 - ``forest``: the Isolation Forest alone, at its contamination threshold;
 - ``ensemble`` (default): the rules, plus hours the forest ranks in its extreme tail while the rules see
   moderate evidence (a mix of signals, none alone past its threshold).
@@ -17,7 +17,14 @@ import numpy as np
 
 from egress_optimizer.detection.forest import EgressIsolationForest
 from egress_optimizer.detection.panel import Panel
-from egress_optimizer.detection.signals import SIGNALS, WARMUP_HOURS, compute_signals
+from egress_optimizer.detection.signals import (
+    DEMAND_BREADTH,
+    NEW_PATH_Z,
+    SIGNALS,
+    WARMUP_HOURS,
+    WINDOWS,
+    compute_signals,
+)
 
 MODES = ("baseline", "forest", "ensemble")
 
@@ -25,10 +32,10 @@ MODES = ("baseline", "forest", "ensemble")
 @dataclass
 class Thresholds:
     z: float = 6.0
-    z3: float = 6.0
-    z12: float = 6.0
+    window: float = 6.0  # every multi-hour mean (z3 ... z24)
+    window_gate: float = 2.0  # ... counted only while z3 is at least this
     peer_z: float = 4.0
-    breadth: float = 0.5  # damp hours when at least this share of the team's other-region series also rise
+    breadth: float = DEMAND_BREADTH  # damp hours when at least this share of the team's other-region series also rise
     forest_score: float = 0.9995
     forest_min_evidence: float = 3.5
     free_series_factor: float = 1.0  # > 1: $0 series (origin fetches) need this much more evidence to page
@@ -78,7 +85,11 @@ class EgressDetector:
     def evidence(self, sig: dict[str, np.ndarray]) -> np.ndarray:
         """The strongest rule evidence per cell, in units of its threshold (>= 1 fires)."""
         th = self.params.thresholds
-        return np.maximum.reduce([sig["z"] / th.z, sig["z3"] / th.z3, sig["z12"] / th.z12, sig["peer_z"] / th.peer_z])
+        # A long mean counts only while the last three hours are still clearly above expected: after a step
+        # ends its 24-hour mean stays high for a day, and the event must end with the excess, not a day later.
+        own = sig["z3"] >= th.window_gate
+        windows = [np.where(own, sig[f"z{k}"], 0.0) / th.window for k in WINDOWS]
+        return np.maximum.reduce([sig["z"] / th.z, *windows, sig["peer_z"] / th.peer_z])
 
     def score_panel(
         self, panel: Panel, sig: dict[str, np.ndarray] | None = None, multipliers: np.ndarray | None = None
@@ -119,7 +130,7 @@ class EgressDetector:
         hit = hit & ~(silent & (panel.values["bytes"] < th.silent_path_bytes))
         demand = sig["breadth"] >= th.breadth
         # New paths are never demand: a series with no history keeps its alert whatever else moves.
-        new_path = sig["z"] >= 40
+        new_path = sig["z"] >= NEW_PATH_Z
         hit = hit & (~demand | new_path)
         hit[:, :WARMUP_HOURS] = False
         score = np.clip(np.maximum(1.0 - np.exp(-(np.clip(ev, 0, None) ** 2)), fs * (mode != "baseline")), 0, 1)

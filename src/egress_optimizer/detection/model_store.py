@@ -17,6 +17,7 @@ from pathlib import Path
 import joblib
 
 from egress_optimizer.detection.detector import EgressDetector
+from egress_optimizer.detection.signals import SIGNALS
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
 
@@ -50,12 +51,23 @@ def unpack(data: bytes) -> tuple[EgressDetector, dict]:
     return detector, meta
 
 
+def check_signals(meta: dict) -> None:
+    """A model is only valid for the signals it was trained on; an older one must be retrained, not guessed at."""
+    trained = meta.get("signals")
+    if trained is not None and list(trained) != list(SIGNALS):
+        raise InputError(
+            f"model {meta.get('version', '')} was trained on signals {trained}; this version computes {SIGNALS}: "
+            "run `egress train` again"
+        )
+
+
 def load_model_dir(model_dir: str | Path) -> tuple[EgressDetector, dict]:
     """Load from a SageMaker-style model directory (``model.joblib`` and ``metadata.json``)."""
     model_dir = Path(model_dir)
     detector = joblib.load(model_dir / MODEL_FILE)
     meta_path = model_dir / "metadata.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    check_signals(meta)
     return detector, meta
 
 
@@ -79,6 +91,7 @@ def load(lake: Lake, version: str | None = None) -> tuple[EgressDetector, dict]:
             raise InputError(f"no trained model in lake {lake.root!r}: run `egress train --lake {lake.root}` first")
         version = lake.read_json(f"{PREFIX}/latest.json")["version"]
     meta = lake.read_json(f"{PREFIX}/{version}/metadata.json")
+    check_signals(meta)
     # compression=None: pyarrow would otherwise gunzip a .gz path on the fly and the checksum would differ.
     with lake.fs.open_input_stream(lake.path(f"{PREFIX}/{version}/model.tar.gz"), compression=None) as f:
         blob = f.read()

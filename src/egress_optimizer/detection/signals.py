@@ -5,8 +5,9 @@ serve series whose levels differ by six orders of magnitude, and level drift aft
 absorbed by the trailing baselines instead of being scored forever.
 
 - ``z``: log residual of bytes versus the median of the same hour over the past week, over a robust sigma;
-- ``z3`` / ``z12``: the mean residual over the last 3 / 12 hours in the same units (scaled by sqrt(k)), so a
-  sustained 15 % shift or a ramp accumulates evidence that no single hour shows;
+- ``z3`` / ``z6`` / ``z12`` / ``z24``: the mean residual over the last k hours over its own past spread, so a
+  sustained 15 % shift or a ramp accumulates evidence that no single hour shows (hours that rose with the
+  rest of their application, see ``breadth``, add nothing to these means);
 - ``peer_z``: bytes from peers first seen within the last day, as a share of the hour's bytes, above its own
   trailing median (exfiltration to new addresses hides inside normal volume noise but not here);
 - ``breadth``: the share of the same team's series in other regions whose z is also high this hour
@@ -20,10 +21,13 @@ import numpy as np
 from egress_optimizer.detection.baselines import SeasonalMedianMAD, day_starts, robust_scale, stepped_stat
 from egress_optimizer.detection.panel import Panel, weekend_matrix
 
-SIGNALS = ["z", "z3", "z12", "peer_z", "breadth"]
+WINDOWS = (3, 6, 12, 24)  # hours over which mean residuals accumulate evidence (z3 ... z24)
+SIGNALS = ["z", *[f"z{k}" for k in WINDOWS], "peer_z", "breadth"]
 Z_CAP = 50.0
 WARMUP_HOURS = 72  # the first three days only build baselines
 PEER_WARMUP_HOURS = 48
+DEMAND_BREADTH = 0.5  # at least half the team's series of the same class in other regions rise together
+NEW_PATH_Z = 40.0  # a series with no history: never demand, whatever else moves
 PEER_SHARE_FLOOR = 0.03  # a 3-hour share of bytes to fresh peers 3 points above normal is one unit
 
 
@@ -37,6 +41,20 @@ def _rolling_mean(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def _window_signals(
+    out: dict[str, np.ndarray], sl: slice, r: np.ndarray, ex: np.ndarray | None, sigma: np.ndarray, starts: np.ndarray
+) -> None:
+    """``z<k>``: the mean residual of the last k hours over its own past spread, into ``out[...][sl]``."""
+    for k in WINDOWS:
+        # Residuals of neighbouring hours are correlated, so the k-hour mean is scaled by its own past
+        # spread, and never by less than sigma / sqrt(k) (heavy-tailed series have a small MAD of means).
+        mr = _rolling_mean(r, k)
+        hist = mr if ex is None else np.where(ex, np.nan, mr)
+        scale = robust_scale(hist, starts, 168, floor=0.03 / np.sqrt(k), prior=0.15 / np.sqrt(k))
+        scale = np.maximum(scale, sigma / np.sqrt(k))
+        out[f"z{k}"][sl] = np.clip(mr / scale, -Z_CAP, Z_CAP)
+
+
 def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int = 256) -> dict[str, np.ndarray]:
     """All signals as (n_series, n_hours) matrices, plus ``expected_bytes`` and ``expected_usd``.
 
@@ -45,6 +63,7 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
     n, t = panel.shape
     out = {k: np.zeros((n, t)) for k in [*SIGNALS, "expected_bytes", "expected_usd", "residual"]}
     model = SeasonalMedianMAD()
+    sigma = np.zeros((n, t))
     starts = day_starts(t, panel.hours[0].hour) if t else np.array([], dtype=int)
     weekend = weekend_matrix(panel) if t else None
     for lo in range(0, n, chunk):
@@ -58,14 +77,8 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
         r = s["residual"] if ex is None else np.where(ex, 0.0, s["residual"])
         out["z"][sl] = z
         out["residual"][sl] = r
-        for k, name in ((3, "z3"), (12, "z12")):
-            # Residuals of neighbouring hours are correlated, so the k-hour mean is scaled by its own past
-            # spread, and never by less than sigma / sqrt(k) (heavy-tailed series have a small MAD of means).
-            mr = _rolling_mean(r, k)
-            hist = mr if ex is None else np.where(ex, np.nan, mr)
-            scale = robust_scale(hist, starts, 168, floor=0.03 / np.sqrt(k), prior=0.15 / np.sqrt(k))
-            scale = np.maximum(scale, s["sigma"] / np.sqrt(k))
-            out[name][sl] = np.clip(mr / scale, -Z_CAP, Z_CAP)
+        sigma[sl] = s["sigma"]
+        _window_signals(out, sl, r, ex, s["sigma"], starts)
         out["expected_bytes"][sl] = s["expected"]
         cost = panel.values["cost_usd"][sl]
         rate = np.where(x > 0, cost / np.where(x > 0, x, 1), np.nan)
@@ -86,6 +99,15 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
         peer = dev3 / robust_scale(hist3, starts, 168, floor=PEER_SHARE_FLOOR, prior=PEER_SHARE_FLOOR)
         out["peer_z"][sl] = np.clip(peer if ex is None else np.where(ex, 0.0, peer), -Z_CAP, Z_CAP)
     out["breadth"] = _breadth(panel, np.maximum(out["z"], out["z3"]))
+    # Hours that rose with the rest of their application (a release, a sale) are demand, not evidence: the
+    # multi-hour means are recomputed without them, or a release would keep a 12-hour mean high for half a
+    # day after the release itself stopped being scored.
+    demand = (out["breadth"] >= DEMAND_BREADTH) & (out["z"] < NEW_PATH_Z)
+    if demand.any():
+        for lo in range(0, n, chunk):
+            sl = slice(lo, min(n, lo + chunk))
+            ex = exclude[sl] if exclude is not None else None
+            _window_signals(out, sl, np.where(demand[sl], 0.0, out["residual"][sl]), ex, sigma[sl], starts)
     for k in out:
         out[k][:, :WARMUP_HOURS] = 0.0 if k not in ("expected_bytes", "expected_usd") else out[k][:, :WARMUP_HOURS]
     return out
