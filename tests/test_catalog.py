@@ -194,6 +194,11 @@ def test_committed_sql_matches_the_code(table, tmp_path):
     assert "=${dt}/" in rendered or "=${source}/" in rendered  # Athena's own placeholders survive
 
 
+def test_every_committed_table_sql_is_generated():
+    """No stray DDL under sql/athena/ (e.g. a renamed table's old file): each one is checked above."""
+    assert sorted(p.stem for p in SQL_DIR.glob("*.sql")) == sorted(ALL_TABLES)
+
+
 # ---- Glue ---------------------------------------------------------------------------------------------------
 @pytest.fixture()
 def glue():
