@@ -98,6 +98,20 @@ def test_quiet_series_raise_no_alert_and_thresholds_filter_events():
     big = events[0].impact_usd * 2
     assert build_events(panel, out["anomalous"], out["score"], sig["expected_usd"], min_impact_usd=big) == []
     assert build_events(panel, out["anomalous"], out["score"], sig["expected_usd"], min_impact_pct=10_000) == []
+    # a threshold the event reaches only after some hours: reported then, and detected_at says so
+    ev = events[0]
+    first_hour = ev.entities[0]["impact_usd"] / ev.hours
+    later = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"], min_impact_usd=2.5 * first_hour)
+    assert len(later) == 1 and later[0].start == ev.start
+    assert (
+        pd.Timestamp(later[0].detected_at)
+        > pd.Timestamp(ev.detected_at)
+        == pd.Timestamp(ev.start) + pd.Timedelta(hours=1)
+    )
+    # materiality: an excess below the share of the account's daily egress spend is not an incident
+    daily = panel.values["cost_usd"][:, 24 * 3 : 24 * 10].sum() / 7
+    share = 2 * ev.impact_usd / daily
+    assert build_events(panel, out["anomalous"], out["score"], sig["expected_usd"], min_impact_share=share) == []
 
 
 def test_signals_are_online():

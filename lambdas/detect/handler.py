@@ -6,7 +6,8 @@ Thin on purpose: scoring, events and state live in ``egress_optimizer.detection.
   events are marked as reported only after EventBridge accepted them, so a failed put is retried on the next
   run (and the invocation fails, so Lambda's retry and on-failure destination / DLQ see it).
 
-Environment: ``LAKE_URI`` (s3://bucket/prefix), ``EVENT_BUS_NAME``, ``MIN_IMPACT_USD`` / ``MIN_IMPACT_PCT``
+Environment: ``LAKE_URI`` (s3://bucket/prefix), ``EVENT_BUS_NAME``, ``MIN_IMPACT_USD`` / ``MIN_IMPACT_PCT`` /
+``MIN_SHARE_PCT`` (materiality: % of the account's daily egress spend)
 (optional thresholds), ``POWERTOOLS_SERVICE_NAME`` / ``POWERTOOLS_METRICS_NAMESPACE``.
 """
 
@@ -21,6 +22,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from egress_optimizer.detection.events import MIN_IMPACT_SHARE
 from egress_optimizer.detection.service import detect, mark_emitted
 from egress_optimizer.lake import Lake
 
@@ -59,6 +61,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         lake,
         min_impact_usd=float(os.environ.get("MIN_IMPACT_USD", "0")),
         min_impact_pct=float(os.environ.get("MIN_IMPACT_PCT", "0")),
+        min_impact_share=float(os.environ.get("MIN_SHARE_PCT", str(100 * MIN_IMPACT_SHARE))) / 100,
         record_emitted=False,
     )
     delivered = []

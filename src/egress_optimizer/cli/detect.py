@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
+from egress_optimizer.detection.events import MIN_IMPACT_SHARE
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 
@@ -46,6 +47,11 @@ def detect_cmd(
     planned: Path = typer.Option(None, "--planned", help="JSON list of planned windows to honour in this run."),
     min_impact_usd: float = typer.Option(0.0, "--min-impact-usd", help="Only report events costing at least this."),
     min_impact_pct: float = typer.Option(0.0, "--min-impact-pct", help="...and at least this % above expected."),
+    min_share_pct: float = typer.Option(
+        100 * MIN_IMPACT_SHARE,
+        "--min-share-pct",
+        help="...and at least this % of the account's daily egress spend (materiality; 0 turns it off).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Score new hourly features with the current model; write 'anomalies' and 'anomaly_events'."""
@@ -60,7 +66,16 @@ def detect_cmd(
         since_ts = pd.Timestamp(since, tz="UTC") if since else None
     except ValueError:
         raise InputError(f"--since {since!r} is not a date or time") from None
-    result = detect(Lake.open(lake, create=False), since_ts, windows, min_impact_usd, min_impact_pct)
+    if min_share_pct < 0:
+        raise InputError("--min-share-pct must be 0 or more")
+    result = detect(
+        Lake.open(lake, create=False),
+        since_ts,
+        windows,
+        min_impact_usd,
+        min_impact_pct,
+        min_impact_share=min_share_pct / 100,
+    )
     if json_out:
         print(json.dumps(result.to_json(), default=str))
         return

@@ -7,8 +7,9 @@ share its account and one of its regions.
 - recall: unplanned incidents matched by at least one event / unplanned incidents;
 - precision: events matching an unplanned incident / all events (events on planned work, on legitimate
   spikes or on nothing are false alerts);
-- time to detect: hours from the incident's start to the end of the first anomalous hour of its first
-  matching event (an hour is scored once it has closed, so detecting in the first hour counts 1);
+- time to detect: hours from the incident's start to the earliest ``detected_at`` of its matching events
+  (the end of the first hour by which an event clears every threshold; an hour is scored once it has
+  closed, so detecting in the first hour counts 1);
 - dollars caught: the labelled counterfactual impact of the incidents that were detected.
 """
 
@@ -64,9 +65,8 @@ def evaluate_events(events: list[Event], labels: dict, scored_from: pd.Timestamp
             matched_events.add(e.id)
         ttd = None
         if hits:
-            ttd = (pd.Timestamp(hits[0].start) + pd.Timedelta(hours=1) - pd.Timestamp(inc["start"])) / pd.Timedelta(
-                hours=1
-            )
+            first = min(pd.Timestamp(e.detected_at) for e in hits)
+            ttd = (first - pd.Timestamp(inc["start"])) / pd.Timedelta(hours=1)
             ttd = max(float(ttd), 1.0)
         per_incident.append(
             {

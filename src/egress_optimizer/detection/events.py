@@ -103,6 +103,25 @@ def _severity(per_day: float) -> str:
     return next(name for lo, name in SEVERITY if per_day >= lo)
 
 
+MIN_IMPACT_SHARE = 0.0002  # 0.02 % of the account's daily egress spend: $0.20 on a $1,000-a-day account
+
+
+def _trailing_daily_spend(panel: Panel, hours: int = 168) -> dict[str, np.ndarray]:
+    """Per account and hour: the mean daily egress spend over the previous ``hours`` hours (the hours so far
+    when there are fewer; the hour itself when there are none), so materiality never looks ahead."""
+    accounts = panel.keys["account"].to_numpy()
+    out = {}
+    for account in np.unique(accounts):
+        per_hour = panel.values["cost_usd"][accounts == account].sum(axis=0)
+        c = np.concatenate([[0.0], np.cumsum(per_hour)])
+        t = np.arange(len(per_hour))
+        lo = np.maximum(t - hours, 0)
+        n = t - lo
+        mean = np.where(n > 0, (c[t] - c[lo]) / np.maximum(n, 1), per_hour)
+        out[account] = 24.0 * mean
+    return out
+
+
 def build_events(
     panel: Panel,
     anomalous: np.ndarray,
@@ -111,13 +130,22 @@ def build_events(
     gap_hours: int = 3,
     min_impact_usd: float = 0.0,
     min_impact_pct: float = 0.0,
+    min_impact_share: float = MIN_IMPACT_SHARE,
 ) -> list[Event]:
-    """Merge anomalous cells into events and keep those past both user thresholds."""
+    """Merge anomalous cells into events and keep those past every threshold: ``min_impact_usd`` and
+    ``min_impact_pct`` (the user's), and ``min_impact_share`` of the account's daily egress spend over the
+    previous week (materiality: a few cents on a $1,000-a-day account is noise, not an incident).
+
+    An event is detected (``detected_at``) at the end of the first hour by which its excess so far meets
+    every threshold, which is when the hourly run would first report it. Events on $0 paths (watched origin
+    fetches) have no dollar excess and are judged by the statistics alone.
+    """
     rows, cols = np.nonzero(anomalous)
     if len(rows) == 0:
         return []
     keys = panel.keys
     cost = panel.values["cost_usd"]
+    daily_spend = _trailing_daily_spend(panel)
     cells = pd.DataFrame(
         {
             "row": rows,
@@ -142,8 +170,16 @@ def build_events(
             exp_total = float(expected.sum())
             hours = hi - lo + 1
             pct = 100.0 * impact / exp_total if exp_total > 0 else None
-            if impact < min_impact_usd or (pct is not None and pct < min_impact_pct):
+            # Cumulative excess hour by hour: the first hour that clears every threshold is when it is reported.
+            run_excess = np.cumsum((cost[series, span] - expected_usd[series, span]).sum(axis=0))
+            run_expected = np.cumsum(expected_usd[series, span].sum(axis=0))
+            free = float(cost[series, span].sum()) == 0 and exp_total == 0
+            floor = 0.0 if free else min_impact_share * float(daily_spend[account][lo])
+            run_pct = 100.0 * run_excess / np.where(run_expected > 0, run_expected, 1)
+            ok = (run_excess >= max(min_impact_usd, floor)) & ((run_expected <= 0) | (run_pct >= min_impact_pct))
+            if not ok.any():
                 continue
+            detected = panel.hours[lo + int(np.argmax(ok))] + pd.Timedelta(hours=1)
             per_day = impact / hours * 24.0
             start = panel.hours[lo]
             ents = [
@@ -167,7 +203,7 @@ def build_events(
                     start=start.isoformat(),
                     end=(panel.hours[hi] + pd.Timedelta(hours=1)).isoformat(),
                     hours=hours,
-                    detected_at=(start + pd.Timedelta(hours=1)).isoformat(),
+                    detected_at=detected.isoformat(),
                     expected_usd=round(exp_total, 4),
                     actual_usd=round(float(actual.sum()), 4),
                     impact_usd=round(impact, 4),

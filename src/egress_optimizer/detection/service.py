@@ -19,7 +19,7 @@ import pyarrow.parquet
 
 from egress_optimizer.detection import model_store
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector
-from egress_optimizer.detection.events import Event, PlannedWindow, build_events, planned_mask
+from egress_optimizer.detection.events import MIN_IMPACT_SHARE, Event, PlannedWindow, build_events, planned_mask
 from egress_optimizer.detection.feedback import load_feedback, load_planned, threshold_multipliers
 from egress_optimizer.detection.panel import SERIES_KEY, Panel, build_panel
 from egress_optimizer.detection.signals import SIGNALS, compute_signals
@@ -77,11 +77,12 @@ def score(
     feedback: list | None = None,
     min_impact_usd: float = 0.0,
     min_impact_pct: float = 0.0,
+    min_impact_share: float = MIN_IMPACT_SHARE,
 ) -> tuple[dict[str, np.ndarray], list[Event]]:
     """Score a panel and form events (planned hours never alert)."""
     exclude = planned_mask(panel, planned)
     sig = compute_signals(panel, exclude)
-    return score_signals(detector, panel, sig, exclude, feedback, min_impact_usd, min_impact_pct)
+    return score_signals(detector, panel, sig, exclude, feedback, min_impact_usd, min_impact_pct, min_impact_share)
 
 
 def score_signals(
@@ -92,11 +93,14 @@ def score_signals(
     feedback: list | None = None,
     min_impact_usd: float = 0.0,
     min_impact_pct: float = 0.0,
+    min_impact_share: float = MIN_IMPACT_SHARE,
 ) -> tuple[dict[str, np.ndarray], list[Event]]:
     """The decision half of ``score`` on signals computed once (evaluation reuses them across seeds)."""
     out = detector.score_panel(panel, sig, threshold_multipliers(panel, feedback or []))
     out["anomalous"] &= ~exclude
-    events = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"], 3, min_impact_usd, min_impact_pct)
+    events = build_events(
+        panel, out["anomalous"], out["score"], sig["expected_usd"], 3, min_impact_usd, min_impact_pct, min_impact_share
+    )
     return out, events
 
 
@@ -108,6 +112,7 @@ def detect(
     min_impact_pct: float = 0.0,
     model_version: str | None = None,
     record_emitted: bool = True,
+    min_impact_share: float = MIN_IMPACT_SHARE,
 ) -> DetectResult:
     """Score new hours (after the last run, or from ``since``) and write anomalies and events.
 
@@ -123,7 +128,7 @@ def detect(
     if panel.shape[1] == 0:
         return DetectResult(meta["version"], None, None, 0, [])
     windows = [*load_planned(lake), *(planned or [])]
-    out, events = score(detector, panel, windows, load_feedback(lake), min_impact_usd, min_impact_pct)
+    out, events = score(detector, panel, windows, load_feedback(lake), min_impact_usd, min_impact_pct, min_impact_share)
     cols = np.ones(panel.shape[1], dtype=bool) if since is None else np.asarray(panel.hours >= since)
     scored_hours = panel.hours[cols]
     n_anom, recent = 0, []
