@@ -15,6 +15,7 @@ from egress_optimizer.planners.replication import (
     ALGOS,
     ReplicationPlan,
     _cloudcast,
+    _CloudcastJob,
     _plan_usd,
     cluster_relays,
     direct_time,
@@ -294,7 +295,8 @@ def test_priced_exact_program_matches_the_full_program() -> None:
     check_plan(prof, priced, 2)
     assert priced.status == "optimal"
     # the same joint program on every edge, without a warm start (so without pricing)
-    trees, status, bound = _cloudcast(prof, src, dsts, 40, budget, 2, 2, False, False, False, 3, 1, None, False)
+    job = _CloudcastJob(prof, src, dsts, 40, budget, 2, 2, False, False, 3, 1, None)
+    trees, status, bound = _cloudcast(job, iterative=False, warm_start=False)
     assert status == "optimal"
     assert priced.total_cost_usd == pytest.approx(_plan_usd(prof, trees, 40, budget, 2), rel=2e-4)
     assert priced.lower_bound_usd <= priced.total_cost_usd + 1e-9 and bound <= priced.total_cost_usd * (1 + 2e-4)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import networkx as nx
 import numpy as np
@@ -779,64 +779,68 @@ def _refine(
     return got if _plan_usd(profile, got, size_gb, budget_s, max_vms) < best_usd - 1e-9 else best
 
 
+@dataclass(frozen=True)
+class _CloudcastJob:
+    """What one Cloudcast solve moves (``size_gb`` from ``src`` to ``dsts`` within ``budget_s``) and the overlay and
+    solver settings it shares with the approximate solves that warm-start it (see :func:`plan_replication`)."""
+
+    profile: Profile
+    src: str
+    dsts: list[str]
+    size_gb: float
+    budget_s: float
+    stripes: int
+    max_vms: int
+    clustering: bool
+    two_hop: bool
+    n_relays: int
+    stripe_group: int
+    time_limit_s: float | None
+
+
 def _cloudcast(
-    profile: Profile,
-    src: str,
-    dsts: list[str],
-    size_gb: float,
-    budget_s: float,
-    stripes: int,
-    max_vms: int,
-    clustering: bool,
-    two_hop: bool,
-    iterative: bool,
-    n_relays: int,
-    stripe_group: int,
-    time_limit_s: float | None,
-    warm_start: bool = True,
-    refine: bool = True,
+    job: _CloudcastJob, iterative: bool, warm_start: bool = True, refine: bool = True
 ) -> tuple[list[list[Edge]], str, float | None]:
     """Trees per stripe, solver status and (for the joint program) the solver's lower bound on the objective."""
-    nodes = [src, *dsts]
-    if clustering:
-        nodes += cluster_relays(profile, src, dsts, n_relays)
+    nodes = [job.src, *job.dsts]
+    if job.clustering:
+        nodes += cluster_relays(job.profile, job.src, job.dsts, job.n_relays)
     else:
-        nodes += [r for r in profile.regions if r not in set(nodes)]
-    sub = profile.subset(nodes)
-    inst = _instance(sub, 0, list(range(1, len(dsts) + 1)), two_hop)
+        nodes += [r for r in job.profile.regions if r not in set(nodes)]
+    sub = job.profile.subset(nodes)
+    inst = _instance(sub, 0, list(range(1, len(job.dsts) + 1)), job.two_hop)
     price = sub.cost[inst.tail, inst.head]
-    gb = size_gb / stripes
+    gb = job.size_gb / job.stripes
     trees: list[list[Edge]] = []
     status = "optimal"
     bound = None
     if not iterative:
         start = None
         if warm_start:  # an approximate plan on the same overlay is a valid incumbent for the joint program
-            start = _warm_start(profile, src, dsts, size_gb, budget_s, stripes, max_vms, clustering, two_hop,
-                                n_relays, stripe_group, time_limit_s, inst, nodes)  # fmt: skip
-        if start is not None and inst.trees and not clustering:
+            start = _warm_start(job, inst, nodes)
+        if start is not None and inst.trees and not job.clustering:
             # The exact program: price the other edges out instead of putting all ~5,000 into the MILP.
             # First edges: among the terminals and clustered relays, plus the two-hop edges of every region (so
             # every region has edges, and duals, in the first LP).
-            core = np.isin(inst.tail, core_nodes := _core(profile, src, dsts, n_relays, nodes)) & np.isin(
-                inst.head, core_nodes
-            )
+            core = np.isin(
+                inst.tail, core_nodes := _core(job.profile, job.src, job.dsts, job.n_relays, nodes)
+            ) & np.isin(inst.head, core_nodes)
             core |= (inst.tail == 0) | np.isin(inst.head, inst.dsts)
             chosen, _, status, bound = _solve_priced(
-                inst, [gb] * stripes, budget_s, max_vms, price, core, start, time_limit_s
+                inst, [gb] * job.stripes, job.budget_s, job.max_vms, price, core, start, job.time_limit_s
             )
         else:
             chosen, _, status, bound = _solve(
-                inst, [gb] * stripes, budget_s, max_vms, price, time_limit_s=time_limit_s, start=start
+                inst, [gb] * job.stripes, job.budget_s, job.max_vms, price, time_limit_s=job.time_limit_s, start=start
             )
     else:
         # Stripe-iterative: a few stripes at a time, keeping the VMs bought and the capacity already used.
         chosen = []
         vol0 = np.zeros(inst.m)
         vm_lo = np.zeros(len(nodes))
-        for first in range(0, stripes, stripe_group):
-            group = [gb] * min(stripe_group, stripes - first)
-            got, vms, st, _ = _solve(inst, group, budget_s, max_vms, price, vm_lo, vol0, time_limit_s)
+        for first in range(0, job.stripes, job.stripe_group):
+            group = [gb] * min(job.stripe_group, job.stripes - first)
+            got, vms, st, _ = _solve(inst, group, job.budget_s, job.max_vms, price, vm_lo, vol0, job.time_limit_s)
             if st != "optimal":
                 status = st
             for e in got:
@@ -845,9 +849,11 @@ def _cloudcast(
             chosen += got
     for e in chosen:
         edges = [(nodes[a], nodes[b]) for a, b in zip(inst.tail[e], inst.head[e], strict=True)]
-        trees.append(_prune(edges, src, dsts))
-    if refine and (clustering or two_hop or iterative):
-        trees = _refine(profile, src, dsts, size_gb, budget_s, max_vms, nodes, trees, time_limit_s)
+        trees.append(_prune(edges, job.src, job.dsts))
+    if refine and (job.clustering or job.two_hop or iterative):
+        trees = _refine(
+            job.profile, job.src, job.dsts, job.size_gb, job.budget_s, job.max_vms, nodes, trees, job.time_limit_s
+        )
         bound = None
     return trees, status, bound
 
@@ -858,32 +864,14 @@ def _core(profile: Profile, src: str, dsts: list[str], n_relays: int, nodes: lis
     return np.array([where[r] for r in [src, *dsts, *cluster_relays(profile, src, dsts, n_relays)]])
 
 
-def _warm_start(
-    profile: Profile,
-    src: str,
-    dsts: list[str],
-    size_gb: float,
-    budget_s: float,
-    stripes: int,
-    max_vms: int,
-    clustering: bool,
-    two_hop: bool,
-    n_relays: int,
-    stripe_group: int,
-    time_limit_s: float | None,
-    inst: _Instance,
-    nodes: list[str],
-) -> list[list[tuple[int, int]]] | None:
+def _warm_start(job: _CloudcastJob, inst: _Instance, nodes: list[str]) -> list[list[tuple[int, int]]] | None:
     """An incumbent for the joint program: the full approximate plan if it lies on the program's overlay (and the
     program has no hop limit), else the stripe-iterative plan with the same overlay settings (or None)."""
     where = {r: i for i, r in enumerate(nodes)}
     edges = set(zip(inst.tail.tolist(), inst.head.tolist(), strict=True))
-    for cl, th, ref in [(True, True, True)] * inst.trees + [(clustering, two_hop, False)]:
+    for cl, th, ref in [(True, True, True)] * inst.trees + [(job.clustering, job.two_hop, False)]:
         try:
-            approx, _, _ = _cloudcast(
-                profile, src, dsts, size_gb, budget_s, stripes, max_vms, cl, th, True, n_relays, stripe_group,
-                time_limit_s, False, ref,
-            )  # fmt: skip
+            approx, _, _ = _cloudcast(replace(job, clustering=cl, two_hop=th), True, False, ref)
         except InputError:
             continue
         start = [[(where.get(a, -1), where.get(b, -1)) for a, b in t] for t in approx]
@@ -1044,11 +1032,13 @@ def plan_replication(
         options.update(clustering=clustering, two_hop=two_hop, iterative=iterative)
         if clustering or two_hop or iterative:
             options.update(refine=refine)
+        job = _CloudcastJob(
+            profile=profile, src=src, dsts=dsts, size_gb=size_gb, budget_s=budget, stripes=stripes, max_vms=max_vms,
+            clustering=clustering, two_hop=two_hop, n_relays=n_relays, stripe_group=stripe_group,
+            time_limit_s=time_limit_s,
+        )  # fmt: skip
         try:
-            trees, status, bound = _cloudcast(
-                profile, src, dsts, size_gb, budget, stripes, max_vms, clustering, two_hop, iterative,
-                n_relays, stripe_group, time_limit_s, refine=refine,
-            )  # fmt: skip
+            trees, status, bound = _cloudcast(job, iterative, refine=refine)
         except InputError as e:
             if str(e) != "infeasible":
                 raise
