@@ -108,6 +108,13 @@ def test_quiet_series_raise_no_alert_and_thresholds_filter_events():
         > pd.Timestamp(ev.detected_at)
         == pd.Timestamp(ev.start) + pd.Timedelta(hours=1)
     )
+    # hours flagged on a dip cost nothing extra: no event, and no crash (even with every threshold at 0)
+    dip = np.zeros_like(out["anomalous"])
+    dip[4, 24 * 11 : 24 * 11 + 3] = True
+    low = sig["expected_usd"].copy()
+    low[4, 24 * 11 : 24 * 11 + 3] = panel.values["cost_usd"][4, 24 * 11 : 24 * 11 + 3] * 3
+    low[4, 24 * 11] = 0.0
+    assert build_events(panel, dip, out["score"], low, min_impact_share=0.0) == []
     # materiality: an excess below the share of the account's daily egress spend is not an incident
     daily = panel.values["cost_usd"][:, 24 * 3 : 24 * 10].sum() / 7
     share = 2 * ev.impact_usd / daily

@@ -100,7 +100,7 @@ class Event:
 
 
 def _severity(per_day: float) -> str:
-    return next(name for lo, name in SEVERITY if per_day >= lo)
+    return next((name for lo, name in SEVERITY if per_day >= lo), SEVERITY[-1][1])
 
 
 MIN_IMPACT_SHARE = 0.0002  # 0.02 % of the account's daily egress spend: $0.20 on a $1,000-a-day account
@@ -177,7 +177,8 @@ def build_events(
             floor = 0.0 if free else min_impact_share * float(daily_spend[account][lo])
             run_pct = 100.0 * run_excess / np.where(run_expected > 0, run_expected, 1)
             ok = (run_excess >= max(min_impact_usd, floor)) & ((run_expected <= 0) | (run_pct >= min_impact_pct))
-            if not ok.any():
+            # A group whose total excess is not positive cost nothing extra (the anomaly was a dip or noise).
+            if not ok.any() or impact < 0 or (impact == 0 and not free):
                 continue
             detected = panel.hours[lo + int(np.argmax(ok))] + pd.Timedelta(hours=1)
             per_day = impact / hours * 24.0
