@@ -173,7 +173,7 @@ def build_events(
             # Cumulative excess hour by hour: the first hour that clears every threshold is when it is reported.
             run_excess = np.cumsum((cost[series, span] - expected_usd[series, span]).sum(axis=0))
             run_expected = np.cumsum(expected_usd[series, span].sum(axis=0))
-            free = float(cost[series, span].sum()) == 0 and exp_total == 0
+            free = float(actual.sum()) == 0 and exp_total == 0
             floor = 0.0 if free else min_impact_share * float(daily_spend[account][lo])
             run_pct = 100.0 * run_excess / np.where(run_expected > 0, run_expected, 1)
             ok = (run_excess >= max(min_impact_usd, floor)) & ((run_expected <= 0) | (run_pct >= min_impact_pct))

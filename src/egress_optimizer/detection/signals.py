@@ -42,9 +42,15 @@ def _rolling_mean(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def _window_signals(
-    out: dict[str, np.ndarray], sl: slice, r: np.ndarray, ex: np.ndarray | None, sigma: np.ndarray, starts: np.ndarray
+    out: dict[str, np.ndarray],
+    sl: slice | np.ndarray,
+    r: np.ndarray,
+    ex: np.ndarray | None,
+    sigma: np.ndarray,
+    starts: np.ndarray,
 ) -> None:
-    """``z<k>``: the mean residual of the last k hours over its own past spread, into ``out[...][sl]``."""
+    """``z<k>``: the mean residual of the last k hours over its own past spread, into ``out[...][sl]`` (a slice
+    or the row indices of ``r``)."""
     for k in WINDOWS:
         # Residuals of neighbouring hours are correlated, so the k-hour mean is scaled by its own past
         # spread, and never by less than sigma / sqrt(k) (heavy-tailed series have a small MAD of means).
@@ -102,12 +108,13 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
     # Hours that rose with the rest of their application (a release, a sale) are demand, not evidence: the
     # multi-hour means are recomputed without them, or a release would keep a 12-hour mean high for half a
     # day after the release itself stopped being scored.
+    # Only series that had a demand hour change, so only those are recomputed.
     demand = (out["breadth"] >= DEMAND_BREADTH) & (out["z"] < NEW_PATH_Z)
-    if demand.any():
-        for lo in range(0, n, chunk):
-            sl = slice(lo, min(n, lo + chunk))
-            ex = exclude[sl] if exclude is not None else None
-            _window_signals(out, sl, np.where(demand[sl], 0.0, out["residual"][sl]), ex, sigma[sl], starts)
+    rows = np.flatnonzero(demand.any(axis=1))
+    for lo in range(0, len(rows), chunk):
+        idx = rows[lo : lo + chunk]
+        ex = exclude[idx] if exclude is not None else None
+        _window_signals(out, idx, np.where(demand[idx], 0.0, out["residual"][idx]), ex, sigma[idx], starts)
     for k in out:
         out[k][:, :WARMUP_HOURS] = 0.0 if k not in ("expected_bytes", "expected_usd") else out[k][:, :WARMUP_HOURS]
     return out
