@@ -16,7 +16,7 @@ import pytest
 from egress_optimizer.cli import run
 from egress_optimizer.detection import model_store
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector
-from egress_optimizer.detection.events import PlannedWindow, build_events, planned_mask
+from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, build_events, planned_mask
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
 from egress_optimizer.detection.panel import build_panel
@@ -391,6 +391,32 @@ def test_a_silent_path_alerts_on_gigabytes_not_on_kilobytes():
         out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel)
         row = panel.keys.index[panel.keys.destination == "aws-service:S3 via NAT"][0]
         assert bool(out["anomalous"][row, panel.hours.get_loc(hour)]) is expect
+
+
+def test_a_new_cross_region_path_is_reported_in_its_first_hour_however_small():
+    """Replication to a region never used before bills from its first byte: the materiality floor (share of
+    the account's daily spend) does not hold it back; a small new path inside the region still waits for it."""
+    df = _hourly()
+    start = 24 * 9 + 3
+    hour = START + pd.Timedelta(hours=start)
+    base = df[df.entity == "nat-000"].copy()
+    live = (base.hour >= hour).to_numpy()
+    found = {}
+    for destination, peer in (("replication", "sa-east-1"), ("aws-service:S3 via NAT", "")):
+        path = base.assign(entity="bucket-exports", destination=destination, peer_region=peer)
+        path["bytes"] = np.where(live, 120_000_000, 0)
+        path["cost_usd"] = path["bytes"] / 1024**3 * 0.02
+        panel = build_panel(pd.concat([df, path]))
+        sig = compute_signals(panel)
+        out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
+        row = int(np.flatnonzero(panel.keys.entity.to_numpy() == "bucket-exports")[0])
+        assert out["anomalous"][row, start]
+        floor = MIN_IMPACT_SHARE * panel.values["cost_usd"][:, start - 168 : start].sum() / 7
+        assert path["cost_usd"].max() < floor  # the first hour alone is below the floor
+        (event,) = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
+        found[destination] = pd.Timestamp(event.detected_at) - hour
+    assert found["replication"] == pd.Timedelta(hours=1)
+    assert found["aws-service:S3 via NAT"] > pd.Timedelta(hours=1)
 
 
 def test_score_series_finds_a_higher_day_in_a_clean_daily_cycle():

@@ -138,7 +138,8 @@ def build_events(
 
     An event is detected (``detected_at``) at the end of the first hour by which its excess so far meets
     every threshold, which is when the hourly run would first report it. Events on $0 paths (watched origin
-    fetches) have no dollar excess and are judged by the statistics alone.
+    fetches) have no dollar excess and are judged by the statistics alone; events that open a path to a
+    region never used before are exempt from the materiality share (the user's thresholds still apply).
     """
     rows, cols = np.nonzero(anomalous)
     if len(rows) == 0:
@@ -146,6 +147,9 @@ def build_events(
     keys = panel.keys
     cost = panel.values["cost_usd"]
     daily_spend = _trailing_daily_spend(panel)
+    carried = panel.values["bytes"] > 0
+    first_seen = np.where(carried.any(axis=1), np.argmax(carried, axis=1), panel.shape[1])
+    cross_region = (keys["peer_region"].fillna("") != "").to_numpy()
     cells = pd.DataFrame(
         {
             "row": rows,
@@ -174,7 +178,11 @@ def build_events(
             run_excess = np.cumsum((cost[series, span] - expected_usd[series, span]).sum(axis=0))
             run_expected = np.cumsum(expected_usd[series, span].sum(axis=0))
             free = float(actual.sum()) == 0 and exp_total == 0
-            floor = 0.0 if free else min_impact_share * float(daily_spend[account][lo])
+            # Traffic to a region it never went to before (replication to a new region, a new cross-region
+            # dependency) is a configuration change that bills from now on: reported in its first hour,
+            # however small.
+            new_path = bool(((first_seen[series] >= lo) & cross_region[series]).any())
+            floor = 0.0 if free or new_path else min_impact_share * float(daily_spend[account][lo])
             run_pct = 100.0 * run_excess / np.where(run_expected > 0, run_expected, 1)
             ok = (run_excess >= max(min_impact_usd, floor)) & ((run_expected <= 0) | (run_pct >= min_impact_pct))
             # A group whose total excess is not positive cost nothing extra (the anomaly was a dip or noise).
