@@ -15,6 +15,7 @@ import pytest
 
 from egress_optimizer.cli import run
 from egress_optimizer.detection import model_store
+from egress_optimizer.detection.baselines import seasonal_expected
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, build_events, planned_mask
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
@@ -417,6 +418,36 @@ def test_a_new_cross_region_path_is_reported_in_its_first_hour_however_small():
         found[destination] = pd.Timestamp(event.detected_at) - hour
     assert found["replication"] == pd.Timedelta(hours=1)
     assert found["aws-service:S3 via NAT"] > pd.Timedelta(hours=1)
+
+
+def test_one_silent_same_kind_day_does_not_zero_the_baseline():
+    """A Monday's only same-kind history is one weekday that happened to be silent at this hour: the baseline
+    meets the all-days median halfway instead of collapsing to 0 (which makes any traffic infinitely odd)."""
+    x = np.array([[5e9, 6e9, 4e9, 0.0, 5e9]])
+    lags = np.zeros((1, 24 * 4 + 1))
+    lags[0, ::24] = x[0]
+    weekend = np.zeros_like(lags, dtype=bool)
+    weekend[0, : 24 * 3] = True  # days 0-2 are a long weekend; day 3 (silent at this hour) is the one weekday
+    expected = seasonal_expected(lags, days=7, weekend=weekend)[0, 24 * 4]
+    assert expected == pytest.approx(0.5 * (0.0 + np.median([5e9, 6e9, 4e9, 0.0])))
+
+
+def test_a_zero_cost_path_needs_a_surge_that_persists():
+    """Origin fetches cost nothing: one odd hour is not an incident, a surge that lasts is (reported at its second
+    anomalous hour)."""
+    df = _hourly()
+    df.loc[df.entity == "nat-002", ["destination", "cost_usd"]] = ["cloudfront origin", 0.0]
+    panel = build_panel(df)
+    sig = compute_signals(panel)
+    row = int(np.flatnonzero(panel.keys.destination.to_numpy() == "cloudfront origin")[0])
+    start = 24 * 10 + 4
+    for hours, expect in ((1, 0), (3, 1)):
+        flagged = np.zeros(panel.shape, dtype=bool)
+        flagged[row, start : start + hours] = True
+        events = build_events(panel, flagged, flagged * 1.0, sig["expected_usd"])
+        assert len(events) == expect
+    assert pd.Timestamp(events[0].detected_at) == panel.hours[start + 1] + pd.Timedelta(hours=1)
+    assert events[0].actual_usd == 0 and events[0].impact_usd == 0
 
 
 def test_score_series_finds_a_higher_day_in_a_clean_daily_cycle():

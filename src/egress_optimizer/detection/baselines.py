@@ -76,8 +76,10 @@ def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None =
         same_lags = np.where(same, lags, np.nan)
         n_same = np.sum(~np.isnan(same_lags), axis=0)
         same_med = _nan_reduce(np.nanmedian, same_lags, 0)
-        # One same-kind day is a noisy baseline on its own: meet the all-days median halfway (geometric mean).
-        one = np.sqrt(np.clip(same_med, 0, None) * np.clip(any_med, 0, None))
+        # One same-kind day is a noisy baseline on its own: meet the all-days median halfway. Arithmetic, not
+        # geometric: a single silent hour (0 bytes) must not make the baseline 0 and the next hour infinitely
+        # surprising.
+        one = 0.5 * (np.clip(same_med, 0, None) + np.clip(any_med, 0, None))
         any_med = np.where(n_same >= 2, same_med, np.where(n_same == 1, one, any_med))
     return np.where(enough, any_med, np.nan)
 

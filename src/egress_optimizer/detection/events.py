@@ -103,6 +103,7 @@ def _severity(per_day: float) -> str:
     return next((name for lo, name in SEVERITY if per_day >= lo), SEVERITY[-1][1])
 
 
+FREE_PATH_HOURS = 2  # anomalous hours a $0 path needs before it is an incident
 MIN_IMPACT_SHARE = 0.0002  # 0.02 % of the account's daily egress spend: $0.20 on a $1,000-a-day account
 
 
@@ -185,6 +186,12 @@ def build_events(
             floor = 0.0 if free or new_path else min_impact_share * float(daily_spend[account][lo])
             run_pct = 100.0 * run_excess / np.where(run_expected > 0, run_expected, 1)
             ok = (run_excess >= max(min_impact_usd, floor)) & ((run_expected <= 0) | (run_pct >= min_impact_pct))
+            if free:
+                # A $0 path (origin fetches) costs nothing in one odd hour: only a surge that persists (a cache
+                # that stopped caching) is an incident, reported at its second anomalous hour.
+                flagged = np.zeros(hours, dtype=bool)
+                flagged[seg - lo] = True
+                ok &= np.cumsum(flagged) >= FREE_PATH_HOURS
             # A group whose total excess is not positive cost nothing extra (the anomaly was a dip or noise).
             if not ok.any() or impact < 0 or (impact == 0 and not free):
                 continue
