@@ -448,6 +448,14 @@ def test_a_zero_cost_path_needs_a_surge_that_persists():
         assert len(events) == expect
     assert pd.Timestamp(events[0].detected_at) == panel.hours[start + 1] + pd.Timedelta(hours=1)
     assert events[0].actual_usd == 0 and events[0].impact_usd == 0
+    # an immaterial paid blip in the same account and region joins the event without hiding the surge
+    flagged[0, start + 1] = True
+    expected = sig["expected_usd"].copy()
+    expected[0, start : start + 3] = panel.values["cost_usd"][0, start : start + 3]
+    expected[0, start + 1] -= 1e-4
+    (mixed,) = build_events(panel, flagged, flagged * 1.0, expected)
+    assert mixed.impact_usd == pytest.approx(1e-4, abs=1e-6)
+    assert len(mixed.entities) == 2 and mixed.detected_at == events[0].detected_at
 
 
 def test_score_series_finds_a_higher_day_in_a_clean_daily_cycle():

@@ -178,22 +178,25 @@ def build_events(
             # Cumulative excess hour by hour: the first hour that clears every threshold is when it is reported.
             run_excess = np.cumsum((cost[series, span] - expected_usd[series, span]).sum(axis=0))
             run_expected = np.cumsum(expected_usd[series, span].sum(axis=0))
-            free = float(actual.sum()) == 0 and exp_total == 0
             # Traffic to a region it never went to before (replication to a new region, a new cross-region
             # dependency) is a configuration change that bills from now on: reported in its first hour,
             # however small.
             new_path = bool(((first_seen[series] >= lo) & cross_region[series]).any())
-            floor = 0.0 if free or new_path else min_impact_share * float(daily_spend[account][lo])
+            floor = 0.0 if new_path else min_impact_share * float(daily_spend[account][lo])
             run_pct = 100.0 * run_excess / np.where(run_expected > 0, run_expected, 1)
             ok = (run_excess >= max(min_impact_usd, floor)) & ((run_expected <= 0) | (run_pct >= min_impact_pct))
-            if free:
-                # A $0 path (origin fetches) costs nothing in one odd hour: only a surge that persists (a cache
-                # that stopped caching) is an incident, reported at its second anomalous hour.
+            # $0 paths (origin fetches) have no dollar excess and are judged by the statistics alone, whatever
+            # paid path shares the event: one odd hour costs nothing, a surge that persists (a cache that
+            # stopped caching) is an incident, reported at its second anomalous hour.
+            free = (actual == 0) & (expected == 0)
+            surge = np.zeros(hours, dtype=bool)
+            if free.any() and min_impact_usd <= 0:
                 flagged = np.zeros(hours, dtype=bool)
-                flagged[seg - lo] = True
-                ok &= np.cumsum(flagged) >= FREE_PATH_HOURS
+                flagged[part["col"].to_numpy()[np.isin(part["row"].to_numpy(), series[free])] - lo] = True
+                surge = np.cumsum(flagged) >= FREE_PATH_HOURS
+            ok |= surge
             # A group whose total excess is not positive cost nothing extra (the anomaly was a dip or noise).
-            if not ok.any() or impact < 0 or (impact == 0 and not free):
+            if not ok.any() or impact < 0 or (impact == 0 and not surge.any()):
                 continue
             detected = panel.hours[lo + int(np.argmax(ok))] + pd.Timedelta(hours=1)
             per_day = impact / hours * 24.0
