@@ -22,7 +22,7 @@ from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
 from egress_optimizer.detection.panel import build_panel
 from egress_optimizer.detection.service import detect, train
-from egress_optimizer.detection.signals import SIGNALS, compute_signals
+from egress_optimizer.detection.signals import SIGNALS, compute_signals, entity_kind
 from egress_optimizer.detection.univariate import OnlineSeriesScorer, warmup_rows
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
@@ -150,6 +150,38 @@ def test_a_release_across_regions_is_demand_during_and_after_it():
     out = det.score_panel(panel)
     row = int(np.flatnonzero(panel.keys["entity"].to_numpy() == "nat-000")[0])
     assert out["anomalous"][row, 24 * 9 + 12 : 24 * 9 + 16].any()
+
+
+def test_breadth_compares_a_resource_with_the_same_kind_of_resource_elsewhere():
+    """A release lifts the team's load balancers in both regions while its NAT gateways stay flat: demand. The
+    flat NATs must not dilute the evidence (they are a different component), and one balancer alone is still
+    an incident."""
+    regions = ["us-east-1", "us-east-1", "eu-west-1", "eu-west-1"] * 3
+    det = EgressDetector(DetectorParams(mode="baseline"))
+    flagged = {}
+    for name, lifted in (("release", [0, 2]), ("one balancer", [0])):
+        df = _hourly(
+            series=12,
+            regions=regions,
+            incident={"series": lifted, "start": 24 * 9 + 12, "end": 24 * 9 + 16, "magnitude": 0.8},
+        )
+        arn = "arn:aws:elasticloadbalancing:{}:111122223333:loadbalancer/app/web/{}"
+        nat = "arn:aws:ec2:{}:111122223333:natgateway/{}"
+        df["entity"] = [
+            (arn if e in ("nat-000", "nat-002") else nat).format(r, e)
+            for e, r in zip(df.entity, df.region, strict=True)
+        ]
+        panel = build_panel(df)
+        row = int(np.flatnonzero(panel.keys["entity"].str.endswith("nat-000").to_numpy())[0])
+        flagged[name] = det.score_panel(panel)["anomalous"][row, 24 * 9 + 12 : 24 * 9 + 16].any()
+    assert flagged == {"release": False, "one balancer": True}
+
+
+def test_entity_kind_names_the_resource_type():
+    assert entity_kind("arn:aws:ec2:us-east-1:111122223333:natgateway/nat-0abc") == "natgateway"
+    assert entity_kind("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/web/1f") == "loadbalancer"
+    assert entity_kind("arn:aws:ecs:us-east-1:1:task/api-cluster/9e") == "task"
+    assert [entity_kind(e) for e in ("i-0abc", "eni-0abc", "prod-assets-1234")] == ["instance", "eni", "bucket"]
 
 
 def test_planned_window_suppresses_and_stays_out_of_baselines():

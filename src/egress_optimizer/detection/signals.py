@@ -10,8 +10,9 @@ absorbed by the trailing baselines instead of being scored forever.
   rest of their application, see ``breadth``, add nothing to these means);
 - ``peer_z``: bytes from peers first seen within the last day, as a share of the hour's bytes, above its own
   trailing median (exfiltration to new addresses hides inside normal volume noise but not here);
-- ``breadth``: the share of the same team's series in other regions whose z is also high this hour
-  (a release lifts the whole storefront at once; a misconfiguration hits one path).
+- ``breadth``: the share of the same team's series in other regions (same kind of resource, same class of
+  destination) whose z is also high this hour (a release lifts the storefront's load balancers everywhere at
+  once; a misconfiguration hits one path).
 """
 
 from __future__ import annotations
@@ -121,9 +122,13 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
 
 
 def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
-    """For each cell: share of the same team's series of the same destination class in *other* regions that
-    are also up by ``level`` sigmas."""
-    teams = (panel.keys["team"].fillna("") + "|" + panel.keys["destination"].str.split(":").str[0]).to_numpy()
+    """For each cell: share of the same team's series of the same destination class and kind of resource in
+    *other* regions that are also up by ``level`` sigmas (a release's load balancers are compared with load
+    balancers, not diluted by the team's flat NAT gateways)."""
+    kind = panel.keys["entity"].astype(str).map(entity_kind)
+    teams = (
+        panel.keys["team"].fillna("") + "|" + panel.keys["destination"].str.split(":").str[0] + "|" + kind
+    ).to_numpy()
     regions = panel.keys["region"].to_numpy()
     up = (z >= level).astype(float)
     out = np.zeros_like(z)
@@ -138,3 +143,15 @@ def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
             others = rows[regions[rows] != r]
             out[mine] = up[others].mean(axis=0)[None, :]
     return out
+
+
+def entity_kind(entity: str) -> str:
+    """The kind of resource a series belongs to: the resource type of an ARN (natgateway, loadbalancer, task,
+    distribution ...), ``instance`` or ``eni`` for bare EC2 ids, ``bucket`` otherwise."""
+    if entity.startswith("arn:"):
+        parts = entity.split(":", 5)
+        return parts[5].split("/")[0] if len(parts) == 6 else "arn"
+    for prefix, kind in (("i-", "instance"), ("eni-", "eni")):
+        if entity.startswith(prefix):
+            return kind
+    return "bucket"
