@@ -504,6 +504,33 @@ def test_nat_far_end_from_plain_addresses_and_without_it():
     assert ddb.gb.sum() == pytest.approx(6) and set(ddb.peer) == {DDB_IP}
 
 
+def test_nat_far_end_when_an_instance_reuses_a_port_within_the_hour():
+    """Two connections from the same instance port to port 443 in one hour (a busy host recycles ephemeral
+    ports): each gateway record takes the far end of the instance's record that starts with it, so the
+    internet download is not filed under DynamoDB (or the other way round)."""
+    v2 = {"version": 2, "protocol": 6}
+
+    def at(minute):
+        start = T0 + timedelta(minutes=minute)
+        return {"start": start, "end": start + timedelta(seconds=50)}
+
+    fwd, back = {"srcport": 40001, "dstport": 443}, {"srcport": 443, "dstport": 40001}
+    got = _attribute(
+        [
+            _rec("eni-nat", "10.1.1.10", "10.1.1.100", 0.5, **v2, **fwd, **at(5)),
+            _rec("eni-nat", "10.1.1.100", "10.1.1.10", 1, **v2, **back, **at(5)),
+            _rec("eni-app", "10.1.1.10", DDB_IP, 0.5, **v2, **fwd, **at(5)),
+            _rec("eni-app", DDB_IP, "10.1.1.10", 1, **v2, **back, **at(5)),
+            _rec("eni-nat", "10.1.1.10", "10.1.1.100", 0.25, **v2, **fwd, **at(40)),
+            _rec("eni-nat", "10.1.1.100", "10.1.1.10", 6, **v2, **back, **at(40)),
+            _rec("eni-app", "10.1.1.10", "81.2.69.1", 0.25, **v2, **fwd, **at(40)),
+            _rec("eni-app", "81.2.69.1", "10.1.1.10", 6, **v2, **back, **at(40)),
+        ]
+    )
+    nat = got[got.usage_type == "NatGateway-Bytes"].groupby("destination").gb.sum()
+    assert nat.to_dict() == pytest.approx({"aws-service:DYNAMODB via NAT": 1.5, "internet via NAT": 6.25})
+
+
 # ---- CloudFront origin fetches ----
 
 

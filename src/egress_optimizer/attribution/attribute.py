@@ -155,7 +155,7 @@ def attribute_flows(
         con.sql("""
       SELECT f.hour, f.direction, f.eni_kind, f.eni_account, f.eni_region, f.eni_az, f.eni_resource, f.eni_team,
              f.eni_app, f.eni_public, f.eni_vpc, f.eni_subnet, f.type, f.peer, f.hop_peer, f.bytes, f.packets,
-             f.far, f.eni_ip, f.srcport, f.dstport, f.protocol,
+             f.far, f.eni_ip, f.srcport, f.dstport, f.protocol, f.start,
              p.aws_service, p.aws_region, coalesce(p.is_global, false) AS is_global,
              coalesce(p.cloudfront, false) AS to_cloudfront,
              coalesce(p.in_vpc, false) AS in_vpc, p.net_kind, p.net_name, p.net_via, p.net_dx,
@@ -384,7 +384,9 @@ def _far_from_instances(df: pd.DataFrame, unknown: pd.Series, peers: pd.DataFram
     """The far end of NAT-translated records that do not carry it (version 2 flow logs, the default format, have
     no pkt-* fields: on the gateway's private side dstaddr/srcaddr is the gateway itself). The instance's own ENI
     logs the same connection addressed to the far end with the same ports, so the far end (and its class) is
-    taken from there: same instance address, instance port, remote port, protocol and hour."""
+    taken from there: same instance address, instance port, remote port, protocol and hour. A busy instance
+    reuses an ephemeral port within the hour, so when several connections share those keys the one whose
+    record starts closest in time (then carries the closest byte count) is the same connection."""
     keys = ["_inst", "_iport", "_rport", "protocol", "hour"]
     ports = df.srcport.notna() & df.dstport.notna()
     unknown = unknown & ports
@@ -398,6 +400,9 @@ def _far_from_instances(df: pd.DataFrame, unknown: pd.Series, peers: pd.DataFram
             "_rport": df.dstport.where(into_nat, df.srcport),
             "protocol": df.protocol,
             "hour": df.hour,
+            "_start": df.start,
+            "_bytes": df.bytes,
+            "_up": into_nat,
         }
     )[unknown]
     sent = df.direction == "egress"  # on the instance's ENI: to the far end
@@ -410,15 +415,23 @@ def _far_from_instances(df: pd.DataFrame, unknown: pd.Series, peers: pd.DataFram
             "protocol": df.protocol,
             "hour": df.hour,
             "_remote": df.hop_peer,
+            "_istart": df.start,
+            "_ibytes": df.bytes,
+            "_iup": sent,
         }
     )[mine]
     if inst.empty:
         return
     public = {a: _is_global(a) for a in inst._remote.unique()}
-    inst = inst[inst._remote.map(public).astype(bool)].drop_duplicates(keys)
-    found = nat.reset_index().merge(inst, on=keys, how="inner").set_index("index")
-    if found.empty:
+    inst = inst[inst._remote.map(public).astype(bool)]
+    cand = nat.reset_index().merge(inst, on=keys, how="inner")
+    if cand.empty:
         return
+    # Rank the candidates of each gateway record: nearest start, then the same direction's byte count.
+    cand["_gap"] = (cand._start - cand._istart).abs()
+    same_way = cand._up == cand._iup
+    cand["_diff"] = np.where(same_way, (cand._bytes - cand._ibytes).abs(), np.iinfo(np.int64).max)
+    found = cand.sort_values(["index", "_gap", "_diff"]).drop_duplicates("index").set_index("index")
     cls = peers.set_index("peer").reindex(found._remote)
     df.loc[found.index, "far"] = found._remote.to_numpy()
     for col, src in (("far_service", "aws_service"), ("far_net_kind", "net_kind"), ("far_net_name", "net_name")):
