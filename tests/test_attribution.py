@@ -84,6 +84,21 @@ def test_attribution_carries_owner_tags(rec):
     assert any("via NAT" in d for d in a.destination)
 
 
+def test_cloudfront_rows_count_requests_and_cache_misses(rec, lake_dir):
+    """Each CloudFront row carries its requests (records) and how many missed the edge cache, exactly as the
+    access logs say; flow and S3 rows have no cache misses."""
+    con = _connection(Lake.open(str(lake_dir), create=False))
+    n, miss = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE edge_result_type = 'Miss') FROM cloudfront"
+        " WHERE distribution_id IS NOT NULL"
+    ).fetchone()
+    a = rec.attributed
+    cf = a[a["product"] == "AmazonCloudFront"]
+    assert int(cf.records.sum()) == n and int(cf.cache_misses.sum()) == miss > 0
+    assert 0.02 < miss / n < 0.3  # a healthy edge cache serves most requests
+    assert a[a["product"] != "AmazonCloudFront"].cache_misses.isna().all()
+
+
 def _incident(estate_dir, kind):
     labels = json.loads((estate_dir / "labels.json").read_text())
     inc = next(i for i in labels["incidents"] if i["kind"] == kind)

@@ -490,6 +490,65 @@ def test_a_zero_cost_path_needs_a_surge_that_persists():
     assert len(mixed.entities) == 2 and mixed.detected_at == events[0].detected_at
 
 
+def _cloudfront_hourly(collapse: tuple[int, int] | None, seed: int = 5) -> pd.DataFrame:
+    """Two geographies of one distribution: ~60 requests an hour, 8 % edge-cache misses; during ``collapse``
+    (hours) 35 % miss while the viewer bytes (what the distribution bills) do not change."""
+    rng = np.random.default_rng(seed)
+    hours = pd.date_range(START, periods=14 * 24, freq="h")
+    rows = []
+    for geo, share in (("US", 0.7), ("EU", 0.3)):
+        requests = rng.poisson(60 * share, len(hours))
+        p = np.full(len(hours), 0.08)
+        if collapse:
+            p[collapse[0] : collapse[1]] = 0.35
+        misses = rng.binomial(requests, p)
+        b = 2e9 * share * rng.lognormal(0, 0.1, len(hours))
+        for h, v, n, m in zip(hours, b, requests, misses, strict=True):
+            rows.append(
+                {
+                    "hour": h,
+                    "account_id": "111122223333",
+                    "region": "global",
+                    "entity": "arn:aws:cloudfront::111122223333:distribution/E2EXAMPLE",
+                    "destination": f"cloudfront:{geo}",
+                    "peer_region": "",
+                    "team": "web",
+                    "bytes": int(v),
+                    "cost_usd": v / 1024**3 * 0.085,
+                    "distinct_peers": 20,
+                    "new_peers": 0,
+                    "records": int(n),
+                    "cache_misses": int(m),
+                }
+            )
+    return pd.concat([_hourly(), pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_a_cache_hit_collapse_is_reported_in_its_first_hour_with_the_hit_ratio():
+    start = 24 * 10 + 5
+    det = EgressDetector(DetectorParams(mode="baseline"))
+    quiet = build_panel(_cloudfront_hourly(None))
+    sig = compute_signals(quiet)
+    out = det.score_panel(quiet, sig)
+    assert not out["anomalous"].any()
+    assert build_events(quiet, out["anomalous"], out["score"], sig["expected_usd"]) == []
+
+    panel = build_panel(_cloudfront_hourly((start, start + 6)))
+    sig = compute_signals(panel)
+    cf = panel.keys["destination"].str.startswith("cloudfront:").to_numpy()
+    assert (sig["cache_z"][cf, start] >= 6).all() and (sig["cache_z"][~cf] == 0).all()
+    out = det.score_panel(panel, sig)
+    unpriced = det.unpriced(sig, out["anomalous"])
+    # the viewer bytes did not move, so the priced excess is noise: the event stands on the hit ratio
+    (event,) = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"], unpriced=unpriced)
+    assert pd.Timestamp(event.detected_at) == panel.hours[start] + pd.Timedelta(hours=1)
+    assert event.region == "global" and {e["destination"] for e in event.entities} == {"cloudfront:US", "cloudfront:EU"}
+    for e in event.entities:
+        assert e["cache_hit_ratio"] < 0.75 < 0.88 < e["cache_hit_ratio_before"]
+    # without the unpriced mark the same cells are judged by dollars, and a few cents of noise is not material
+    assert build_events(panel, out["anomalous"], out["score"], sig["expected_usd"]) == []
+
+
 def test_score_series_finds_a_higher_day_in_a_clean_daily_cycle():
     # A sharp daily shape (quiet nights, busy days) with one busier day: the cycle seen in warm-up also
     # explains the warm-up's own edges, so they do not fill the history with false records.

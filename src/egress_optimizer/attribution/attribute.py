@@ -58,6 +58,8 @@ COLUMNS = [
 ]
 
 
+CACHE_MISSES = "cache_misses"  # CloudFront rows only (null elsewhere): requests that missed the edge cache
+
 PEER_COLUMNS = [
     "peer",
     "aws_service",
@@ -692,11 +694,13 @@ def attribute_s3(
 
 
 def attribute_cloudfront(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.DataFrame:
-    """CloudFront data transfer per distribution, edge geography and client."""
+    """CloudFront data transfer per distribution, edge geography and client, with its requests (``records``)
+    and how many of them missed the edge cache."""
     df = (
         con.sql("""
       SELECT date_trunc('hour', timestamp) AS hour, distribution_id, edge_location, c_ip,
-             CAST(sum(sc_bytes) AS BIGINT) AS bytes, count(*) AS records
+             CAST(sum(sc_bytes) AS BIGINT) AS bytes, count(*) AS records,
+             count(*) FILTER (WHERE edge_result_type = 'Miss') AS cache_misses
       FROM cloudfront GROUP BY ALL
     """)
         .to_arrow_table()
@@ -705,7 +709,8 @@ def attribute_cloudfront(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.D
     dists = inv.distributions.set_index("distribution_id")
     df["geo"] = [geography(e) for e in df.edge_location]
     df = df.dropna(subset=["geo"])
-    g = df.groupby(["hour", "distribution_id", "geo", "c_ip"], as_index=False)[["bytes", "records"]].sum()
+    keys = ["hour", "distribution_id", "geo", "c_ip"]
+    g = df.groupby(keys, as_index=False)[["bytes", "records", "cache_misses"]].sum()
     d = dists.reindex(g.distribution_id)
     return pd.DataFrame(
         {
@@ -724,8 +729,10 @@ def attribute_cloudfront(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.D
             "packets": None,
             "records": g.records.astype("int64"),
             "gb": g.bytes / GIB,
+            # requests the edge could not serve from its cache (x-edge-result-type Miss): the hit ratio's signal
+            CACHE_MISSES: g.cache_misses.astype("float64"),
         }
-    )[COLUMNS]
+    )[[*COLUMNS, CACHE_MISSES]]
 
 
 def direct_connect_out_per_gb(catalog: PriceCatalog, region: str) -> float:

@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from egress_optimizer.attribution.attribute import CACHE_MISSES
 from egress_optimizer.attribution.reconcile import BILL_SQL, BILLED_TRANSFER, _connection
 from egress_optimizer.lake import Lake
 
@@ -21,14 +22,16 @@ WITH flows AS (
   -- count in the sums but not as a peer. team is a key here instead of a max(team) per row (a string comparison per
   -- input row): it follows the entity, so it adds no groups, and were it ever to, the max() below gives the same team.
   SELECT hour, account, region, resource_id AS entity, destination, peer_region, peer, team,
-         sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd
+         sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd,
+         sum(cache_misses) AS cache_misses
   FROM attributed
   WHERE resource_id IS NOT NULL
   GROUP BY hour, account, region, resource_id, destination, peer_region, peer, team
 ), peer_hour AS (
   -- one row per (group, hour, peer) whatever the teams
   SELECT hour, account, region, entity, destination, coalesce(peer_region, '') AS peer_region, peer,
-         max(team) AS team, sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd
+         max(team) AS team, sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd,
+         sum(cache_misses) AS cache_misses
   FROM flows
   GROUP BY hour, account, region, entity, destination, coalesce(peer_region, ''), peer
 ), first_seen AS (
@@ -38,6 +41,8 @@ WITH flows AS (
   SELECT p.hour, p.account, p.region, p.entity, p.destination, p.peer_region,
          max(p.team) AS team, sum(p.bytes) AS bytes, coalesce(sum(p.packets), 0) AS packets,
          sum(p.records) AS records, sum(p.usd) AS cost_usd, count(p.peer) AS distinct_peers,
+         -- CloudFront only: of the hour's requests (records), those the edge cache missed
+         coalesce(sum(p.cache_misses), 0) AS cache_misses,
          sum(CASE WHEN f.first_hour = p.hour THEN 1 ELSE 0 END) AS new_peers,
          -- bytes to peers first seen within the last day: exfiltration to fresh addresses hides in volume noise
          -- but not here (detection compares this share with its own history)
@@ -66,7 +71,7 @@ WITH flows AS (
   GROUP BY h.hour, h.account, h.region, h.entity, h.destination, h.peer_region
 )
 SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region, h.team,
-       h.bytes, h.packets, h.records, h.cost_usd, h.distinct_peers, h.new_peers, h.recent_peer_bytes,
+       h.bytes, h.packets, h.records, h.cost_usd, h.distinct_peers, h.new_peers, h.recent_peer_bytes, h.cache_misses,
        CASE WHEN h.distinct_peers > 0 THEN CAST(h.new_peers AS DOUBLE) / h.distinct_peers END AS new_peer_share,
        w.median_same_hour_of_week, coalesce(w.weeks_of_history, 0) AS weeks_of_history,
        CASE WHEN w.median_same_hour_of_week > 0 THEN h.bytes / w.median_same_hour_of_week END
@@ -91,6 +96,8 @@ GROUP BY ALL
 
 def build_features(attributed: pd.DataFrame, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
     con = con or duckdb.connect()
+    if CACHE_MISSES not in attributed.columns:  # attributed rows from before cache misses were counted
+        attributed = attributed.assign(**{CACHE_MISSES: float("nan")})
     con.register("attributed", attributed)
     return con.sql(FEATURES_SQL + " ORDER BY hour, account, region, entity, destination, peer_region").to_arrow_table()
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from egress_optimizer.attribution.attribute import COLUMNS, attribute_cloudfront, attribute_flows, attribute_s3, price
+from egress_optimizer.attribution.attribute import (
+    CACHE_MISSES,
+    COLUMNS,
+    attribute_cloudfront,
+    attribute_flows,
+    attribute_s3,
+    price,
+)
 from egress_optimizer.attribution.inventory import Inventory
 from egress_optimizer.ipranges import IpRanges
 from egress_optimizer.lake import Lake
@@ -90,6 +97,7 @@ def attribute(
         parts.append(attribute_cloudfront(con, inv))
     found = [p for p in parts if not p.empty]
     rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=COLUMNS)
+    rows[CACHE_MISSES] = rows[CACHE_MISSES].astype("float64") if CACHE_MISSES in rows else float("nan")
     return price(rows, catalog, inv.payer)
 
 

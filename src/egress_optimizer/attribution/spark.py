@@ -15,6 +15,10 @@ def build_features_spark(spark: Any, attributed_path: str) -> Any:
     # The files store the account as account_id; the partition column 'account' carries the same value.
     if "account_id" in df.columns:
         df = df.drop("account").withColumnRenamed("account_id", "account")
+    if "cache_misses" not in df.columns:  # a lake attributed before cache misses were counted
+        from pyspark.sql import functions as F
+
+        df = df.withColumn("cache_misses", F.lit(None).cast("double"))
     df.createOrReplaceTempView("attributed")
     return spark.sql(FEATURES_SQL)
 

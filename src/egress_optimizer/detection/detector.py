@@ -1,7 +1,8 @@
 """The egress detector: signals -> robust rules and an Isolation Forest -> anomalous series-hours.
 
 Modes (measured against each other by ``egress evaluate``, see bench/RESULTS.md):
-- ``baseline``: robust rules only (seasonal median/MAD z for one hour, 3 to 24-hour means, new-peer bytes);
+- ``baseline``: robust rules only (seasonal median/MAD z for one hour, 3 to 24-hour means, new-peer bytes,
+  CloudFront cache-miss share);
 - ``forest``: the Isolation Forest alone, at its contamination threshold;
 - ``ensemble`` (default): the rules, plus hours the forest ranks in its extreme tail while the rules see
   moderate evidence (a mix of signals, none alone past its threshold).
@@ -35,6 +36,7 @@ class Thresholds:
     window: float = 6.0  # every multi-hour mean (z3 ... z24)
     window_gate: float = 2.0  # ... counted only while z3 is at least this
     peer_z: float = 4.0
+    cache_z: float = 6.0  # CloudFront cache-miss share, in binomial sigmas
     breadth: float = DEMAND_BREADTH  # damp hours when at least this share of the team's other-region series also rise
     forest_score: float = 0.9995
     forest_min_evidence: float = 3.5
@@ -89,7 +91,16 @@ class EgressDetector:
         # ends its 24-hour mean stays high for a day, and the event must end with the excess, not a day later.
         own = sig["z3"] >= th.window_gate
         windows = [np.where(own, sig[f"z{k}"], 0.0) / th.window for k in WINDOWS]
-        return np.maximum.reduce([sig["z"] / th.z, *windows, sig["peer_z"] / th.peer_z])
+        cache = sig["cache_z"] / th.cache_z if "cache_z" in sig else np.zeros_like(sig["z"])
+        return np.maximum.reduce([sig["z"] / th.z, *windows, sig["peer_z"] / th.peer_z, cache])
+
+    def unpriced(self, sig: dict[str, np.ndarray], anomalous: np.ndarray) -> np.ndarray:
+        """Anomalous cells whose evidence is not in dollars of egress: the edge cache stopped serving (its cost
+        is the origin's load and requests, which egress pricing does not see), so events on them are judged by
+        the statistics, not by the materiality of their priced excess."""
+        if "cache_z" not in sig:
+            return np.zeros_like(anomalous)
+        return anomalous & (sig["cache_z"] >= self.params.thresholds.cache_z)
 
     def score_panel(
         self, panel: Panel, sig: dict[str, np.ndarray] | None = None, multipliers: np.ndarray | None = None

@@ -123,6 +123,20 @@ def _trailing_daily_spend(panel: Panel, hours: int = 168) -> dict[str, np.ndarra
     return out
 
 
+def _cache_hit_ratios(panel: Panel, row: int, lo: int, hi: int) -> dict:
+    """A CloudFront series' edge cache hit ratio during the event and over the day before it (the evidence a
+    person checks first); nothing for series without request counts."""
+    if "cache_misses" not in panel.values or not panel.keys["destination"].iloc[row].startswith("cloudfront:"):
+        return {}
+    req, miss = panel.values["records"][row], panel.values["cache_misses"][row]
+    out = {}
+    for name, span in (("cache_hit_ratio", slice(lo, hi + 1)), ("cache_hit_ratio_before", slice(max(lo - 24, 0), lo))):
+        n = float(req[span].sum())
+        if n > 0:
+            out[name] = round(1.0 - float(miss[span].sum()) / n, 3)
+    return out
+
+
 def build_events(
     panel: Panel,
     anomalous: np.ndarray,
@@ -132,13 +146,16 @@ def build_events(
     min_impact_usd: float = 0.0,
     min_impact_pct: float = 0.0,
     min_impact_share: float = MIN_IMPACT_SHARE,
+    unpriced: np.ndarray | None = None,
 ) -> list[Event]:
     """Merge anomalous cells into events and keep those past every threshold: ``min_impact_usd`` and
     ``min_impact_pct`` (the user's), and ``min_impact_share`` of the account's daily egress spend over the
     previous week (materiality: a few cents on a $1,000-a-day account is noise, not an incident).
 
     An event is detected (``detected_at``) at the end of the first hour by which its excess so far meets
-    every threshold, which is when the hourly run would first report it. Events on $0 paths (watched origin
+    every threshold, which is when the hourly run would first report it. Cells in ``unpriced`` were flagged
+    on evidence egress dollars do not measure (the edge cache stopped serving): their events are reported
+    from their first such hour whatever their priced excess. Events on $0 paths (watched origin
     fetches) have no dollar excess and are judged by the statistics alone; events that open a path to a
     region never used before are exempt from the materiality share (the user's thresholds still apply).
     """
@@ -195,8 +212,13 @@ def build_events(
                 flagged[part["col"].to_numpy()[np.isin(part["row"].to_numpy(), series[free])] - lo] = True
                 surge = np.cumsum(flagged) >= FREE_PATH_HOURS
             ok |= surge
+            cached = np.zeros(hours, dtype=bool)
+            if unpriced is not None and min_impact_usd <= 0:
+                cached[part["col"].to_numpy()[unpriced[part["row"].to_numpy(), part["col"].to_numpy()]] - lo] = True
+                ok |= np.cumsum(cached) >= 1
+            statistical = surge.any() or cached.any()
             # A group whose total excess is not positive cost nothing extra (the anomaly was a dip or noise).
-            if not ok.any() or impact < 0 or (impact == 0 and not surge.any()):
+            if not ok.any() or (impact <= 0 and not statistical) or (impact < 0 and not cached.any()):
                 continue
             detected = panel.hours[lo + int(np.argmax(ok))] + pd.Timedelta(hours=1)
             per_day = impact / hours * 24.0
@@ -210,6 +232,7 @@ def build_events(
                     "expected_usd": round(float(e), 4),
                     "actual_usd": round(float(a), 4),
                     "impact_usd": round(float(a - e), 4),
+                    **_cache_hit_ratios(panel, s, lo, hi),
                 }
                 for s, a, e in sorted(zip(series, actual, expected, strict=True), key=lambda v: -(v[1] - v[2]))
             ]

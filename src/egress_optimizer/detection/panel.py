@@ -15,7 +15,7 @@ import pandas as pd
 
 SERIES_KEY = ["account", "region", "entity", "destination", "peer_region"]
 # Panel measures read from egress_hourly (missing optional columns are treated as zeros).
-MEASURES = ["cost_usd", "bytes", "distinct_peers", "new_peers", "recent_peer_bytes"]
+MEASURES = ["cost_usd", "bytes", "distinct_peers", "new_peers", "recent_peer_bytes", "records", "cache_misses"]
 # Transfer AWS lists at $0 that still moves other bills: origin fetches drive CloudFront origin requests and
 # load-balancer capacity units, so a cache-hit collapse shows here first.
 WATCHED_FREE_DESTINATIONS = {"cloudfront origin"}

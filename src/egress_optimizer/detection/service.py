@@ -99,7 +99,15 @@ def score_signals(
     out = detector.score_panel(panel, sig, threshold_multipliers(panel, feedback or []))
     out["anomalous"] &= ~exclude
     events = build_events(
-        panel, out["anomalous"], out["score"], sig["expected_usd"], 3, min_impact_usd, min_impact_pct, min_impact_share
+        panel,
+        out["anomalous"],
+        out["score"],
+        sig["expected_usd"],
+        3,
+        min_impact_usd,
+        min_impact_pct,
+        min_impact_share,
+        unpriced=detector.unpriced(sig, out["anomalous"]),
     )
     return out, events
 

@@ -10,6 +10,9 @@ absorbed by the trailing baselines instead of being scored forever.
   rest of their application, see ``breadth``, add nothing to these means);
 - ``peer_z``: bytes from peers first seen within the last day, as a share of the hour's bytes, above its own
   trailing median (exfiltration to new addresses hides inside normal volume noise but not here);
+- ``cache_z``: on a CloudFront distribution's series, the share of its requests that missed the edge cache
+  above its own trailing median, in units of the binomial noise of that many requests (a cache that stops
+  caching shows in the first hour here, long before the origin's bursty fetch volume says so);
 - ``breadth``: the share of the same team's series in other regions (same kind of resource, same class of
   destination) whose z is also high this hour (a release lifts the storefront's load balancers everywhere at
   once; a misconfiguration hits one path).
@@ -23,7 +26,7 @@ from egress_optimizer.detection.baselines import SeasonalMedianMAD, day_starts, 
 from egress_optimizer.detection.panel import Panel, weekend_matrix
 
 WINDOWS = (3, 6, 12, 24)  # hours over which mean residuals accumulate evidence (z3 ... z24)
-SIGNALS = ["z", *[f"z{k}" for k in WINDOWS], "peer_z", "breadth"]
+SIGNALS = ["z", *[f"z{k}" for k in WINDOWS], "peer_z", "cache_z", "breadth"]
 Z_CAP = 50.0
 WARMUP_HOURS = 72  # the first three days only build baselines
 PEER_WARMUP_HOURS = 48
@@ -105,6 +108,7 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
         hist3[:, : PEER_WARMUP_HOURS + 3] = np.nan
         peer = dev3 / robust_scale(hist3, starts, 168, floor=PEER_SHARE_FLOOR, prior=PEER_SHARE_FLOOR)
         out["peer_z"][sl] = np.clip(peer if ex is None else np.where(ex, 0.0, peer), -Z_CAP, Z_CAP)
+    out["cache_z"] = _cache_z(panel, exclude, starts)
     out["breadth"] = _breadth(panel, np.maximum(out["z"], out["z3"]))
     # Hours that rose with the rest of their application (a release, a sale) are demand, not evidence: the
     # multi-hour means are recomputed without them, or a release would keep a 12-hour mean high for half a
@@ -118,6 +122,36 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
         _window_signals(out, idx, np.where(demand[idx], 0.0, out["residual"][idx]), ex, sigma[idx], starts)
     for k in out:
         out[k][:, :WARMUP_HOURS] = 0.0 if k not in ("expected_bytes", "expected_usd") else out[k][:, :WARMUP_HOURS]
+    return out
+
+
+def _cache_z(panel: Panel, exclude: np.ndarray | None, starts: np.ndarray, min_share: float = 0.02) -> np.ndarray:
+    """Per CloudFront distribution and hour (its geographies pooled, for the request count): the cache-miss
+    share above its trailing-week median, over the binomial sigma of the hour's requests (the base share at
+    least ``min_share``) widened by the series' own overdispersion; the same value on each of its series."""
+    out = np.zeros(panel.shape)
+    cf = panel.keys["destination"].str.startswith("cloudfront:").to_numpy()
+    if not cf.any() or "cache_misses" not in panel.values or not panel.values["cache_misses"][cf].any():
+        return out
+    entities = panel.keys["entity"].to_numpy()
+    for entity in np.unique(entities[cf]):
+        rows = np.flatnonzero(cf & (entities == entity))
+        n = panel.values["records"][rows].sum(axis=0)
+        share = np.where(n > 0, panel.values["cache_misses"][rows].sum(axis=0) / np.maximum(n, 1), np.nan)
+        hist = share.copy()
+        if exclude is not None:
+            hist[exclude[rows].any(axis=0)] = np.nan
+        base = stepped_stat(hist[None, :], 168, np.nanmedian, starts)[0]
+        p = np.clip(np.nan_to_num(base, nan=min_share), min_share, 1 - min_share)
+        raw = np.where(n > 0, (share - p) / np.sqrt(p * (1 - p) / np.maximum(n, 1)), np.nan)
+        raw_hist = np.where(np.isnan(hist), np.nan, raw)
+        # Request mixes change (a popular new object, a purge): past hours say how far beyond binomial noise
+        # this distribution's share wanders, and never less than the binomial sigma itself.
+        scale = robust_scale(raw_hist[None, :], starts, 168, floor=1.0, prior=1.0)[0]
+        z = np.nan_to_num(np.where(np.isnan(base), 0.0, raw / scale), nan=0.0)
+        out[rows] = np.clip(z, -Z_CAP, Z_CAP)[None, :]
+    if exclude is not None:
+        out[exclude] = 0.0
     return out
 
 
