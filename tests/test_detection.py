@@ -16,7 +16,7 @@ import pytest
 from egress_optimizer.cli import run
 from egress_optimizer.detection import model_store
 from egress_optimizer.detection.baselines import seasonal_expected
-from egress_optimizer.detection.detector import DetectorParams, EgressDetector
+from egress_optimizer.detection.detector import DetectorParams, EgressDetector, Thresholds
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, build_events, planned_mask
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
@@ -547,6 +547,28 @@ def test_a_cache_hit_collapse_is_reported_in_its_first_hour_with_the_hit_ratio()
         assert e["cache_hit_ratio"] < 0.75 < 0.88 < e["cache_hit_ratio_before"]
     # without the unpriced mark the same cells are judged by dollars, and a few cents of noise is not material
     assert build_events(panel, out["anomalous"], out["score"], sig["expected_usd"]) == []
+
+
+def test_one_busy_new_viewer_hour_on_a_cdn_is_not_exfiltration():
+    """A fresh address taking 45 % of an hour's bytes: on a bucket that is evidence at once; on a CloudFront
+    distribution (whose viewers are the public internet) only when it holds for two of three hours."""
+    df = _hourly()
+    df["recent_peer_bytes"] = 0.0
+    df.loc[df.entity == "nat-001", "destination"] = "cloudfront:US"
+    hour = 24 * 10 + 6
+    peer_z = {}
+    for name, hours in (("one hour", [hour]), ("two hours", [hour, hour + 1])):
+        burst = df.copy()
+        at = burst.hour.isin([START + pd.Timedelta(hours=h) for h in hours])
+        burst.loc[at, "recent_peer_bytes"] = 0.45 * burst.loc[at, "bytes"]
+        panel = build_panel(burst)
+        sig = compute_signals(panel)
+        for dest in ("internet via NAT", "cloudfront:US"):
+            row = int(np.flatnonzero((panel.keys.destination == dest).to_numpy())[0])
+            peer_z[name, dest] = sig["peer_z"][row, hours[-1]]
+    th = Thresholds().peer_z
+    assert peer_z["one hour", "internet via NAT"] >= th and peer_z["one hour", "cloudfront:US"] < 1
+    assert peer_z["two hours", "cloudfront:US"] >= th
 
 
 def test_score_series_finds_a_higher_day_in_a_clean_daily_cycle():

@@ -9,7 +9,8 @@ absorbed by the trailing baselines instead of being scored forever.
   sustained 15 % shift or a ramp accumulates evidence that no single hour shows (hours that rose with the
   rest of their application, see ``breadth``, add nothing to these means);
 - ``peer_z``: bytes from peers first seen within the last day, as a share of the hour's bytes, above its own
-  trailing median (exfiltration to new addresses hides inside normal volume noise but not here);
+  trailing median, over three hours (exfiltration to new addresses hides inside normal volume noise but not
+  here); on a CloudFront distribution, whose viewers are the public internet, also in two of those hours;
 - ``cache_z``: on a CloudFront distribution's series, the share of its requests that missed the edge cache
   above its own trailing median, in units of the binomial noise of that many requests (a cache that stops
   caching shows in the first hour here, long before the origin's bursty fetch volume says so);
@@ -43,6 +44,19 @@ def _rolling_mean(x: np.ndarray, k: int) -> np.ndarray:
     lo = np.maximum(idx - k + 1, 0)
     out[:] = (c[:, idx + 1] - c[:, lo]) / (idx - lo + 1)
     return out
+
+
+def _rolling_median3(x: np.ndarray) -> np.ndarray:
+    """Median of each hour and the two before it (hours before the first count as 0)."""
+    a = np.pad(x, ((0, 0), (2, 0)))
+    return np.median(np.stack([a[:, 2:], a[:, 1:-1], a[:, :-2]]), axis=0)
+
+
+def _scaled_peer(dev: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """A fresh-peer share statistic over its own past spread (hours of the peer warm-up left out)."""
+    hist = dev.copy()
+    hist[:, : PEER_WARMUP_HOURS + 3] = np.nan
+    return dev / robust_scale(hist, starts, 168, floor=PEER_SHARE_FLOOR, prior=PEER_SHARE_FLOOR)
 
 
 def _window_signals(
@@ -103,10 +117,12 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
         base = np.nan_to_num(stepped_stat(share_hist, 168, np.nanmedian, starts))
         # The 3-hour mean: one fresh client taking a big share for an hour is normal, fresh addresses taking a
         # large share hour after hour are not.
-        dev3 = _rolling_mean(share - base, 3)
-        hist3 = dev3.copy()
-        hist3[:, : PEER_WARMUP_HOURS + 3] = np.nan
-        peer = dev3 / robust_scale(hist3, starts, 168, floor=PEER_SHARE_FLOOR, prior=PEER_SHARE_FLOOR)
+        peer = _scaled_peer(_rolling_mean(share - base, 3), starts)
+        # A CDN's viewers are the public internet, where a new address is the rule: there the fresh share must
+        # also be up in two of the last three hours (the median), or one new viewer's busy hour pages.
+        cdn = panel.keys["destination"].iloc[sl].str.startswith("cloudfront:").to_numpy()
+        if cdn.any():
+            peer[cdn] = np.minimum(peer[cdn], _scaled_peer(_rolling_median3(share[cdn] - base[cdn]), starts))
         out["peer_z"][sl] = np.clip(peer if ex is None else np.where(ex, 0.0, peer), -Z_CAP, Z_CAP)
     out["cache_z"] = _cache_z(panel, exclude, starts)
     out["breadth"] = _breadth(panel, np.maximum(out["z"], out["z3"]))
