@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from egress_optimizer.cli import run
+from egress_optimizer.cli import run, stdout
+from egress_optimizer.cli.detect import print_events
 from egress_optimizer.detection import model_store
 from egress_optimizer.detection.baselines import seasonal_expected
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector, Thresholds
@@ -524,7 +526,7 @@ def _cloudfront_hourly(collapse: tuple[int, int] | None, seed: int = 5) -> pd.Da
     return pd.concat([_hourly(), pd.DataFrame(rows)], ignore_index=True)
 
 
-def test_a_cache_hit_collapse_is_reported_in_its_first_hour_with_the_hit_ratio():
+def test_a_cache_hit_collapse_is_reported_in_its_first_hour_with_the_hit_ratio(capsys, monkeypatch):
     start = 24 * 10 + 5
     det = EgressDetector(DetectorParams(mode="baseline"))
     quiet = build_panel(_cloudfront_hourly(None))
@@ -545,6 +547,9 @@ def test_a_cache_hit_collapse_is_reported_in_its_first_hour_with_the_hit_ratio()
     assert event.region == "global" and {e["destination"] for e in event.entities} == {"cloudfront:US", "cloudfront:EU"}
     for e in event.entities:
         assert e["cache_hit_ratio"] < 0.75 < 0.88 < e["cache_hit_ratio_before"]
+    monkeypatch.setattr(stdout, "width", 250)
+    print_events([event], "events")
+    assert re.search(r"cache hits 9\d% -> [67]\d%", capsys.readouterr().out)
     # without the unpriced mark the same cells are judged by dollars, and a few cents of noise is not material
     assert build_events(panel, out["anomalous"], out["score"], sig["expected_usd"]) == []
 

@@ -86,6 +86,13 @@ def detect_cmd(
     )
 
 
+def _cache_note(entity: dict) -> str:
+    """The edge cache hit ratio before and during, when the event is a CloudFront cache that stopped caching."""
+    if "cache_hit_ratio" in entity and "cache_hit_ratio_before" in entity:
+        return f" cache hits {entity['cache_hit_ratio_before']:.0%} -> {entity['cache_hit_ratio']:.0%}"
+    return ""
+
+
 def print_events(events, title: str) -> None:
     table = Table(title=title)
     for col in ("start (UTC)", "h", "account", "region", "severity", "impact $", "$/day", "top entity (destination)"):
@@ -100,7 +107,7 @@ def print_events(events, title: str) -> None:
             e.severity,
             f"{e.impact_usd:,.2f}",
             f"{e.impact_usd_per_day:,.2f}",
-            f"{top['entity'].rsplit('/', 1)[-1]} ({top['destination']})",
+            f"{top['entity'].rsplit('/', 1)[-1]} ({top['destination']}){_cache_note(top)}",
         )
     stdout.print(table)
 
