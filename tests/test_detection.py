@@ -23,7 +23,7 @@ from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, b
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
 from egress_optimizer.detection.panel import build_panel
-from egress_optimizer.detection.service import detect, train
+from egress_optimizer.detection.service import detect, score, train
 from egress_optimizer.detection.signals import SIGNALS, compute_signals, entity_kind
 from egress_optimizer.detection.univariate import OnlineSeriesScorer, warmup_rows
 from egress_optimizer.errors import InputError
@@ -184,6 +184,22 @@ def test_entity_kind_names_the_resource_type():
     assert entity_kind("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/web/1f") == "loadbalancer"
     assert entity_kind("arn:aws:ecs:us-east-1:1:task/api-cluster/9e") == "task"
     assert [entity_kind(e) for e in ("i-0abc", "eni-0abc", "prod-assets-1234")] == ["instance", "eni", "bucket"]
+
+
+def test_the_breadth_threshold_decides_demand_in_signals_and_detector_alike():
+    """A user who turns demand damping off (breadth above 1) gets release hours counted in the multi-hour
+    means too, not only undamped hours: one setting, one meaning."""
+    regions = ["us-east-1", "us-east-1", "eu-west-1", "eu-west-1", "ap-southeast-1", "ap-southeast-1"]
+    release = {"series": [0, 2, 4], "start": 24 * 9 + 12, "end": 24 * 9 + 16, "magnitude": 0.8}
+    panel = build_panel(_hourly(incident=release, regions=regions))
+    after = slice(release["end"], release["end"] + 6)
+    z12 = {}
+    for breadth in (DetectorParams().thresholds.breadth, 1.1):
+        det = EgressDetector(DetectorParams(mode="baseline", thresholds=Thresholds(breadth=breadth)))
+        out, _ = score(det, panel, [])
+        z12[breadth] = out["signals"]["z12"][0, after].mean()
+        assert out["anomalous"][0, release["start"] : release["end"]].any() == (breadth > 1)
+    assert z12[1.1] > z12[DetectorParams().thresholds.breadth] + 2
 
 
 def test_planned_window_suppresses_and_stays_out_of_baselines():

@@ -76,7 +76,7 @@ class EgressDetector:
         self.forest: EgressIsolationForest | None = None
 
     def fit(self, panel: Panel, sig: dict[str, np.ndarray] | None = None) -> EgressDetector:
-        sig = sig if sig is not None else compute_signals(panel)
+        sig = sig if sig is not None else compute_signals(panel, demand_breadth=self.params.thresholds.breadth)
         X = signal_matrix({k: v[:, WARMUP_HOURS:] for k, v in sig.items() if k in SIGNALS})
         if len(X) == 0:
             raise ValueError("not enough history to train: need more than three days of hourly features")
@@ -109,7 +109,7 @@ class EgressDetector:
 
         ``multipliers`` (from feedback) divide the evidence of the series users have judged.
         """
-        sig = sig if sig is not None else compute_signals(panel)
+        sig = sig if sig is not None else compute_signals(panel, demand_breadth=self.params.thresholds.breadth)
         n, t = panel.shape
         th = self.params.thresholds
         ev = self.evidence(sig)

@@ -81,7 +81,7 @@ def score(
 ) -> tuple[dict[str, np.ndarray], list[Event]]:
     """Score a panel and form events (planned hours never alert)."""
     exclude = planned_mask(panel, planned)
-    sig = compute_signals(panel, exclude)
+    sig = compute_signals(panel, exclude, demand_breadth=detector.params.thresholds.breadth)
     return score_signals(detector, panel, sig, exclude, feedback, min_impact_usd, min_impact_pct, min_impact_share)
 
 

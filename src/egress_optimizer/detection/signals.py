@@ -79,10 +79,14 @@ def _window_signals(
         out[f"z{k}"][sl] = np.clip(mr / scale, -Z_CAP, Z_CAP)
 
 
-def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int = 256) -> dict[str, np.ndarray]:
+def compute_signals(
+    panel: Panel, exclude: np.ndarray | None = None, chunk: int = 256, demand_breadth: float = DEMAND_BREADTH
+) -> dict[str, np.ndarray]:
     """All signals as (n_series, n_hours) matrices, plus ``expected_bytes`` and ``expected_usd``.
 
-    ``exclude`` (same shape) marks planned hours: they neither score nor feed any baseline.
+    ``exclude`` (same shape) marks planned hours: they neither score nor feed any baseline. Hours whose
+    ``breadth`` reaches ``demand_breadth`` are demand and add nothing to the multi-hour means (the detector's
+    ``Thresholds.breadth``, so one setting decides both).
     """
     n, t = panel.shape
     out = {k: np.zeros((n, t)) for k in [*SIGNALS, "expected_bytes", "expected_usd", "residual"]}
@@ -130,7 +134,7 @@ def compute_signals(panel: Panel, exclude: np.ndarray | None = None, chunk: int 
     # multi-hour means are recomputed without them, or a release would keep a 12-hour mean high for half a
     # day after the release itself stopped being scored.
     # Only series that had a demand hour change, so only those are recomputed.
-    demand = (out["breadth"] >= DEMAND_BREADTH) & (out["z"] < NEW_PATH_Z)
+    demand = (out["breadth"] >= demand_breadth) & (out["z"] < NEW_PATH_Z)
     rows = np.flatnonzero(demand.any(axis=1))
     for lo in range(0, len(rows), chunk):
         idx = rows[lo : lo + chunk]

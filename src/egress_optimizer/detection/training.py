@@ -33,8 +33,9 @@ def fit_detector(
     if panel.shape[1] <= WARMUP_HOURS + 24:
         raise ValueError(f"need more than {WARMUP_HOURS // 24 + 1} days of hourly features to train")
     exclude = planned_mask(panel, planned or [])
-    sig = compute_signals(panel, exclude)
-    detector = EgressDetector(params).fit(panel, sig)
+    detector = EgressDetector(params)
+    sig = compute_signals(panel, exclude, demand_breadth=detector.params.thresholds.breadth)
+    detector.fit(panel, sig)
     flagged = detector.score_panel(panel, sig)["anomalous"][:, WARMUP_HOURS:]
     meta = {
         "training_window": {"start": panel.hours[0].isoformat(), "end": panel.hours[-1].isoformat()},
