@@ -24,6 +24,20 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     assert len(summary["stages"]["top_resources"]) == 5
     assert "more than" in summary["stages"]["detection"]["skipped"]  # three days are too few to train on
     assert json.loads((out / "demo-summary.json").read_text()) == summary
+    # Run again into the same folder: the lake is rebuilt, not mixed with the first run's (nor its detector
+    # state), so the result is the same; a folder that is not a lake is never deleted.
+    (out / "lake" / "left-by-the-first-run").write_text("x")
+    assert run(["demo", "--out", str(out), "--days", "3", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert not (out / "lake" / "left-by-the-first-run").exists()
+    assert again["stages"]["ingest"] == summary["stages"]["ingest"]
+    assert again["stages"]["reconcile"] == summary["stages"]["reconcile"]
+    foreign = tmp_path / "mine"
+    (foreign / "lake").mkdir(parents=True)
+    (foreign / "lake" / "notes.txt").write_text("keep me")
+    assert run(["demo", "--out", str(foreign), "--days", "3", "--json"]) != 0
+    assert "not a lake written by egress" in capsys.readouterr().err
+    assert (foreign / "lake" / "notes.txt").read_text() == "keep me"
 
 
 def test_generate_json_summary(tmp_path, capsys):

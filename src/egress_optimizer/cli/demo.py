@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import typer
@@ -12,6 +13,8 @@ from egress_optimizer.cli.attribution import print_reconciliation, run_reconcile
 from egress_optimizer.cli.detect import print_events
 from egress_optimizer.cli.generate import print_estate_summary, run_generate
 from egress_optimizer.cli.ingest import print_ingest_report, run_ingest
+from egress_optimizer.errors import InputError
+from egress_optimizer.lake import MARKER as LAKE_MARKER
 from egress_optimizer.lake import Lake
 
 
@@ -43,6 +46,16 @@ def run_detection(lake: Lake, raw: Path) -> dict:
     return {"summary": summary, "events": result.events}
 
 
+def _fresh_lake(lake_dir: Path) -> None:
+    """The demo builds its lake from scratch, as `generate` does its raw folder: a lake left by an earlier demo
+    would carry that estate's rows and the detector's "already scored" state into this run."""
+    if not lake_dir.exists() or not any(lake_dir.iterdir()):
+        return
+    if not (lake_dir / LAKE_MARKER).exists():
+        raise InputError(f"{lake_dir} is not empty and is not a lake written by egress; choose another --out")
+    shutil.rmtree(lake_dir)
+
+
 @app.command("demo")
 def demo_cmd(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for raw data, the lake and reports."),
@@ -52,6 +65,7 @@ def demo_cmd(
 ) -> None:
     """Generate a small estate and run every pipeline stage on it locally."""
     raw, lake_dir = out / "raw", out / "lake"
+    _fresh_lake(lake_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = run_generate(raw, days, seed, "small", "2026-10-01", show_progress=not json_out)
     report = run_ingest([str(raw)], str(lake_dir), show_progress=not json_out)
