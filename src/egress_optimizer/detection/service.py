@@ -28,7 +28,7 @@ from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
 
 STATE = "detection/state.json"
-HISTORY_DAYS = 8  # a week of same-hour baselines plus the 12-hour evidence window
+HISTORY_DAYS = 8  # a week of same-hour baselines and daily spreads, plus the 24-hour evidence window
 
 
 def read_hourly(lake: Lake, since: pd.Timestamp | None = None) -> pd.DataFrame:
