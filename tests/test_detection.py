@@ -202,6 +202,21 @@ def test_the_breadth_threshold_decides_demand_in_signals_and_detector_alike():
     assert z12[1.1] > z12[DetectorParams().thresholds.breadth] + 2
 
 
+def test_a_long_mean_counts_only_while_every_shorter_one_is_up():
+    """Fourteen hours after an exfiltration its 24-hour mean is still high; one busy hour lifting the 3-hour
+    mean to the gate must not page on that memory. A shift that holds at every scale does."""
+    det = EgressDetector(DetectorParams(mode="baseline"))
+
+    def evidence(**z):
+        sig = {k: np.zeros((1, 1)) for k in SIGNALS}
+        sig.update({k: np.full((1, 1), v) for k, v in z.items()})
+        return float(det.evidence(sig)[0, 0])
+
+    assert evidence(z3=2.5, z6=1.5, z12=3.0, z24=7.0) < 1
+    assert evidence(z3=2.5, z6=2.5, z12=2.5, z24=7.0) >= 1
+    assert evidence(z3=1.0, z6=8.0) < 1  # the oldest rule: no long mean without the last three hours
+
+
 def test_planned_window_suppresses_and_stays_out_of_baselines():
     step = {"series": [0], "start": 24 * 8, "end": 24 * 9, "magnitude": 20.0}
     panel = build_panel(_hourly(incident=step))

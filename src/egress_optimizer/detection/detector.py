@@ -34,7 +34,7 @@ MODES = ("baseline", "forest", "ensemble")
 class Thresholds:
     z: float = 6.0
     window: float = 6.0  # every multi-hour mean (z3 ... z24)
-    window_gate: float = 2.0  # ... counted only while z3 is at least this
+    window_gate: float = 2.0  # ... each counted only while every shorter one is at least this
     peer_z: float = 4.0
     cache_z: float = 6.0  # CloudFront cache-miss share, in binomial sigmas
     breadth: float = DEMAND_BREADTH  # damp hours when at least this share of the team's other-region series also rise
@@ -87,10 +87,13 @@ class EgressDetector:
     def evidence(self, sig: dict[str, np.ndarray]) -> np.ndarray:
         """The strongest rule evidence per cell, in units of its threshold (>= 1 fires)."""
         th = self.params.thresholds
-        # A long mean counts only while the last three hours are still clearly above expected: after a step
-        # ends its 24-hour mean stays high for a day, and the event must end with the excess, not a day later.
-        own = sig["z3"] >= th.window_gate
-        windows = [np.where(own, sig[f"z{k}"], 0.0) / th.window for k in WINDOWS]
+        # A longer mean counts only while every shorter one is still clearly above expected: after a step ends
+        # its 24-hour mean stays high for a day, and neither the event nor a new one may ride on that memory
+        # (one busy hour 14 hours after an exfiltration lifted the 3-hour mean to the gate, not the 6 or 12).
+        windows, own = [], np.ones(sig["z"].shape, dtype=bool)
+        for k in WINDOWS:
+            windows.append(np.where(own, sig[f"z{k}"], 0.0) / th.window)
+            own = own & (sig[f"z{k}"] >= th.window_gate)
         cache = sig["cache_z"] / th.cache_z if "cache_z" in sig else np.zeros_like(sig["z"])
         return np.maximum.reduce([sig["z"] / th.z, *windows, sig["peer_z"] / th.peer_z, cache])
 
