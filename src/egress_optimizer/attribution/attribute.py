@@ -189,7 +189,7 @@ def attribute_flows(
                     "hour": sub.hour,
                     "account": _col(sub, account),
                     "region": _col(sub, region),
-                    "product": product,
+                    "product": _col(sub, product),
                     "usage_type": _col(sub, usage),
                     "resource_id": _col(sub, resource),
                     "team": _col(sub, team),
@@ -217,38 +217,35 @@ def attribute_flows(
     df["_public_peer"] = np.where(df.net_kind.notna(), df.net_name, None)
     # Internet egress where it leaves AWS (the NAT gateway, a load balancer, a public instance, or IPv6).
     m = egress & internet & direct
-    product = np.where(df.eni_kind == "alb", "AWSELB", "AmazonEC2")
-    df["_internet_usage"] = [ut.internet_out(r, p) for r, p in zip(df.eni_region, product, strict=True)]
-    by_product = (("AWSELB", df.eni_kind == "alb"), ("AmazonEC2", df.eni_kind != "alb"))
-    for product_code, kind in by_product:
-        emit(
-            m & kind,
-            account="eni_account",
-            region="eni_region",
-            product=product_code,
-            usage="_internet_usage",
-            resource="eni_resource",
-            team="eni_team",
-            app="eni_app",
-            dest="_public_dest",
-            peer_region="_public_peer",
-        )
+    # A load balancer's bytes are billed to Elastic Load Balancing, everything else's to EC2.
+    df["_eni_product"] = np.where(df.eni_kind == "alb", "AWSELB", "AmazonEC2")
+    df["_internet_usage"] = [ut.internet_out(r, p) for r, p in zip(df.eni_region, df._eni_product, strict=True)]
+    emit(
+        m,
+        account="eni_account",
+        region="eni_region",
+        product="_eni_product",
+        usage="_internet_usage",
+        resource="eni_resource",
+        team="eni_team",
+        app="eni_app",
+        dest="_public_dest",
+        peer_region="_public_peer",
+    )
     # CloudFront origin fetches: what the origin sends to CloudFront is billed at $0 (AWS origins) under
     # ...CloudFront-Out-Bytes, on the origin (the load balancer, the instance, or the NAT gateway that sends it).
-    df["_cf_usage"] = [ut.to_cloudfront(r, p) for r, p in zip(df.eni_region, product, strict=True)]
-    to_cf = egress & df.to_cloudfront & direct
-    for product_code, kind in by_product:
-        emit(
-            to_cf & kind,
-            account="eni_account",
-            region="eni_region",
-            product=product_code,
-            usage="_cf_usage",
-            resource="eni_resource",
-            team="eni_team",
-            app="eni_app",
-            dest="=" + dst.CLOUDFRONT_ORIGIN,
-        )
+    df["_cf_usage"] = [ut.to_cloudfront(r, p) for r, p in zip(df.eni_region, df._eni_product, strict=True)]
+    emit(
+        egress & df.to_cloudfront & direct,
+        account="eni_account",
+        region="eni_region",
+        product="_eni_product",
+        usage="_cf_usage",
+        resource="eni_resource",
+        team="eni_team",
+        app="eni_app",
+        dest="=" + dst.CLOUDFRONT_ORIGIN,
+    )
     # NAT gateway processing: the gateway's private side, attributed to the instance behind it. On that side the
     # peer is the instance; where the bytes go is the far end of the translation (pkt-dstaddr of what arrives
     # from the instance, pkt-srcaddr of the responses sent back to it; dstaddr/srcaddr when they carry it), so
@@ -274,7 +271,7 @@ def attribute_flows(
         nat_private,
         account="eni_account",
         region="eni_region",
-        product="AmazonEC2",
+        product="=AmazonEC2",
         usage="_nat_usage",
         resource="eni_resource",
         team="hop_team",
@@ -301,7 +298,7 @@ def attribute_flows(
         cross,
         account="eni_account",
         region="eni_region",
-        product="AmazonEC2",
+        product="=AmazonEC2",
         usage="_regional_usage",
         resource="eni_resource",
         team="eni_team",
@@ -313,7 +310,7 @@ def attribute_flows(
         nat_cross,
         account="hop_account",
         region="hop_region",
-        product="AmazonEC2",
+        product="=AmazonEC2",
         usage="_regional_usage",
         resource="hop_resource",
         team="hop_team",
@@ -331,7 +328,7 @@ def attribute_flows(
         inter,
         account="eni_account",
         region="eni_region",
-        product="AmazonEC2",
+        product="=AmazonEC2",
         usage="_ir_usage",
         resource="eni_resource",
         team="eni_team",
@@ -346,7 +343,7 @@ def attribute_flows(
         vpce,
         account="eni_account",
         region="eni_region",
-        product="AmazonVPC",
+        product="=AmazonVPC",
         usage="_vpce_usage",
         resource="eni_resource",
         team="hop_team",
@@ -368,7 +365,7 @@ def attribute_flows(
             onprem & (df._onprem_via == via),
             account="eni_account",
             region="eni_region",
-            product=product_code,
+            product="=" + product_code,
             usage=usage,
             resource="eni_resource",
             team="eni_team",
