@@ -137,6 +137,13 @@ def _cache_hit_ratios(panel: Panel, row: int, lo: int, hi: int) -> dict:
     return out
 
 
+def _running_hours(cols: np.ndarray, lo: int, hours: int) -> np.ndarray:
+    """Per hour of an event starting at column ``lo``: how many of its hours so far hold one of ``cols``."""
+    flagged = np.zeros(hours, dtype=bool)
+    flagged[cols - lo] = True
+    return np.cumsum(flagged)
+
+
 def build_events(
     panel: Panel,
     anomalous: np.ndarray,
@@ -185,16 +192,15 @@ def build_events(
             part = g[(g["col"] >= lo) & (g["col"] <= hi)]
             series = np.unique(part["row"].to_numpy())
             span = slice(lo, hi + 1)
-            actual = cost[series, span].sum(axis=1)
-            expected = expected_usd[series, span].sum(axis=1)
-            excess = actual - expected
-            impact = float(excess.sum())
+            cost_in, expected_in = cost[series, span], expected_usd[series, span]
+            actual, expected = cost_in.sum(axis=1), expected_in.sum(axis=1)
+            impact = float((actual - expected).sum())
             exp_total = float(expected.sum())
             hours = hi - lo + 1
             pct = 100.0 * impact / exp_total if exp_total > 0 else None
             # Cumulative excess hour by hour: the first hour that clears every threshold is when it is reported.
-            run_excess = np.cumsum((cost[series, span] - expected_usd[series, span]).sum(axis=0))
-            run_expected = np.cumsum(expected_usd[series, span].sum(axis=0))
+            run_excess = np.cumsum((cost_in - expected_in).sum(axis=0))
+            run_expected = np.cumsum(expected_in.sum(axis=0))
             # Traffic to a region it never went to before (replication to a new region, a new cross-region
             # dependency) is a configuration change that bills from now on: reported in its first hour,
             # however small.
@@ -202,20 +208,20 @@ def build_events(
             floor = 0.0 if new_path else min_impact_share * float(daily_spend[account][lo])
             run_pct = 100.0 * run_excess / np.where(run_expected > 0, run_expected, 1)
             ok = (run_excess >= max(min_impact_usd, floor)) & ((run_expected <= 0) | (run_pct >= min_impact_pct))
-            # $0 paths (origin fetches) have no dollar excess and are judged by the statistics alone, whatever
-            # paid path shares the event: one odd hour costs nothing, a surge that persists (a cache that
-            # stopped caching) is an incident, reported at its second anomalous hour.
+            # Evidence that is not in dollars counts only while the user asked for no dollar minimum.
+            # $0 paths (origin fetches) are judged by the statistics alone, whatever paid path shares the event:
+            # one odd hour costs nothing, a surge that persists (a cache that stopped caching) is an incident,
+            # reported at its second anomalous hour. Unpriced cells (cache misses) count from their first hour.
+            rows_in, cols_in = part["row"].to_numpy(), part["col"].to_numpy()
             free = (actual == 0) & (expected == 0)
             surge = np.zeros(hours, dtype=bool)
-            if free.any() and min_impact_usd <= 0:
-                flagged = np.zeros(hours, dtype=bool)
-                flagged[part["col"].to_numpy()[np.isin(part["row"].to_numpy(), series[free])] - lo] = True
-                surge = np.cumsum(flagged) >= FREE_PATH_HOURS
-            ok |= surge
             cached = np.zeros(hours, dtype=bool)
-            if unpriced is not None and min_impact_usd <= 0:
-                cached[part["col"].to_numpy()[unpriced[part["row"].to_numpy(), part["col"].to_numpy()]] - lo] = True
-                ok |= np.cumsum(cached) >= 1
+            if min_impact_usd <= 0:
+                if free.any():
+                    surge = _running_hours(cols_in[np.isin(rows_in, series[free])], lo, hours) >= FREE_PATH_HOURS
+                if unpriced is not None:
+                    cached = _running_hours(cols_in[unpriced[rows_in, cols_in]], lo, hours) >= 1
+            ok |= surge | cached
             statistical = surge.any() or cached.any()
             # A group whose total excess is not positive cost nothing extra (the anomaly was a dip or noise).
             if not ok.any() or (impact <= 0 and not statistical) or (impact < 0 and not cached.any()):
