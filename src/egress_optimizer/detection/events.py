@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from egress_optimizer.detection.panel import Panel
+from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows
 
 SEVERITY = [(1000.0, "critical"), (100.0, "high"), (10.0, "medium"), (0.0, "low")]
 
@@ -124,10 +124,8 @@ def _trailing_daily_spend(panel: Panel, hours: int = 168) -> dict[str, np.ndarra
 
 
 def _cache_hit_ratios(panel: Panel, row: int, lo: int, hi: int) -> dict:
-    """A CloudFront series' edge cache hit ratio during the event and over the day before it (the evidence a
-    person checks first); nothing for series without request counts."""
-    if "cache_misses" not in panel.values or not panel.keys["destination"].iloc[row].startswith("cloudfront:"):
-        return {}
+    """A CloudFront viewer series' edge cache hit ratio during the event and over the day before it (the
+    evidence a person checks first); call it only for those series, which carry request counts."""
     req, miss = panel.values["records"][row], panel.values["cache_misses"][row]
     out = {}
     for name, span in (("cache_hit_ratio", slice(lo, hi + 1)), ("cache_hit_ratio_before", slice(max(lo - 24, 0), lo))):
@@ -175,6 +173,7 @@ def build_events(
     carried = panel.values["bytes"] > 0
     first_seen = np.where(carried.any(axis=1), np.argmax(carried, axis=1), panel.shape[1])
     cross_region = (keys["peer_region"].fillna("") != "").to_numpy()
+    viewers = cloudfront_viewer_rows(keys) & ("cache_misses" in panel.values)
     cells = pd.DataFrame(
         {
             "row": rows,
@@ -238,7 +237,7 @@ def build_events(
                     "expected_usd": round(float(e), 4),
                     "actual_usd": round(float(a), 4),
                     "impact_usd": round(float(a - e), 4),
-                    **_cache_hit_ratios(panel, s, lo, hi),
+                    **(_cache_hit_ratios(panel, s, lo, hi) if viewers[s] else {}),
                 }
                 for s, a, e in sorted(zip(series, actual, expected, strict=True), key=lambda v: -(v[1] - v[2]))
             ]

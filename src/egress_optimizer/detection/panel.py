@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from egress_optimizer.attribution.destinations import CLOUDFRONT
+
 SERIES_KEY = ["account", "region", "entity", "destination", "peer_region"]
 # Panel measures read from egress_hourly (missing optional columns are treated as zeros).
 MEASURES = ["cost_usd", "bytes", "distinct_peers", "new_peers", "recent_peer_bytes", "records", "cache_misses"]
@@ -102,11 +104,16 @@ CLOUDFRONT_GEO_UTC_OFFSET = {
 }  # fmt: skip
 
 
+def cloudfront_viewer_rows(keys: pd.DataFrame) -> np.ndarray:
+    """Per series: whether it is a CloudFront distribution's viewer traffic (``cloudfront:<geo>``)."""
+    return keys["destination"].astype(str).str.startswith(CLOUDFRONT + ":").to_numpy()
+
+
 def utc_offsets(keys: pd.DataFrame) -> np.ndarray:
     """Per series: hours to add to UTC to get the local time of its traffic (0 when unknown)."""
     out = []
     for region, dest in zip(keys["region"], keys["destination"], strict=True):
-        if str(dest).startswith("cloudfront:"):
+        if str(dest).startswith(CLOUDFRONT + ":"):
             out.append(CLOUDFRONT_GEO_UTC_OFFSET.get(str(dest).split(":", 1)[1], 0))
         else:
             out.append(REGION_UTC_OFFSET.get(str(region), 0))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from egress_optimizer.detection.baselines import SeasonalMedianMAD, day_starts, robust_scale, stepped_stat
-from egress_optimizer.detection.panel import Panel, weekend_matrix
+from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows, weekend_matrix
 
 WINDOWS = (3, 6, 12, 24)  # hours over which mean residuals accumulate evidence (z3 ... z24)
 SIGNALS = ["z", *[f"z{k}" for k in WINDOWS], "peer_z", "cache_z", "breadth"]
@@ -94,6 +94,7 @@ def compute_signals(
     sigma = np.zeros((n, t))
     starts = day_starts(t, panel.hours[0].hour) if t else np.array([], dtype=int)
     weekend = weekend_matrix(panel) if t else None
+    viewers = cloudfront_viewer_rows(panel.keys)
     for lo in range(0, n, chunk):
         sl = slice(lo, min(n, lo + chunk))
         x = panel.values["bytes"][sl]
@@ -124,11 +125,11 @@ def compute_signals(
         peer = _scaled_peer(_rolling_mean(share - base, 3), starts)
         # A CDN's viewers are the public internet, where a new address is the rule: there the fresh share must
         # also be up in two of the last three hours (the median), or one new viewer's busy hour pages.
-        cdn = panel.keys["destination"].iloc[sl].str.startswith("cloudfront:").to_numpy()
+        cdn = viewers[sl]
         if cdn.any():
             peer[cdn] = np.minimum(peer[cdn], _scaled_peer(_rolling_median3(share[cdn] - base[cdn]), starts))
         out["peer_z"][sl] = np.clip(peer if ex is None else np.where(ex, 0.0, peer), -Z_CAP, Z_CAP)
-    out["cache_z"] = _cache_z(panel, exclude, starts)
+    out["cache_z"] = _cache_z(panel, viewers, exclude, starts)
     out["breadth"] = _breadth(panel, np.maximum(out["z"], out["z3"]))
     # Hours that rose with the rest of their application (a release, a sale) are demand, not evidence: the
     # multi-hour means are recomputed without them, or a release would keep a 12-hour mean high for half a
@@ -145,12 +146,14 @@ def compute_signals(
     return out
 
 
-def _cache_z(panel: Panel, exclude: np.ndarray | None, starts: np.ndarray, min_share: float = 0.02) -> np.ndarray:
+def _cache_z(
+    panel: Panel, cf: np.ndarray, exclude: np.ndarray | None, starts: np.ndarray, min_share: float = 0.02
+) -> np.ndarray:
     """Per CloudFront distribution and hour (its geographies pooled, for the request count): the cache-miss
     share above its trailing-week median, over the binomial sigma of the hour's requests (the base share at
-    least ``min_share``) widened by the series' own overdispersion; the same value on each of its series."""
+    least ``min_share``) widened by the series' own overdispersion; the same value on each of its series
+    (``cf`` marks the viewer series)."""
     out = np.zeros(panel.shape)
-    cf = panel.keys["destination"].str.startswith("cloudfront:").to_numpy()
     if not cf.any() or "cache_misses" not in panel.values or not panel.values["cache_misses"][cf].any():
         return out
     entities = panel.keys["entity"].to_numpy()
