@@ -40,7 +40,8 @@ SELECT TIMESTAMP '2026-10-01' + INTERVAL (i % 720) HOUR AS hour,
        CAST((i * 48271) % 5000000 AS BIGINT) AS bytes,
        CAST((i * 16807) % 5000 AS BIGINT) AS packets,
        1 AS records,
-       ((i * 48271) % 5000000) / 1073741824.0 * 0.09 AS usd
+       ((i * 48271) % 5000000) / 1073741824.0 * 0.09 AS usd,
+       CAST(NULL AS DOUBLE) AS cache_misses  -- CloudFront rows only; these are flow rows
 FROM range(?) t(i)
 """
 REFERENCE = """
