@@ -17,14 +17,14 @@ import pytest
 from egress_optimizer.cli import run, stdout
 from egress_optimizer.cli.detect import print_events
 from egress_optimizer.detection import model_store
-from egress_optimizer.detection.baselines import seasonal_expected
+from egress_optimizer.detection.baselines import SeasonalMedianMAD, seasonal_expected
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector, Thresholds
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, build_events, planned_mask
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
-from egress_optimizer.detection.panel import build_panel
+from egress_optimizer.detection.panel import build_panel, weekend_matrix
 from egress_optimizer.detection.service import detect, score, train
-from egress_optimizer.detection.signals import SIGNALS, compute_signals, entity_kind
+from egress_optimizer.detection.signals import SIGNALS, _weighted_mean, compute_signals, entity_kind, window_factor
 from egress_optimizer.detection.univariate import OnlineSeriesScorer, warmup_rows
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
@@ -34,10 +34,16 @@ START = pd.Timestamp("2026-10-01", tz="UTC")
 
 
 def _hourly(
-    days: int = 14, seed: int = 0, series: int = 6, incident: dict | None = None, regions: list[str] | None = None
+    days: int = 14,
+    seed: int = 0,
+    series: int = 6,
+    incident: dict | None = None,
+    regions: list[str] | None = None,
+    weekend: float = 1.0,
 ) -> pd.DataFrame:
-    """Synthetic egress_hourly: diurnal series with 8 % noise; an optional step on some series; series s lives
-    in ``regions[s % len(regions)]`` (default all in us-east-1)."""
+    """Synthetic egress_hourly: diurnal series with 8 % noise (times ``weekend`` on Saturdays and Sundays, UTC);
+    an optional step on some series (or a ramp: ``per_day`` growth of ``share`` of the series from ``start``);
+    series s lives in ``regions[s % len(regions)]`` (default all in us-east-1)."""
     regions = regions or ["us-east-1"]
     rng = np.random.default_rng(seed)
     hours = pd.date_range(START, periods=days * 24, freq="h")
@@ -46,10 +52,13 @@ def _hourly(
     for s in range(series):
         level = 1e9 * (1 + s)
         shape = 0.6 + 0.4 * np.sin((hod - 7) / 24 * 2 * np.pi).clip(-0.5, 1)
-        b = level * shape * rng.lognormal(-0.0032, 0.08, len(hours))
+        b = level * shape * np.where(hours.day_of_week >= 5, weekend, 1.0) * rng.lognormal(-0.0032, 0.08, len(hours))
         if incident and s in incident["series"]:
             lo, hi = incident["start"], incident["end"]
-            b[lo:hi] *= 1 + incident["magnitude"]
+            if "per_day" in incident:
+                b[lo:hi] *= 1 + incident["share"] * incident["per_day"] * (np.arange(hi - lo) + 1) / 24
+            else:
+                b[lo:hi] *= 1 + incident["magnitude"]
         for h, v in zip(hours, b, strict=True):
             rows.append(
                 {
@@ -215,6 +224,41 @@ def test_a_long_mean_counts_only_while_every_shorter_one_is_up():
     assert evidence(z3=2.5, z6=1.5, z12=3.0, z24=7.0) < 1
     assert evidence(z3=2.5, z6=2.5, z12=2.5, z24=7.0) >= 1
     assert evidence(z3=1.0, z6=8.0) < 1  # the oldest rule: no long mean without the last three hours
+
+
+def test_a_young_lakes_first_weekend_does_not_blunt_the_next_week():
+    """The lake starts on a Thursday, so its first weekend has no weekend to compare with and its residuals
+    carry the weekday/weekend difference (22 %), not noise. Those hours stay out of the sigma that scores the
+    following weekdays, and a series too young to know its noise borrows that of similar series: a ramp of
+    200 %/day on one NAT gateway's traffic a week in is found within 6 hours, with nothing else."""
+    ramp = {"series": [0], "start": 24 * 7 + 8, "end": 24 * 10, "per_day": 2.0, "share": 1.0}
+    panel = build_panel(_hourly(days=10, series=8, incident=ramp, weekend=0.78))
+    sig = compute_signals(panel)
+    x = panel.values["bytes"]
+    res = SeasonalMedianMAD().residuals(x, weekend=weekend_matrix(panel))
+    assert res["weak"][:, 24 * 2 : 24 * 4].any() and not res["weak"][:, 24 * 6 :].any()
+    # the sigma a week in is the series' noise (8 % hourly, plus the baseline's own), not the weekend's
+    noise = np.std(res["residual"][1:, 24 * 5 : ramp["start"]])
+    assert noise < 0.11
+    assert sig["z"][1:, 24 * 5 : ramp["start"]].std() == pytest.approx(1.0, abs=0.3)
+    out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
+    (event,) = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
+    assert [e["entity"] for e in event.entities] == ["nat-000"]
+    assert pd.Timestamp(event.detected_at) - panel.hours[ramp["start"]] <= pd.Timedelta(hours=6)
+
+
+def test_windows_of_six_hours_and_more_weigh_the_newest_hours_most():
+    """A ramp grows hour by hour: over a window the newest hours carry most of it, so weighing them linearly
+    gives more signal per unit of noise than the plain mean (a flat step loses a little, and the single hour
+    and the 3-hour mean, unweighted, catch steps first)."""
+    k = 12
+    ramp = np.concatenate([np.zeros(36), np.arange(1, k + 1)])[None, :]  # starts with the window
+    weighted, plain = _weighted_mean(ramp, k)[0, -1], ramp[0, -k:].mean()
+    assert weighted == pytest.approx(np.average(ramp[0, -k:], weights=np.arange(1, k + 1)))
+    assert weighted / window_factor(k) > 1.1 * plain * np.sqrt(k)
+    step = np.ones((1, 48))
+    assert _weighted_mean(step, k)[0, -1] / window_factor(k) < step[0, -k:].mean() * np.sqrt(k)
+    assert window_factor(3) == pytest.approx(1 / np.sqrt(3))
 
 
 def test_planned_window_suppresses_and_stays_out_of_baselines():

@@ -56,6 +56,20 @@ def stepped_stat(x: np.ndarray, width: int, fn, starts: np.ndarray) -> np.ndarra
     return out
 
 
+def seasonal_support(x: np.ndarray, days: int = 7, weekend: np.ndarray | None = None) -> np.ndarray:
+    """How many of the previous ``days`` days hold this hour and are of the same kind (weekday / weekend day)
+    when ``weekend`` is given: the days a ``seasonal_expected`` baseline really rests on."""
+    n, t = x.shape
+    out = np.zeros((n, t), dtype=int)
+    for lag in (DAY * k for k in range(1, days + 1)):
+        if lag < t:
+            ok = ~np.isnan(x[:, : t - lag])
+            if weekend is not None:
+                ok &= weekend[:, lag:] == weekend[:, : t - lag]
+            out[:, lag:] += ok
+    return out
+
+
 def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None = None) -> np.ndarray:
     """Median of the same hour on the previous ``days`` days (needs at least two of them).
 
@@ -84,30 +98,34 @@ def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None =
     return np.where(enough, any_med, np.nan)
 
 
+def _mad(block: np.ndarray, axis: int) -> np.ndarray:
+    return np.nanmedian(np.abs(block - np.nanmedian(block, axis=axis, keepdims=True)), axis=axis)
+
+
+def stepped_spread(r: np.ndarray, starts: np.ndarray, width: int = WEEK) -> tuple[np.ndarray, np.ndarray]:
+    """MAD-based sigma of the previous ``width`` hours' values (recomputed daily) and how many there were."""
+    count = np.nan_to_num(stepped_stat(~np.isnan(r) * 1.0, width, np.sum, starts))
+    spread = np.nan_to_num(MAD_TO_SIGMA * stepped_stat(r, width, _mad, starts), nan=0.0)
+    return spread, count
+
+
 def robust_scale(
     r: np.ndarray,
     starts: np.ndarray,
     width: int = WEEK,
     floor: float = 0.03,
-    prior: float = 0.15,
+    prior: float | np.ndarray = 0.15,
     prior_weight: float = 48.0,
 ) -> np.ndarray:
     """MAD-based sigma of the residuals of the previous ``width`` hours (recomputed daily), at least ``floor``.
 
     With few residuals the MAD is itself noisy (two quiet days make any wobble look huge), so it is blended
-    with a ``prior`` sigma worth up to ``prior_weight`` observations, fading out as the window fills: with a
-    full window of history the series' own spread alone counts.
+    with a ``prior`` sigma (a number, or one per cell) worth up to ``prior_weight`` observations, fading out
+    as the window fills: with a full window of history the series' own spread alone counts.
     """
-    count = np.nan_to_num(stepped_stat(~np.isnan(r) * 1.0, width, np.sum, starts))
-    med = stepped_stat(r, width, np.nanmedian, starts)
-
-    def mad(block: np.ndarray, axis: int) -> np.ndarray:
-        return np.nanmedian(np.abs(block - np.nanmedian(block, axis=axis, keepdims=True)), axis=axis)
-
-    spread = np.nan_to_num(MAD_TO_SIGMA * stepped_stat(r, width, mad, starts), nan=0.0)
-    del med
+    spread, count = stepped_spread(r, starts, width)
     weight = prior_weight * np.clip(1.0 - count / width, 0.0, 1.0)
-    blended = np.sqrt((count * spread**2 + weight * prior**2) / np.maximum(count + weight, 1e-9))
+    blended = np.sqrt((count * spread**2 + weight * np.square(prior)) / np.maximum(count + weight, 1e-9))
     return np.maximum(blended, floor)
 
 
@@ -121,21 +139,29 @@ def series_floor(x: np.ndarray, starts: np.ndarray, fraction: float = 0.1) -> np
     return np.maximum(fraction * level, 1e-6)
 
 
+MIN_SUPPORT = 2  # same-kind days a baseline needs before its residuals say how noisy the series is
+
+
 class SeasonalMedianMAD:
-    """z = log(actual / median of the same hour over the past week) / robust sigma of past residuals."""
+    """z = log(actual / median of the same hour over the past week) / robust sigma of past residuals.
+
+    Hours whose baseline rests on fewer than ``MIN_SUPPORT`` days of their own kind (a young lake's first
+    weekend is compared with weekdays) are *weak*: their residuals carry the weekday/weekend difference, not
+    the series' noise, so they stay out of the sigma that scores every other hour (in a lake a week old they
+    doubled it and halved every z). Weak hours themselves are scored against the sigma of all residuals.
+    """
 
     def __init__(self, days: int = 7, width: int = WEEK, floor: float = 0.03):
         self.days, self.width, self.floor = days, width, floor
 
-    def transform(
+    def residuals(
         self,
         x: np.ndarray,
         exclude: np.ndarray | None = None,
         starts: np.ndarray | None = None,
         weekend: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """``exclude`` marks hours (planned work) kept out of every baseline and residual scale; ``starts``
-        are the day boundaries (UTC midnights) at which slow statistics are refreshed."""
+        """``expected``, log ``residual`` (NaN where there is no baseline or the hour is excluded) and ``weak``."""
         starts = day_starts(x.shape[1]) if starts is None else starts
         hist = np.where(exclude, np.nan, x) if exclude is not None else x
         expected = seasonal_expected(hist, self.days, weekend)
@@ -144,9 +170,48 @@ class SeasonalMedianMAD:
         r = np.where(np.isnan(expected), np.nan, r)
         if exclude is not None:
             r = np.where(exclude, np.nan, r)
-        sigma = robust_scale(r, starts, self.width, self.floor)
+        weak = seasonal_support(hist, self.days, weekend) < MIN_SUPPORT
+        return {"expected": expected, "residual": r, "weak": weak}
+
+    def noise(self, r: np.ndarray, weak: np.ndarray, starts: np.ndarray, min_hours: int = 24) -> np.ndarray:
+        """Spread of the residuals of hours with a proper baseline (NaN until there are ``min_hours`` of them):
+        what this series tells similar ones about their noise."""
+        spread, count = stepped_spread(np.where(weak, np.nan, r), starts, self.width)
+        return np.where(count >= min_hours, spread, np.nan)
+
+    def sigma(
+        self, r: np.ndarray, weak: np.ndarray, starts: np.ndarray, prior: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per cell sigma, and the prior it was blended with. ``prior`` (NaN where unknown) is what similar series
+        say; unknown, the series' own spread over all its residuals stands in (wide while the lake is young)."""
+        every = robust_scale(r, starts, self.width, self.floor)
+        prior = every if prior is None else np.where(np.isnan(prior), every, prior)
+        strong = robust_scale(np.where(weak, np.nan, r), starts, self.width, self.floor, prior=prior)
+        return np.where(weak, np.maximum(strong, every), strong), prior
+
+    def transform(
+        self,
+        x: np.ndarray,
+        exclude: np.ndarray | None = None,
+        starts: np.ndarray | None = None,
+        weekend: np.ndarray | None = None,
+        prior: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """``exclude`` marks hours (planned work) kept out of every baseline and residual scale; ``starts``
+        are the day boundaries (UTC midnights) at which slow statistics are refreshed."""
+        starts = day_starts(x.shape[1]) if starts is None else starts
+        res = self.residuals(x, exclude, starts, weekend)
+        r = res["residual"]
+        sigma, used_prior = self.sigma(r, res["weak"], starts, prior)
         z = np.nan_to_num(r / sigma, nan=0.0)
-        return {"expected": np.nan_to_num(expected, nan=0.0), "residual": np.nan_to_num(r), "z": z, "sigma": sigma}
+        return {
+            "expected": np.nan_to_num(res["expected"], nan=0.0),
+            "residual": np.nan_to_num(r),
+            "z": z,
+            "sigma": sigma,
+            "weak": res["weak"],
+            "prior": used_prior,
+        }
 
 
 class TrailingZScore:

@@ -7,7 +7,10 @@ absorbed by the trailing baselines instead of being scored forever.
 - ``z``: log residual of bytes versus the median of the same hour over the past week, over a robust sigma;
 - ``z3`` / ``z6`` / ``z12`` / ``z24``: the mean residual over the last k hours over its own past spread, so a
   sustained 15 % shift or a ramp accumulates evidence that no single hour shows (hours that rose with the
-  rest of their application, see ``breadth``, add nothing to these means);
+  rest of their application, see ``breadth``, and hours without a same-kind baseline add nothing to these
+  means); from 6 hours on the mean weighs recent hours more, linearly (the matched filter for a ramp, which
+  grows hour by hour: 15 % more signal-to-noise on a ramp than the plain mean, ~10 % less on a flat step,
+  which the single hour and the 3-hour mean catch first);
 - ``peer_z``: bytes from peers first seen within the last day, as a share of the hour's bytes, above its own
   trailing median, over three hours (exfiltration to new addresses hides inside normal volume noise but not
   here); on a CloudFront distribution, whose viewers are the public internet, also in two of those hours;
@@ -20,6 +23,8 @@ absorbed by the trailing baselines instead of being scored forever.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -34,6 +39,8 @@ PEER_WARMUP_HOURS = 48
 DEMAND_BREADTH = 0.5  # at least half the team's series of the same class in other regions rise together
 NEW_PATH_Z = 40.0  # a series with no history: never demand, whatever else moves
 PEER_SHARE_FLOOR = 0.03  # a 3-hour share of bytes to fresh peers 3 points above normal is one unit
+RAMP_WEIGHTED_FROM = 6  # windows this long or longer weigh their hours linearly, the newest most
+PRIOR_MIN_HOURS = 24  # residual hours a series needs before its noise informs the prior of similar series
 
 
 def _rolling_mean(x: np.ndarray, k: int) -> np.ndarray:
@@ -59,6 +66,23 @@ def _scaled_peer(dev: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return dev / robust_scale(hist, starts, 168, floor=PEER_SHARE_FLOOR, prior=PEER_SHARE_FLOOR)
 
 
+def _weighted_mean(x: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each hour and the k-1 before it with weights k (this hour), k-1, ... 1 (hours before the first
+    count as 0, with their weight)."""
+    acc = np.zeros_like(x)
+    t = x.shape[1]
+    for back in range(min(k, t)):
+        acc[:, back:] += (k - back) * x[:, : t - back]
+    return acc / (k * (k + 1) / 2)
+
+
+def window_factor(k: int) -> float:
+    """Standard error of a k-hour window statistic in units of one hour's sigma (independent hours)."""
+    if k >= RAMP_WEIGHTED_FROM:
+        return float(np.sqrt(2 * (2 * k + 1) / (3 * k * (k + 1))))
+    return float(1 / np.sqrt(k))
+
+
 def _window_signals(
     out: dict[str, np.ndarray],
     sl: slice | np.ndarray,
@@ -66,17 +90,38 @@ def _window_signals(
     ex: np.ndarray | None,
     sigma: np.ndarray,
     starts: np.ndarray,
+    prior: np.ndarray,
 ) -> None:
-    """``z<k>``: the mean residual of the last k hours over its own past spread, into ``out[...][sl]`` (a slice
-    or the row indices of ``r``)."""
+    """``z<k>``: the (weighted) mean residual of the last k hours over its own past spread, into ``out[...][sl]``
+    (a slice or the row indices of ``r``); ``prior`` is the one-hour prior sigma of those rows."""
     for k in WINDOWS:
         # Residuals of neighbouring hours are correlated, so the k-hour mean is scaled by its own past
-        # spread, and never by less than sigma / sqrt(k) (heavy-tailed series have a small MAD of means).
-        mr = _rolling_mean(r, k)
+        # spread, and never by less than its standard error from sigma (heavy-tailed series have a small MAD
+        # of means).
+        mr = _weighted_mean(r, k) if k >= RAMP_WEIGHTED_FROM else _rolling_mean(r, k)
+        f = window_factor(k)
         hist = mr if ex is None else np.where(ex, np.nan, mr)
-        scale = robust_scale(hist, starts, 168, floor=0.03 / np.sqrt(k), prior=0.15 / np.sqrt(k))
-        scale = np.maximum(scale, sigma / np.sqrt(k))
+        scale = robust_scale(hist, starts, 168, floor=0.03 * f, prior=prior * f)
+        scale = np.maximum(scale, sigma * f)
         out[f"z{k}"][sl] = np.clip(mr / scale, -Z_CAP, Z_CAP)
+
+
+def _similar_series_prior(panel: Panel, noise: np.ndarray) -> np.ndarray:
+    """Per cell: the median hourly noise of the series of the same kind of resource and destination class
+    (NAT gateways' internet egress, buckets' replication ...), from those with at least a day of residuals;
+    NaN where none has. A young series borrows it instead of a fixed guess: its own few residuals say little,
+    and a fixed 15 % is three times the noise of a busy NAT gateway and a tenth of a bursty origin's."""
+    kind = panel.keys["entity"].astype(str).map(entity_kind)
+    groups = (panel.keys["destination"].str.split(":").str[0] + "|" + kind).to_numpy()
+    out = np.full(noise.shape, np.nan)
+    for g in np.unique(groups):
+        rows = groups == g
+        known = ~np.isnan(noise[rows])
+        if known.any():
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out[rows] = np.maximum(np.nanmedian(noise[rows], axis=0), 0.03)[None, :]
+    return out
 
 
 def compute_signals(
@@ -91,23 +136,41 @@ def compute_signals(
     n, t = panel.shape
     out = {k: np.zeros((n, t)) for k in [*SIGNALS, "expected_bytes", "expected_usd", "residual"]}
     model = SeasonalMedianMAD()
-    sigma = np.zeros((n, t))
     starts = day_starts(t, panel.hours[0].hour) if t else np.array([], dtype=int)
     weekend = weekend_matrix(panel) if t else None
     viewers = cloudfront_viewer_rows(panel.keys)
-    for lo in range(0, n, chunk):
+    # First pass: every series' residuals, so each can borrow the noise of similar series (a young lake's
+    # series know little of their own).
+    raw = [
+        model.residuals(
+            panel.values["bytes"][lo : lo + chunk],
+            exclude[lo : lo + chunk] if exclude is not None else None,
+            starts,
+            weekend[lo : lo + chunk] if weekend is not None else None,
+        )
+        for lo in range(0, n, chunk)
+    ]
+    noise = np.concatenate([model.noise(s["residual"], s["weak"], starts, PRIOR_MIN_HOURS) for s in raw]) if n else None
+    similar = _similar_series_prior(panel, noise) if n else None
+    sigma = np.zeros((n, t))
+    prior = np.zeros((n, t))
+    weak = np.zeros((n, t), dtype=bool)
+    for lo, s in zip(range(0, n, chunk), raw, strict=True):
         sl = slice(lo, min(n, lo + chunk))
         x = panel.values["bytes"][sl]
         ex = exclude[sl] if exclude is not None else None
-        s = model.transform(x, ex, starts, weekend[sl] if weekend is not None else None)
-        z = np.clip(s["z"], -Z_CAP, Z_CAP)
+        r = s["residual"]
+        sigma[sl], prior[sl] = model.sigma(r, s["weak"], starts, similar[sl])
+        weak[sl] = s["weak"]
+        z = np.clip(np.nan_to_num(r / sigma[sl], nan=0.0), -Z_CAP, Z_CAP)
+        r = np.nan_to_num(r)
         if ex is not None:
             z = np.where(ex, 0.0, z)
-        r = s["residual"] if ex is None else np.where(ex, 0.0, s["residual"])
+            r = np.where(ex, 0.0, r)
         out["z"][sl] = z
         out["residual"][sl] = r
-        sigma[sl] = s["sigma"]
-        _window_signals(out, sl, r, ex, s["sigma"], starts)
+        _window_signals(out, sl, np.where(s["weak"], 0.0, r), ex, sigma[sl], starts, prior[sl])
+        s["expected"] = np.nan_to_num(s["expected"], nan=0.0)
         out["expected_bytes"][sl] = s["expected"]
         cost = panel.values["cost_usd"][sl]
         rate = np.where(x > 0, cost / np.where(x > 0, x, 1), np.nan)
@@ -140,7 +203,8 @@ def compute_signals(
     for lo in range(0, len(rows), chunk):
         idx = rows[lo : lo + chunk]
         ex = exclude[idx] if exclude is not None else None
-        _window_signals(out, idx, np.where(demand[idx], 0.0, out["residual"][idx]), ex, sigma[idx], starts)
+        r = np.where(demand[idx] | weak[idx], 0.0, out["residual"][idx])
+        _window_signals(out, idx, r, ex, sigma[idx], starts, prior[idx])
     for k in out:
         out[k][:, :WARMUP_HOURS] = 0.0 if k not in ("expected_bytes", "expected_usd") else out[k][:, :WARMUP_HOURS]
     return out
