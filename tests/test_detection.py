@@ -235,11 +235,12 @@ def test_a_young_lakes_first_weekend_does_not_blunt_the_next_week():
     panel = build_panel(_hourly(days=10, series=8, incident=ramp, weekend=0.78))
     sig = compute_signals(panel)
     x = panel.values["bytes"]
-    res = SeasonalMedianMAD().residuals(x, weekend=weekend_matrix(panel))
+    res = SeasonalMedianMAD().transform(x, weekend=weekend_matrix(panel))
     assert res["weak"][:, 24 * 2 : 24 * 4].any() and not res["weak"][:, 24 * 6 :].any()
     # the sigma a week in is the series' noise (8 % hourly, plus the baseline's own), not the weekend's
     noise = np.std(res["residual"][1:, 24 * 5 : ramp["start"]])
     assert noise < 0.11
+    assert np.median(res["sigma"][1:, 24 * 7 + 1]) < 1.5 * noise
     assert sig["z"][1:, 24 * 5 : ramp["start"]].std() == pytest.approx(1.0, abs=0.3)
     out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
     (event,) = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
