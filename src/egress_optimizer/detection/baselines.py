@@ -25,7 +25,8 @@ def _lagged(x: np.ndarray, lags: list[int]) -> np.ndarray:
     return out
 
 
-def _nan_reduce(fn, a: np.ndarray, axis: int) -> np.ndarray:
+def nan_reduce(fn, a: np.ndarray, axis: int) -> np.ndarray:
+    """``fn`` (a NaN-aware reduction) without the warning for all-NaN slices, which are NaN on purpose."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return fn(a, axis=axis)
@@ -52,7 +53,7 @@ def stepped_stat(x: np.ndarray, width: int, fn, starts: np.ndarray) -> np.ndarra
     bounds = [int(b) for b in starts if 0 < b < t] + [t]
     for i, d in enumerate(bounds[:-1]):
         lo = max(0, d - width)
-        out[:, d : bounds[i + 1]] = _nan_reduce(fn, x[:, lo:d], 1)[:, None]
+        out[:, d : bounds[i + 1]] = nan_reduce(fn, x[:, lo:d], 1)[:, None]
     return out
 
 
@@ -79,7 +80,7 @@ def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None =
     """
     lag_list = [DAY * k for k in range(1, days + 1)]
     lags = _lagged(x, lag_list)
-    any_med = _nan_reduce(np.nanmedian, lags, 0)
+    any_med = nan_reduce(np.nanmedian, lags, 0)
     enough = np.sum(~np.isnan(lags), axis=0) >= 2
     if weekend is not None:
         n, t = x.shape
@@ -89,7 +90,7 @@ def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None =
                 same[i, :, lag:] = weekend[:, lag:] == weekend[:, : t - lag]
         same_lags = np.where(same, lags, np.nan)
         n_same = np.sum(~np.isnan(same_lags), axis=0)
-        same_med = _nan_reduce(np.nanmedian, same_lags, 0)
+        same_med = nan_reduce(np.nanmedian, same_lags, 0)
         # One same-kind day is a noisy baseline on its own: meet the all-days median halfway. Arithmetic, not
         # geometric: a single silent hour (0 bytes) must not make the baseline 0 and the next hour infinitely
         # surprising.
@@ -109,6 +110,21 @@ def stepped_spread(r: np.ndarray, starts: np.ndarray, width: int = WEEK) -> tupl
     return spread, count
 
 
+def blend_with_prior(
+    spread: np.ndarray,
+    count: np.ndarray,
+    width: int = WEEK,
+    floor: float = 0.03,
+    prior: float | np.ndarray = 0.15,
+    prior_weight: float = 48.0,
+) -> np.ndarray:
+    """A spread measured on ``count`` values blended with a ``prior`` sigma (a number, or one per cell) worth up
+    to ``prior_weight`` observations, fading out as ``count`` reaches ``width``; at least ``floor``."""
+    weight = prior_weight * np.clip(1.0 - count / width, 0.0, 1.0)
+    blended = np.sqrt((count * spread**2 + weight * np.square(prior)) / np.maximum(count + weight, 1e-9))
+    return np.maximum(blended, floor)
+
+
 def robust_scale(
     r: np.ndarray,
     starts: np.ndarray,
@@ -120,13 +136,11 @@ def robust_scale(
     """MAD-based sigma of the residuals of the previous ``width`` hours (recomputed daily), at least ``floor``.
 
     With few residuals the MAD is itself noisy (two quiet days make any wobble look huge), so it is blended
-    with a ``prior`` sigma (a number, or one per cell) worth up to ``prior_weight`` observations, fading out
-    as the window fills: with a full window of history the series' own spread alone counts.
+    with a ``prior`` sigma (``blend_with_prior``): with a full window of history the series' own spread alone
+    counts.
     """
     spread, count = stepped_spread(r, starts, width)
-    weight = prior_weight * np.clip(1.0 - count / width, 0.0, 1.0)
-    blended = np.sqrt((count * spread**2 + weight * np.square(prior)) / np.maximum(count + weight, 1e-9))
-    return np.maximum(blended, floor)
+    return blend_with_prior(spread, count, width, floor, prior, prior_weight)
 
 
 def log_residual(x: np.ndarray, expected: np.ndarray, eps: np.ndarray) -> np.ndarray:
@@ -161,7 +175,9 @@ class SeasonalMedianMAD:
         starts: np.ndarray | None = None,
         weekend: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """``expected``, log ``residual`` (NaN where there is no baseline or the hour is excluded) and ``weak``."""
+        """``expected``, log ``residual`` (NaN where there is no baseline or the hour is excluded), ``weak``,
+        and the daily ``spread`` and ``count`` of the residuals of the other hours (what the series says of
+        its noise)."""
         starts = day_starts(x.shape[1]) if starts is None else starts
         hist = np.where(exclude, np.nan, x) if exclude is not None else x
         expected = seasonal_expected(hist, self.days, weekend)
@@ -171,23 +187,34 @@ class SeasonalMedianMAD:
         if exclude is not None:
             r = np.where(exclude, np.nan, r)
         weak = seasonal_support(hist, self.days, weekend) < MIN_SUPPORT
-        return {"expected": expected, "residual": r, "weak": weak}
-
-    def noise(self, r: np.ndarray, weak: np.ndarray, starts: np.ndarray, min_hours: int = 24) -> np.ndarray:
-        """Spread of the residuals of hours with a proper baseline (NaN until there are ``min_hours`` of them):
-        what this series tells similar ones about their noise."""
         spread, count = stepped_spread(np.where(weak, np.nan, r), starts, self.width)
-        return np.where(count >= min_hours, spread, np.nan)
+        return {"expected": expected, "residual": r, "weak": weak, "spread": spread, "count": count}
 
-    def sigma(
-        self, r: np.ndarray, weak: np.ndarray, starts: np.ndarray, prior: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per cell sigma, and the prior it was blended with. ``prior`` (NaN where unknown) is what similar series
-        say; unknown, the series' own spread over all its residuals stands in (wide while the lake is young)."""
+    @staticmethod
+    def noise(res: dict[str, np.ndarray], min_hours: int = 24) -> np.ndarray:
+        """The spread of ``residuals`` where it rests on at least ``min_hours`` residuals, else NaN: what this
+        series tells similar ones about their noise."""
+        return np.where(res["count"] >= min_hours, res["spread"], np.nan)
+
+    def scored(
+        self, res: dict[str, np.ndarray], starts: np.ndarray, prior: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """``residuals`` scored: sigma per cell and z. ``prior`` (NaN where unknown) is what similar series say
+        of their noise; unknown, the series' own spread over all its residuals stands in (wide while the lake
+        is young). Weak hours are scored against that all-residual sigma when it is the wider."""
+        r = res["residual"]
         every = robust_scale(r, starts, self.width, self.floor)
         prior = every if prior is None else np.where(np.isnan(prior), every, prior)
-        strong = robust_scale(np.where(weak, np.nan, r), starts, self.width, self.floor, prior=prior)
-        return np.where(weak, np.maximum(strong, every), strong), prior
+        strong = blend_with_prior(res["spread"], res["count"], self.width, self.floor, prior)
+        sigma = np.where(res["weak"], np.maximum(strong, every), strong)
+        return {
+            "expected": np.nan_to_num(res["expected"], nan=0.0),
+            "residual": np.nan_to_num(r),
+            "z": np.nan_to_num(r / sigma, nan=0.0),
+            "sigma": sigma,
+            "weak": res["weak"],
+            "prior": prior,
+        }
 
     def transform(
         self,
@@ -200,18 +227,7 @@ class SeasonalMedianMAD:
         """``exclude`` marks hours (planned work) kept out of every baseline and residual scale; ``starts``
         are the day boundaries (UTC midnights) at which slow statistics are refreshed."""
         starts = day_starts(x.shape[1]) if starts is None else starts
-        res = self.residuals(x, exclude, starts, weekend)
-        r = res["residual"]
-        sigma, used_prior = self.sigma(r, res["weak"], starts, prior)
-        z = np.nan_to_num(r / sigma, nan=0.0)
-        return {
-            "expected": np.nan_to_num(res["expected"], nan=0.0),
-            "residual": np.nan_to_num(r),
-            "z": z,
-            "sigma": sigma,
-            "weak": res["weak"],
-            "prior": used_prior,
-        }
+        return self.scored(self.residuals(x, exclude, starts, weekend), starts, prior)
 
 
 class TrailingZScore:
@@ -222,8 +238,8 @@ class TrailingZScore:
 
     def transform(self, x: np.ndarray) -> dict[str, np.ndarray]:
         win = trailing_window(x, self.width)
-        mean = _nan_reduce(np.nanmean, win, 0)
-        std = _nan_reduce(np.nanstd, win, 0)
+        mean = nan_reduce(np.nanmean, win, 0)
+        std = nan_reduce(np.nanstd, win, 0)
         std = np.maximum(np.nan_to_num(std), self.floor_fraction * np.abs(np.nan_to_num(mean)) + 1e-9)
         z = np.nan_to_num((x - mean) / std, nan=0.0)
         return {"expected": np.nan_to_num(mean), "z": z}

@@ -24,11 +24,9 @@ absorbed by the trailing baselines instead of being scored forever.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from egress_optimizer.detection.baselines import SeasonalMedianMAD, day_starts, robust_scale, stepped_stat
+from egress_optimizer.detection.baselines import SeasonalMedianMAD, day_starts, nan_reduce, robust_scale, stepped_stat
 from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows, weekend_matrix
 
 WINDOWS = (3, 6, 12, 24)  # hours over which mean residuals accumulate evidence (z3 ... z24)
@@ -116,11 +114,7 @@ def _similar_series_prior(panel: Panel, noise: np.ndarray) -> np.ndarray:
     out = np.full(noise.shape, np.nan)
     for g in np.unique(groups):
         rows = groups == g
-        known = ~np.isnan(noise[rows])
-        if known.any():
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out[rows] = np.maximum(np.nanmedian(noise[rows], axis=0), 0.03)[None, :]
+        out[rows] = np.maximum(nan_reduce(np.nanmedian, noise[rows], 0), 0.03)[None, :]
     return out
 
 
@@ -150,27 +144,24 @@ def compute_signals(
         )
         for lo in range(0, n, chunk)
     ]
-    noise = np.concatenate([model.noise(s["residual"], s["weak"], starts, PRIOR_MIN_HOURS) for s in raw]) if n else None
+    noise = np.concatenate([model.noise(res, PRIOR_MIN_HOURS) for res in raw]) if n else None
     similar = _similar_series_prior(panel, noise) if n else None
     sigma = np.zeros((n, t))
     prior = np.zeros((n, t))
     weak = np.zeros((n, t), dtype=bool)
-    for lo, s in zip(range(0, n, chunk), raw, strict=True):
+    for lo, res in zip(range(0, n, chunk), raw, strict=True):
         sl = slice(lo, min(n, lo + chunk))
         x = panel.values["bytes"][sl]
         ex = exclude[sl] if exclude is not None else None
-        r = s["residual"]
-        sigma[sl], prior[sl] = model.sigma(r, s["weak"], starts, similar[sl])
-        weak[sl] = s["weak"]
-        z = np.clip(np.nan_to_num(r / sigma[sl], nan=0.0), -Z_CAP, Z_CAP)
-        r = np.nan_to_num(r)
+        s = model.scored(res, starts, similar[sl])
+        sigma[sl], prior[sl], weak[sl] = s["sigma"], s["prior"], s["weak"]
+        z = np.clip(s["z"], -Z_CAP, Z_CAP)
         if ex is not None:
             z = np.where(ex, 0.0, z)
-            r = np.where(ex, 0.0, r)
+        r = s["residual"] if ex is None else np.where(ex, 0.0, s["residual"])
         out["z"][sl] = z
         out["residual"][sl] = r
-        _window_signals(out, sl, np.where(s["weak"], 0.0, r), ex, sigma[sl], starts, prior[sl])
-        s["expected"] = np.nan_to_num(s["expected"], nan=0.0)
+        _window_signals(out, sl, np.where(s["weak"], 0.0, r), ex, s["sigma"], starts, s["prior"])
         out["expected_bytes"][sl] = s["expected"]
         cost = panel.values["cost_usd"][sl]
         rate = np.where(x > 0, cost / np.where(x > 0, x, 1), np.nan)
