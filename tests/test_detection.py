@@ -18,7 +18,7 @@ from egress_optimizer.cli import run, stdout
 from egress_optimizer.cli.detect import print_events
 from egress_optimizer.detection import model_store
 from egress_optimizer.detection.baselines import SeasonalMedianMAD, seasonal_expected
-from egress_optimizer.detection.detector import DetectorParams, EgressDetector, Thresholds
+from egress_optimizer.detection.detector import DetectorParams, EgressDetector, Thresholds, onset_hours
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, build_events, planned_mask
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
@@ -260,6 +260,52 @@ def test_windows_of_six_hours_and_more_weigh_the_newest_hours_most():
     step = np.ones((1, 48))
     assert _weighted_mean(step, k)[0, -1] / window_factor(k) < step[0, -k:].mean() * np.sqrt(k)
     assert window_factor(3) == pytest.approx(1 / np.sqrt(3))
+
+
+def test_the_onset_of_a_window_alert_is_where_the_rise_began():
+    z = np.array([[0.4, -0.8, 0.9, 0.2, 1.8, 2.5, 1.2, 3.0, 3.6, 0.0]])
+    cells = np.zeros(z.shape, dtype=bool)
+    cells[0, 8] = True
+    # a 6-hour mean flagged hour 8: hours within a sigma of normal (the 0.9, 0.2) are not part of the rise
+    assert onset_hours(z, cells, np.full(z.shape, 6, dtype=np.int16))[0, 8] == 5
+    assert onset_hours(z, cells, np.full(z.shape, 3, dtype=np.int16))[0, 8] == 3  # never beyond its span
+    # one-hour rules, and cells not flagged, span their own hour
+    assert onset_hours(z, cells, np.ones(z.shape, dtype=np.int16))[0, 8] == 1
+    assert (onset_hours(z, cells, np.full(z.shape, 6, dtype=np.int16))[0, :8] == 1).all()
+
+
+def test_a_ramp_raised_by_a_window_counts_the_excess_that_raised_it():
+    """A ramp of 50 %/day is flagged by a multi-hour mean 17 hours in, on the excess of the hours before,
+    none of which stood out alone. The event starts where the rise began and its materiality counts that
+    excess, so it is reported when flagged instead of hours later; its start, and so its id, is the same in
+    every later hourly run."""
+    ramp = {"series": [0], "start": 24 * 9 + 8, "end": 24 * 12, "per_day": 0.5, "share": 1.0}
+    panel = build_panel(_hourly(days=12, series=6, incident=ramp))
+    sig = compute_signals(panel)
+    out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
+    flagged = int(np.flatnonzero(out["anomalous"].any(axis=0))[0])
+    assert out["anomalous"][0, flagged] and out["evidence_hours"][0, flagged] > 1
+    share = 0.005  # 0.5 % of the account's daily egress: the first flagged hour's excess alone is less
+    args = (panel, out["anomalous"], out["score"], sig["expected_usd"])
+    (late,) = build_events(*args, min_impact_share=share)
+    (event,) = build_events(*args, min_impact_share=share, evidence_hours=out["evidence_hours"])
+    assert pd.Timestamp(late.start) == panel.hours[flagged]
+    assert panel.hours[ramp["start"]] <= pd.Timestamp(event.start) < panel.hours[flagged]
+    assert pd.Timestamp(event.detected_at) == panel.hours[flagged] + pd.Timedelta(hours=1)
+    assert pd.Timestamp(late.detected_at) > pd.Timestamp(event.detected_at)
+    assert event.impact_usd > late.impact_usd and event.hours > late.hours
+    hourly = _hourly(days=12, series=6, incident=ramp)
+    for extra in (1, 5, 30):
+        part = build_panel(hourly[hourly["hour"] < panel.hours[flagged + extra]])
+        s = compute_signals(part)
+        o = EgressDetector(DetectorParams(mode="baseline")).score_panel(part, s)
+        (e,) = build_events(part, o["anomalous"], o["score"], s["expected_usd"], evidence_hours=o["evidence_hours"])
+        assert (e.id, e.start) == (event.id, event.start)
+    # a planned hour is never part of an event's onset
+    exclude = np.zeros(panel.shape, dtype=bool)
+    exclude[0, flagged - 2] = True
+    (cut,) = build_events(*args, evidence_hours=out["evidence_hours"], exclude=exclude)
+    assert pd.Timestamp(cut.start) == panel.hours[flagged - 1]
 
 
 def test_planned_window_suppresses_and_stays_out_of_baselines():

@@ -61,6 +61,31 @@ class DetectorParams:
         return cls(**d)
 
 
+ONSET_DRIFT = 1.0  # sigmas an hour must rise by to count as part of an anomaly's onset (CUSUM reference)
+
+
+def onset_hours(z: np.ndarray, cells: np.ndarray, span: np.ndarray, drift: float = ONSET_DRIFT) -> np.ndarray:
+    """Per cell in ``cells``: how many hours, this one and those before it, the anomaly has been building.
+
+    A k-hour mean (``span`` k) flags a ramp's sixth hour on the excess of several hours, none of which stood
+    out alone. Of the last k hours, the onset is where the sum of ``z - drift`` up to this hour is highest
+    (a CUSUM: hours within ``drift`` sigmas of normal count against, so the onset is not pushed back into
+    the noise before the ramp). 1 for cells flagged by a one-hour rule and outside ``cells``.
+    """
+    out = np.ones(z.shape, dtype=np.int16)
+    rows, cols = np.nonzero(cells & (span > 1))
+    if len(rows) == 0:
+        return out
+    c = np.cumsum(np.pad(z - drift, ((0, 0), (1, 0))), axis=1)  # c[:, h]: sum of hours before h
+    back = np.arange(int(span.max()))
+    starts = cols[:, None] - back[None, :]
+    # sum over hours start..col is c[col + 1] - c[start]: the onset minimises c[start] (ties: the latest)
+    valid = (back[None, :] < span[rows, cols][:, None]) & (starts >= 0)
+    before = np.where(valid, c[rows[:, None], np.clip(starts, 0, None)], np.inf)
+    out[rows, cols] = np.argmin(before, axis=1) + 1
+    return out
+
+
 def signal_matrix(sig: dict[str, np.ndarray]) -> np.ndarray:
     """(n_series * n_hours, len(SIGNALS)) in row-major series order."""
     return np.stack([sig[k].reshape(-1) for k in SIGNALS], axis=1)
@@ -84,18 +109,26 @@ class EgressDetector:
         self.forest.fit(X)
         return self
 
-    def evidence(self, sig: dict[str, np.ndarray]) -> np.ndarray:
-        """The strongest rule evidence per cell, in units of its threshold (>= 1 fires)."""
+    def _rules(self, sig: dict[str, np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
+        """Each rule's evidence per cell, in units of its threshold (>= 1 fires), and the hours it spans."""
         th = self.params.thresholds
+        spans, rules = [1, 1], [sig["z"] / th.z, sig["peer_z"] / th.peer_z]
+        if "cache_z" in sig:
+            spans.append(1)
+            rules.append(sig["cache_z"] / th.cache_z)
         # A longer mean counts only while every shorter one is still clearly above expected: after a step ends
         # its 24-hour mean stays high for a day, and neither the event nor a new one may ride on that memory
         # (one busy hour 14 hours after an exfiltration lifted the 3-hour mean to the gate, not the 6 or 12).
-        windows, own = [], np.ones(sig["z"].shape, dtype=bool)
+        own = np.ones(sig["z"].shape, dtype=bool)
         for k in WINDOWS:
-            windows.append(np.where(own, sig[f"z{k}"], 0.0) / th.window)
+            spans.append(k)
+            rules.append(np.where(own, sig[f"z{k}"], 0.0) / th.window)
             own = own & (sig[f"z{k}"] >= th.window_gate)
-        cache = sig["cache_z"] / th.cache_z if "cache_z" in sig else np.zeros_like(sig["z"])
-        return np.maximum.reduce([sig["z"] / th.z, *windows, sig["peer_z"] / th.peer_z, cache])
+        return spans, rules
+
+    def evidence(self, sig: dict[str, np.ndarray]) -> np.ndarray:
+        """The strongest rule evidence per cell, in units of its threshold (>= 1 fires)."""
+        return np.maximum.reduce(self._rules(sig)[1])
 
     def unpriced(self, sig: dict[str, np.ndarray], anomalous: np.ndarray) -> np.ndarray:
         """Anomalous cells whose evidence is not in dollars of egress: the edge cache stopped serving (its cost
@@ -108,14 +141,18 @@ class EgressDetector:
     def score_panel(
         self, panel: Panel, sig: dict[str, np.ndarray] | None = None, multipliers: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
-        """Per cell: ``score`` in [0, 1], ``anomalous`` (bool), ``evidence`` and ``forest_score``.
+        """Per cell: ``score`` in [0, 1], ``anomalous`` (bool), ``evidence``, ``evidence_hours`` (on anomalous
+        cells, how many hours, this one and those before it, the evidence that flagged it covers; see
+        ``onset_hours``) and ``forest_score``.
 
         ``multipliers`` (from feedback) divide the evidence of the series users have judged.
         """
         sig = sig if sig is not None else compute_signals(panel, demand_breadth=self.params.thresholds.breadth)
         n, t = panel.shape
         th = self.params.thresholds
-        ev = self.evidence(sig)
+        spans, rules = self._rules(sig)
+        ev = np.maximum.reduce(rules)
+        span = np.asarray(spans, dtype=np.int16)[np.argmax(np.stack(rules), axis=0)]
         if multipliers is not None:
             ev = ev / multipliers
         free = panel.values["cost_usd"].sum(axis=1) == 0
@@ -148,4 +185,11 @@ class EgressDetector:
         hit = hit & (~demand | new_path)
         hit[:, :WARMUP_HOURS] = False
         score = np.clip(np.maximum(1.0 - np.exp(-(np.clip(ev, 0, None) ** 2)), fs * (mode != "baseline")), 0, 1)
-        return {"anomalous": hit, "score": score, "evidence": ev, "forest_score": fs, "signals": sig}
+        return {
+            "anomalous": hit,
+            "score": score,
+            "evidence": ev,
+            "evidence_hours": onset_hours(sig["z"], hit, span),
+            "forest_score": fs,
+            "signals": sig,
+        }
