@@ -23,8 +23,15 @@ from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, b
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
 from egress_optimizer.detection.panel import build_panel, weekend_matrix
-from egress_optimizer.detection.service import detect, score, train
-from egress_optimizer.detection.signals import SIGNALS, _weighted_mean, compute_signals, entity_kind, window_factor
+from egress_optimizer.detection.service import HISTORY_DAYS, detect, score, train
+from egress_optimizer.detection.signals import (
+    SIGNALS,
+    _weak_rise,
+    _weighted_mean,
+    compute_signals,
+    entity_kind,
+    window_factor,
+)
 from egress_optimizer.detection.univariate import OnlineSeriesScorer, warmup_rows
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
@@ -248,6 +255,44 @@ def test_a_young_lakes_first_weekend_does_not_blunt_the_next_week():
     assert pd.Timestamp(event.detected_at) - panel.hours[ramp["start"]] <= pd.Timedelta(hours=6)
 
 
+def test_on_a_young_lakes_first_monday_series_know_their_noise():
+    """On the first Monday of a lake that started on a Thursday, no series has a day of residuals with a
+    same-kind baseline: only its first weekend's, compared with weekdays and so off by the weekend's 40 % dip.
+    Centred on each day's median they still say how noisy similar series are: the Monday's sigma is the
+    noise, not the dip, and a ramp of 100 %/day from Monday 08:00 is found hours sooner."""
+    ramp = {"series": [0], "start": 24 * 4 + 8, "end": 24 * 8, "per_day": 1.0, "share": 1.0}
+    panel = build_panel(_hourly(days=8, series=8, incident=ramp, weekend=0.6))
+    res = SeasonalMedianMAD().residuals(panel.values["bytes"], weekend=weekend_matrix(panel))
+    monday = slice(24 * 4 + 6, 24 * 4 + 20)
+    assert (res["count"][:, monday] < 24).all()  # not yet a day of residuals with a same-kind baseline
+    noise = SeasonalMedianMAD.noise(res)[1:, monday]
+    true = np.std(res["residual"][1:, 24 * 4 + 4 : 24 * 5])
+    assert np.median(noise) == pytest.approx(true, rel=0.2)
+    sig = compute_signals(panel)
+    sigma = np.abs(sig["residual"][1:, monday]) / np.maximum(np.abs(sig["z"][1:, monday]), 1e-9)
+    assert np.median(sigma) < 1.1 * true
+    out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
+    (event,) = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
+    assert pd.Timestamp(event.detected_at) - panel.hours[ramp["start"]] <= pd.Timedelta(hours=11)
+
+
+def test_a_weak_hour_rises_against_the_hours_just_before_it():
+    """A weak hour's residual holds the weekday/weekend difference (here -0.3), so it is compared with the
+    weak hours just before it: a release that lifts it by 0.4 rises by 0.4 over the noise, the difference
+    itself by nothing; hours with a real baseline, or too little weak history, do not count."""
+    rng = np.random.default_rng(0)
+    r = -0.3 + rng.normal(0, 0.02, (1, 24))
+    r[0, 20:] += 0.4
+    weak = np.ones((1, 24), dtype=bool)
+    weak[0, 12:16] = False
+    sigma = np.full((1, 24), 0.05)
+    rise = _weak_rise(r, weak, sigma)
+    assert rise[0, 20] == pytest.approx(0.4 / 0.05, rel=0.15)
+    assert np.abs(rise[0, 3:12]).max() < 1.5
+    assert (rise[0, 12:16] == 0).all() and (rise[0, :3] == 0).all()
+    assert np.abs(rise[0, 16:18]).max() == 0  # after the strong hours, not yet three weak ones to compare with
+
+
 def test_windows_of_six_hours_and_more_weigh_the_newest_hours_most():
     """A ramp grows hour by hour: over a window the newest hours carry most of it, so weighing them linearly
     gives more signal per unit of noise than the plain mean (a flat step loses a little, and the single hour
@@ -306,6 +351,23 @@ def test_a_ramp_raised_by_a_window_counts_the_excess_that_raised_it():
     exclude[0, flagged - 2] = True
     (cut,) = build_events(*args, evidence_hours=out["evidence_hours"], exclude=exclude)
     assert pd.Timestamp(cut.start) == panel.hours[flagged - 1]
+
+
+def test_the_hourly_runs_history_scores_the_newest_hours_as_the_whole_lake_does():
+    """The hourly run reads HISTORY_DAYS of features before its first new hour: enough that every signal of the
+    new hours equals scoring the whole history (the baselines, the week of residual spreads behind them and
+    the 24-hour means), so the Lambda says what `egress detect` over the lake says."""
+    ramp = {"series": [1], "start": 24 * 19 + 5, "end": 24 * 21, "per_day": 0.8, "share": 1.0}
+    hourly = _hourly(days=22, series=6, weekend=0.7, regions=["us-east-1", "eu-west-1"], incident=ramp)
+    full = build_panel(hourly)
+    whole = compute_signals(full)
+    since = full.hours[24 * 19 + 3]
+    part = build_panel(hourly[hourly["hour"] >= (since - pd.Timedelta(days=HISTORY_DAYS)).floor("D")])
+    recent = compute_signals(part)
+    new, old = np.asarray(part.hours >= since), np.asarray(full.hours >= since)
+    for k in [*SIGNALS, "expected_usd"]:
+        np.testing.assert_allclose(recent[k][:, new], whole[k][:, old], atol=1e-9, err_msg=k)
+    assert whole["z6"][:, old].max() > 6  # the ramp: the comparison covers alerting hours too
 
 
 def test_planned_window_suppresses_and_stays_out_of_baselines():

@@ -6,6 +6,7 @@ scoring the whole history (what the hourly Lambda relies on).
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -153,6 +154,16 @@ def series_floor(x: np.ndarray, starts: np.ndarray, fraction: float = 0.1) -> np
     return np.maximum(fraction * level, 1e-6)
 
 
+def _centred_by_day(r: np.ndarray, weak: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``r`` with the weak hours of each day (between consecutive ``starts``) less their median."""
+    out = r.copy()
+    bounds = [0, *[int(b) for b in starts if 0 < b < r.shape[1]], r.shape[1]]
+    for lo, hi in itertools.pairwise(bounds):
+        w = np.where(weak[:, lo:hi], r[:, lo:hi], np.nan)
+        out[:, lo:hi] = np.where(weak[:, lo:hi], w - nan_reduce(np.nanmedian, w, 1)[:, None], r[:, lo:hi])
+    return out
+
+
 MIN_SUPPORT = 2  # same-kind days a baseline needs before its residuals say how noisy the series is
 
 
@@ -188,13 +199,28 @@ class SeasonalMedianMAD:
             r = np.where(exclude, np.nan, r)
         weak = seasonal_support(hist, self.days, weekend) < MIN_SUPPORT
         spread, count = stepped_spread(np.where(weak, np.nan, r), starts, self.width)
-        return {"expected": expected, "residual": r, "weak": weak, "spread": spread, "count": count}
+        centred, centred_count = stepped_spread(_centred_by_day(r, weak, starts), starts, self.width)
+        return {
+            "expected": expected,
+            "residual": r,
+            "weak": weak,
+            "spread": spread,
+            "count": count,
+            "centred_spread": centred,
+            "centred_count": centred_count,
+        }
 
     @staticmethod
     def noise(res: dict[str, np.ndarray], min_hours: int = 24) -> np.ndarray:
-        """The spread of ``residuals`` where it rests on at least ``min_hours`` residuals, else NaN: what this
-        series tells similar ones about their noise."""
-        return np.where(res["count"] >= min_hours, res["spread"], np.nan)
+        """What this series tells similar ones about their noise: the spread of ``residuals`` where it rests on
+        at least ``min_hours`` residuals; before that (a young lake's first Monday, when only its first
+        weekend has residuals) the spread of all of them with each day's weak ones centred on their median
+        (off by the weekday/weekend difference, a level, not noise); else NaN."""
+        return np.where(
+            res["count"] >= min_hours,
+            res["spread"],
+            np.where(res["centred_count"] >= min_hours, res["centred_spread"], np.nan),
+        )
 
     def scored(
         self, res: dict[str, np.ndarray], starts: np.ndarray, prior: np.ndarray | None = None
@@ -212,6 +238,7 @@ class SeasonalMedianMAD:
             "residual": np.nan_to_num(r),
             "z": np.nan_to_num(r / sigma, nan=0.0),
             "sigma": sigma,
+            "strong_sigma": strong,
             "weak": res["weak"],
             "prior": prior,
         }

@@ -28,7 +28,11 @@ from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
 
 STATE = "detection/state.json"
-HISTORY_DAYS = 8  # a week of same-hour baselines and daily spreads, plus the 24-hour evidence window
+# Days of features an hourly run reads before the first new hour: a residual needs the week before it (its
+# same-hour baseline), a sigma the week of residuals before its day, and a 24-hour mean a day more. With fewer
+# the newest hours' statistics rest on a young lake's weak early days, and the hourly run would not say what
+# scoring the whole history says (8 days moved 6-hour z by up to 4).
+HISTORY_DAYS = 15
 
 
 def read_hourly(lake: Lake, since: pd.Timestamp | None = None) -> pd.DataFrame:

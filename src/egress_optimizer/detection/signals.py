@@ -19,14 +19,22 @@ absorbed by the trailing baselines instead of being scored forever.
   caching shows in the first hour here, long before the origin's bursty fetch volume says so);
 - ``breadth``: the share of the same team's series in other regions (same kind of resource, same class of
   destination) whose z is also high this hour (a release lifts the storefront's load balancers everywhere at
-  once; a misconfiguration hits one path).
+  once; a misconfiguration hits one path). An hour without a same-kind baseline yet counts as rising by how
+  far it rose over the hours just before it (``_weak_rise``), its own z being small by design.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from egress_optimizer.detection.baselines import SeasonalMedianMAD, day_starts, nan_reduce, robust_scale, stepped_stat
+from egress_optimizer.detection.baselines import (
+    SeasonalMedianMAD,
+    day_starts,
+    nan_reduce,
+    robust_scale,
+    stepped_stat,
+    trailing_window,
+)
 from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows, weekend_matrix
 
 WINDOWS = (3, 6, 12, 24)  # hours over which mean residuals accumulate evidence (z3 ... z24)
@@ -104,6 +112,24 @@ def _window_signals(
         out[f"z{k}"][sl] = np.clip(mr / scale, -Z_CAP, Z_CAP)
 
 
+WEAK_RISE_HOURS = 6  # hours a weak hour is compared with (see _weak_rise)
+
+
+def _weak_rise(r: np.ndarray, weak: np.ndarray, strong_sigma: np.ndarray) -> np.ndarray:
+    """On weak hours (no same-kind baseline yet): the residual's rise over the median of the previous
+    ``WEAK_RISE_HOURS`` weak residuals (at least half of them), in units of the series' noise; 0 elsewhere.
+
+    A weak hour's own z is small by design (scored against the wide all-residual sigma, its residual holds
+    the weekday/weekend difference), so a release that lifts a series on its first Sunday evening would not
+    count as rising in ``breadth``. Against the hours just before, that difference cancels and the release
+    shows."""
+    recent = trailing_window(np.where(weak, r, np.nan), WEAK_RISE_HOURS)
+    enough = np.sum(~np.isnan(recent), axis=0) >= WEAK_RISE_HOURS // 2
+    base = nan_reduce(np.nanmedian, recent, 0)
+    rise = np.where(weak & enough & ~np.isnan(r), (r - base) / strong_sigma, 0.0)
+    return np.clip(np.nan_to_num(rise), -Z_CAP, Z_CAP)
+
+
 def _similar_series_prior(panel: Panel, noise: np.ndarray) -> np.ndarray:
     """Per cell: the median hourly noise of the series of the same kind of resource and destination class
     (NAT gateways' internet egress, buckets' replication ...), from those with at least a day of residuals;
@@ -149,12 +175,14 @@ def compute_signals(
     sigma = np.zeros((n, t))
     prior = np.zeros((n, t))
     weak = np.zeros((n, t), dtype=bool)
+    rise = np.zeros((n, t))
     for lo, res in zip(range(0, n, chunk), raw, strict=True):
         sl = slice(lo, min(n, lo + chunk))
         x = panel.values["bytes"][sl]
         ex = exclude[sl] if exclude is not None else None
         s = model.scored(res, starts, similar[sl])
         sigma[sl], prior[sl], weak[sl] = s["sigma"], s["prior"], s["weak"]
+        rise[sl] = _weak_rise(np.where(np.isnan(res["residual"]), np.nan, s["residual"]), s["weak"], s["strong_sigma"])
         z = np.clip(s["z"], -Z_CAP, Z_CAP)
         if ex is not None:
             z = np.where(ex, 0.0, z)
@@ -184,7 +212,7 @@ def compute_signals(
             peer[cdn] = np.minimum(peer[cdn], _scaled_peer(_rolling_median3(share[cdn] - base[cdn]), starts))
         out["peer_z"][sl] = np.clip(peer if ex is None else np.where(ex, 0.0, peer), -Z_CAP, Z_CAP)
     out["cache_z"] = _cache_z(panel, viewers, exclude, starts)
-    out["breadth"] = _breadth(panel, np.maximum(out["z"], out["z3"]))
+    out["breadth"] = _breadth(panel, np.maximum.reduce([out["z"], out["z3"], rise]))
     # Hours that rose with the rest of their application (a release, a sale) are demand, not evidence: the
     # multi-hour means are recomputed without them, or a release would keep a 12-hour mean high for half a
     # day after the release itself stopped being scored.
