@@ -195,6 +195,27 @@ def test_breadth_compares_a_resource_with_the_same_kind_of_resource_elsewhere():
     assert flagged == {"release": False, "one balancer": True}
 
 
+def test_a_release_lifts_the_front_door_and_the_servers_behind_it():
+    """The web tier has one instance per region: the release lifts the us-east-1 instance but the eu-west-1
+    one, noisier or less loaded, barely moves. The team's load balancers rise in both regions, so the serving
+    tier elsewhere is half up: demand. The same instance rising alone is still an incident."""
+    regions = ["us-east-1", "us-east-1", "eu-west-1", "eu-west-1"] * 2
+    names = {"nat-000": "i-0000000000000000a", "nat-002": "i-0000000000000000b"}
+    arn = "arn:aws:elasticloadbalancing:{}:111122223333:loadbalancer/app/web/{}"
+    det = EgressDetector(DetectorParams(mode="baseline"))
+    flagged = {}
+    for name, lifted in (("release", [0, 4, 6]), ("one instance", [0])):
+        start = 24 * 9 + 12
+        df = _hourly(
+            series=8, regions=regions, incident={"series": lifted, "start": start, "end": start + 4, "magnitude": 0.8}
+        )
+        df["entity"] = [names.get(e) or arn.format(r, e) for e, r in zip(df.entity, df.region, strict=True)]
+        panel = build_panel(df)
+        row = int(np.flatnonzero(panel.keys["entity"].to_numpy() == "i-0000000000000000a")[0])
+        flagged[name] = det.score_panel(panel)["anomalous"][row, start : start + 4].any()
+    assert flagged == {"release": False, "one instance": True}
+
+
 def test_entity_kind_names_the_resource_type():
     assert entity_kind("arn:aws:ec2:us-east-1:111122223333:natgateway/nat-0abc") == "natgateway"
     assert entity_kind("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/web/1f") == "loadbalancer"

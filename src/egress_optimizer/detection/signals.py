@@ -17,10 +17,11 @@ absorbed by the trailing baselines instead of being scored forever.
 - ``cache_z``: on a CloudFront distribution's series, the share of its requests that missed the edge cache
   above its own trailing median, in units of the binomial noise of that many requests (a cache that stops
   caching shows in the first hour here, long before the origin's bursty fetch volume says so);
-- ``breadth``: the share of the same team's series in other regions (same kind of resource, same class of
-  destination) whose z is also high this hour (a release lifts the storefront's load balancers everywhere at
-  once; a misconfiguration hits one path). An hour without a same-kind baseline yet counts as rising by how
-  far it rose over the hours just before it (``_weak_rise``), its own z being small by design.
+- ``breadth``: the share of the same team's series in other regions (same kind of resource, or its serving
+  resources, same class of destination) whose z is also high this hour (a release lifts the storefront's
+  load balancers and servers everywhere at once; a misconfiguration hits one path). An hour without a
+  same-kind baseline yet counts as rising by how far it rose over the hours just before it
+  (``_weak_rise``), its own z being small by design.
 """
 
 from __future__ import annotations
@@ -261,27 +262,33 @@ def _cache_z(
     return out
 
 
+SERVING_KINDS = ("loadbalancer", "instance", "task")  # resources that answer the team's users
+
+
 def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
     """For each cell: share of the same team's series of the same destination class and kind of resource in
     *other* regions that are also up by ``level`` sigmas (a release's load balancers are compared with load
-    balancers, not diluted by the team's flat NAT gateways)."""
+    balancers, not diluted by the team's flat NAT gateways), or, if higher, the same share over the team's
+    serving resources (load balancers, instances, tasks) of that class: a release lifts the front door and
+    the servers behind it, and a web tier with one instance in the other region is not left to that one
+    instance's noise."""
     kind = panel.keys["entity"].astype(str).map(entity_kind)
-    teams = (
-        panel.keys["team"].fillna("") + "|" + panel.keys["destination"].str.split(":").str[0] + "|" + kind
-    ).to_numpy()
+    base = (panel.keys["team"].fillna("") + "|" + panel.keys["destination"].str.split(":").str[0] + "|").to_numpy()
+    serving = np.where(kind.isin(SERVING_KINDS).to_numpy(), "serving", "")
     regions = panel.keys["region"].to_numpy()
     up = (z >= level).astype(float)
     out = np.zeros_like(z)
-    for team in np.unique(teams):
-        if team.startswith("|"):
-            continue
-        rows = np.flatnonzero(teams == team)
-        if len(np.unique(regions[rows])) < 2:
-            continue
-        for r in np.unique(regions[rows]):
-            mine = rows[regions[rows] == r]
-            others = rows[regions[rows] != r]
-            out[mine] = up[others].mean(axis=0)[None, :]
+    for groups in (base + kind.to_numpy(), np.where(serving != "", base + serving, "")):
+        for team in np.unique(groups):
+            if team == "" or team.startswith("|"):
+                continue
+            rows = np.flatnonzero(groups == team)
+            if len(np.unique(regions[rows])) < 2:
+                continue
+            for r in np.unique(regions[rows]):
+                mine = rows[regions[rows] == r]
+                others = rows[regions[rows] != r]
+                out[mine] = np.maximum(out[mine], up[others].mean(axis=0)[None, :])
     return out
 
 
