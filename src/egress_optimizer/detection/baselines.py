@@ -199,7 +199,15 @@ class SeasonalMedianMAD:
             r = np.where(exclude, np.nan, r)
         weak = seasonal_support(hist, self.days, weekend) < MIN_SUPPORT
         spread, count = stepped_spread(np.where(weak, np.nan, r), starts, self.width)
-        centred, centred_count = stepped_spread(_centred_by_day(r, weak, starts), starts, self.width)
+        # Only a young lake's first days need the centred spread (see ``noise``): computed up to the last hour
+        # at which some series still has less than a day of strong residuals.
+        young = np.flatnonzero((count < DAY).any(axis=0))
+        end = int(young[-1]) + 1 if len(young) else 0
+        centred, centred_count = np.zeros(r.shape), np.zeros(r.shape)
+        if end:
+            centred[:, :end], centred_count[:, :end] = stepped_spread(
+                _centred_by_day(r[:, :end], weak[:, :end], starts), starts[starts < end], self.width
+            )
         return {
             "expected": expected,
             "residual": r,
@@ -215,7 +223,8 @@ class SeasonalMedianMAD:
         """What this series tells similar ones about their noise: the spread of ``residuals`` where it rests on
         at least ``min_hours`` residuals; before that (a young lake's first Monday, when only its first
         weekend has residuals) the spread of all of them with each day's weak ones centred on their median
-        (off by the weekday/weekend difference, a level, not noise); else NaN."""
+        (off by the weekday/weekend difference, a level, not noise); else NaN. ``residuals`` computes that
+        centred spread while some series has less than a day of residuals, so ``min_hours`` is at most 24."""
         return np.where(
             res["count"] >= min_hours,
             res["spread"],

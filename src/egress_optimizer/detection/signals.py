@@ -124,11 +124,18 @@ def _weak_rise(r: np.ndarray, weak: np.ndarray, strong_sigma: np.ndarray) -> np.
     the weekday/weekend difference), so a release that lifts a series on its first Sunday evening would not
     count as rising in ``breadth``. Against the hours just before, that difference cancels and the release
     shows."""
+    out = np.zeros(r.shape)
+    cols = np.flatnonzero(weak.any(axis=0))
+    if len(cols) == 0:
+        return out
+    end = int(cols[-1]) + 1  # weak hours are a young lake's first days: the rest need no trailing median
+    r, weak, strong_sigma = r[:, :end], weak[:, :end], strong_sigma[:, :end]
     recent = trailing_window(np.where(weak, r, np.nan), WEAK_RISE_HOURS)
     enough = np.sum(~np.isnan(recent), axis=0) >= WEAK_RISE_HOURS // 2
     base = nan_reduce(np.nanmedian, recent, 0)
     rise = np.where(weak & enough & ~np.isnan(r), (r - base) / strong_sigma, 0.0)
-    return np.clip(np.nan_to_num(rise), -Z_CAP, Z_CAP)
+    out[:, :end] = np.clip(np.nan_to_num(rise), -Z_CAP, Z_CAP)
+    return out
 
 
 def _similar_series_prior(panel: Panel, noise: np.ndarray) -> np.ndarray:
