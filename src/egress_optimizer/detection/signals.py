@@ -190,7 +190,7 @@ def compute_signals(
         ex = exclude[sl] if exclude is not None else None
         s = model.scored(res, starts, similar[sl])
         sigma[sl], prior[sl], weak[sl] = s["sigma"], s["prior"], s["weak"]
-        rise[sl] = _weak_rise(np.where(np.isnan(res["residual"]), np.nan, s["residual"]), s["weak"], s["strong_sigma"])
+        rise[sl] = _weak_rise(res["residual"], s["weak"], s["strong_sigma"])
         z = np.clip(s["z"], -Z_CAP, Z_CAP)
         if ex is not None:
             z = np.where(ex, 0.0, z)
