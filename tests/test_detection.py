@@ -23,15 +23,17 @@ from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, b
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
 from egress_optimizer.detection.panel import build_panel, weekend_matrix
-from egress_optimizer.detection.service import HISTORY_DAYS, detect, score, train
+from egress_optimizer.detection.service import HISTORY_DAYS, detect, read_hourly, score, train
 from egress_optimizer.detection.signals import (
     SIGNALS,
+    WARMUP_HOURS,
     _weak_rise,
     _weighted_mean,
     compute_signals,
     entity_kind,
     window_factor,
 )
+from egress_optimizer.detection.training import fit_detector
 from egress_optimizer.detection.univariate import OnlineSeriesScorer, warmup_rows
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
@@ -517,6 +519,27 @@ def test_train_detect_rerun_and_feedback_on_the_estate(lake_copy, estate_dir, ca
     assert run(["feedback", ev.id, "--verdict", "false", "--lake", str(lake_copy)]) == 0
     assert run(["feedback", ev.id, "--verdict", "maybe", "--lake", str(lake_copy)]) == 2
     assert run(["feedback", "evt-nope", "--verdict", "true", "--lake", str(lake_copy)]) == 2
+
+
+def test_hour_by_hour_each_incident_pages_once_as_the_whole_history_says(features_lake, estate_dir):
+    """The lake growing an hour at a time, each hourly run reading HISTORY_DAYS: every event is first seen
+    with the id, start and detected_at that scoring the whole history gives it, and none appears twice
+    under another id (an event's start, and so its id, never moves as its later hours arrive)."""
+    labels = json.loads((estate_dir / "labels.json").read_text())
+    planned = [PlannedWindow.from_dict(w) for w in labels.get("planned_activities", [])]
+    hourly = read_hourly(Lake.open(str(features_lake), create=False))
+    whole = build_panel(hourly)
+    detector, _ = fit_detector(whole, None, planned)
+    _, events = score(detector, whole, planned, [])
+    first_seen: dict[str, tuple[str, str]] = {}
+    for hour in whole.hours[WARMUP_HOURS:]:
+        part = hourly[
+            (hourly["hour"] <= hour) & (hourly["hour"] >= (hour - pd.Timedelta(days=HISTORY_DAYS)).floor("D"))
+        ]
+        for e in score(detector, build_panel(part), planned, [])[1]:
+            first_seen.setdefault(e.id, (e.start, e.detected_at))
+    assert len(events) >= 3
+    assert first_seen == {e.id: (e.start, e.detected_at) for e in events}
 
 
 def test_model_archive_is_checked_before_loading(lake_copy):

@@ -222,15 +222,21 @@ def build_events(
             hours = hi - lo + 1
             pct = 100.0 * impact / exp_total if exp_total > 0 else None
             # Cumulative excess hour by hour: the first hour that clears every threshold is when it is reported.
-            run_excess = np.cumsum((cost_in - expected_in).sum(axis=0))
-            run_expected = np.cumsum(expected_in.sum(axis=0))
+            # A series counts from the hour it is first flagged (with its excess since the event began), as
+            # the hourly run would count it: one flagged later must not make the event material earlier.
+            flagged_from = part.groupby("row")["col"].min().reindex(series).to_numpy() - lo
+            known = np.arange(hours)[None, :] >= flagged_from[:, None]
+            run_excess = (np.cumsum(cost_in - expected_in, axis=1) * known).sum(axis=0)
+            run_expected = (np.cumsum(expected_in, axis=1) * known).sum(axis=0)
             # Traffic to a region it never went to before (replication to a new region, a new cross-region
             # dependency) is a configuration change that bills from now on: reported in its first hour,
             # however small.
-            new_path = bool(((first_seen[series] >= lo) & cross_region[series]).any())
-            floor = 0.0 if new_path else min_impact_share * float(daily_spend[account][lo])
+            opens = (first_seen[series] >= lo) & cross_region[series]
+            floor = np.where(
+                (known & opens[:, None]).any(axis=0), 0.0, min_impact_share * float(daily_spend[account][lo])
+            )
             run_pct = 100.0 * run_excess / np.where(run_expected > 0, run_expected, 1)
-            ok = (run_excess >= max(min_impact_usd, floor)) & ((run_expected <= 0) | (run_pct >= min_impact_pct))
+            ok = (run_excess >= np.maximum(min_impact_usd, floor)) & ((run_expected <= 0) | (run_pct >= min_impact_pct))
             # Evidence that is not in dollars counts only while the user asked for no dollar minimum.
             # $0 paths (origin fetches) are judged by the statistics alone, whatever paid path shares the event:
             # one odd hour costs nothing, a surge that persists (a cache that stopped caching) is an incident,
