@@ -27,6 +27,7 @@ absorbed by the trailing baselines instead of being scored forever.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from egress_optimizer.detection.baselines import (
     SeasonalMedianMAD,
@@ -143,8 +144,8 @@ def _similar_series_prior(panel: Panel, noise: np.ndarray) -> np.ndarray:
     (NAT gateways' internet egress, buckets' replication ...), from those with at least a day of residuals;
     NaN where none has. A young series borrows it instead of a fixed guess: its own few residuals say little,
     and a fixed 15 % is three times the noise of a busy NAT gateway and a tenth of a bursty origin's."""
-    kind = panel.keys["entity"].astype(str).map(entity_kind)
-    groups = (panel.keys["destination"].str.split(":").str[0] + "|" + kind).to_numpy()
+    dest_class, kind = _class_and_kind(panel.keys)
+    groups = dest_class + "|" + kind
     out = np.full(noise.shape, np.nan)
     for g in np.unique(groups):
         rows = groups == g
@@ -279,13 +280,13 @@ def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
     serving resources (load balancers, instances, tasks) of that class: a release lifts the front door and
     the servers behind it, and a web tier with one instance in the other region is not left to that one
     instance's noise."""
-    kind = panel.keys["entity"].astype(str).map(entity_kind)
-    base = (panel.keys["team"].fillna("") + "|" + panel.keys["destination"].str.split(":").str[0] + "|").to_numpy()
-    serving = np.where(kind.isin(SERVING_KINDS).to_numpy(), "serving", "")
+    dest_class, kind = _class_and_kind(panel.keys)
+    base = panel.keys["team"].fillna("").to_numpy().astype(object) + "|" + dest_class + "|"
+    serving = np.isin(kind, SERVING_KINDS)
     regions = panel.keys["region"].to_numpy()
     up = (z >= level).astype(float)
     out = np.zeros_like(z)
-    for groups in (base + kind.to_numpy(), np.where(serving != "", base + serving, "")):
+    for groups in (base + kind, np.where(serving, base + "serving", "")):
         for team in np.unique(groups):
             if team == "" or team.startswith("|"):
                 continue
@@ -297,6 +298,13 @@ def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
                 others = rows[regions[rows] != r]
                 out[mine] = np.maximum(out[mine], up[others].mean(axis=0)[None, :])
     return out
+
+
+def _class_and_kind(keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per series: its destination class (``internet``, ``cloudfront``, ``cross-az`` ..., the destination
+    before any ``:<detail>``) and its kind of resource (``entity_kind``), the two that make series similar."""
+    dest_class = keys["destination"].astype(str).str.split(":").str[0].to_numpy().astype(object)
+    return dest_class, keys["entity"].astype(str).map(entity_kind).to_numpy().astype(object)
 
 
 def entity_kind(entity: str) -> str:
