@@ -86,6 +86,16 @@ def onset_hours(z: np.ndarray, cells: np.ndarray, span: np.ndarray, drift: float
     return out
 
 
+def _strongest_span(spans: list[int], rules: list[np.ndarray], cells: np.ndarray) -> np.ndarray:
+    """Per cell in ``cells`` (1 elsewhere): the hours spanned by its strongest rule. Only flagged cells need it,
+    so only they are compared (stacking every rule for every cell would copy the whole panel seven times)."""
+    out = np.ones(cells.shape, dtype=np.int16)
+    rows, cols = np.nonzero(cells)
+    if len(rows):
+        out[rows, cols] = np.asarray(spans, dtype=np.int16)[np.argmax([rule[rows, cols] for rule in rules], axis=0)]
+    return out
+
+
 def signal_matrix(sig: dict[str, np.ndarray]) -> np.ndarray:
     """(n_series * n_hours, len(SIGNALS)) in row-major series order."""
     return np.stack([sig[k].reshape(-1) for k in SIGNALS], axis=1)
@@ -150,9 +160,8 @@ class EgressDetector:
         sig = sig if sig is not None else compute_signals(panel, demand_breadth=self.params.thresholds.breadth)
         n, t = panel.shape
         th = self.params.thresholds
-        spans, rules = self._rules(sig)
-        ev = np.maximum.reduce(rules)
-        span = np.asarray(spans, dtype=np.int16)[np.argmax(np.stack(rules), axis=0)]
+        spans, per_rule = self._rules(sig)
+        ev = np.maximum.reduce(per_rule)
         if multipliers is not None:
             ev = ev / multipliers
         free = panel.values["cost_usd"].sum(axis=1) == 0
@@ -189,7 +198,7 @@ class EgressDetector:
             "anomalous": hit,
             "score": score,
             "evidence": ev,
-            "evidence_hours": onset_hours(sig["z"], hit, span),
+            "evidence_hours": onset_hours(sig["z"], hit, _strongest_span(spans, per_rule, hit)),
             "forest_score": fs,
             "signals": sig,
         }

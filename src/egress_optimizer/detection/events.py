@@ -209,6 +209,7 @@ def build_events(
         earliest = 0  # a lead-in never reaches into the previous event of the same account and region
         for seg in np.split(hours_sorted, breaks + 1):
             lo, hi = int(seg[0]), int(seg[-1])
+            first_flagged = lo
             part = g[(g["col"] >= lo) & (g["col"] <= hi)]
             if evidence_hours is not None:
                 lo = _lead_in(part, evidence_hours, exclude, lo, earliest)
@@ -251,7 +252,7 @@ def build_events(
                 if unpriced is not None:
                     cached = _running_hours(cols_in[unpriced[rows_in, cols_in]], lo, hours) >= 1
             ok |= surge | cached
-            ok[: int(part["col"].min()) - lo] = False  # reported at its first flagged hour at the earliest
+            ok[: first_flagged - lo] = False  # reported at its first flagged hour at the earliest
             statistical = surge.any() or cached.any()
             # A group whose total excess is not positive cost nothing extra (the anomaly was a dip or noise).
             if not ok.any() or (impact <= 0 and not statistical) or (impact < 0 and not cached.any()):
