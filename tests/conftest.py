@@ -12,6 +12,13 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The same examples on every run, so a red suite means a change broke something, not that a search got lucky.
+# HYPOTHESIS_PROFILE=explore searches afresh (and keeps its examples database) when hunting for bugs.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 os.environ.update(
     {
