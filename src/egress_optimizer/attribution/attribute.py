@@ -739,11 +739,17 @@ def direct_connect_out_per_gb(catalog: PriceCatalog, region: str) -> float:
     return float(dx.get("from_region", {}).get(region, dx["default"]))
 
 
+PRICING_ORDER = [
+    "hour", "account", "region", "usage_type", "resource_id", "destination", "peer_region", "peer", "bytes",
+    "packets", "records",
+]  # fmt: skip
+
+
 def price(rows: pd.DataFrame, catalog: PriceCatalog, payer: str) -> pd.DataFrame:
-    """Dollars per row; internet and CloudFront through AWS's monthly tiers, in time order."""
-    rows = rows.sort_values(["hour", "account", "region", "usage_type", "resource_id"], kind="stable").reset_index(
-        drop=True
-    )
+    """Dollars per row; internet and CloudFront through AWS's monthly tiers, in time order. Rows of the same
+    hour are metered in the order of their own columns, so the free tier and the tier boundaries land on the
+    same rows however the engine returned them (a rebuild prices every row as before)."""
+    rows = rows.sort_values(PRICING_ORDER, kind="stable", na_position="last").reset_index(drop=True)
     usd = np.zeros(len(rows))
     meter = TierMeter()
     for i, r in enumerate(rows.itertuples(index=False)):
