@@ -1,5 +1,5 @@
 """Detection quality on generated estates: one estate per seed, ingested, attributed and featurised, then
-``evaluate_lake`` (train + score, unsupervised) per estate; prints per-seed and mean metrics by kind.
+evaluated (train + score, unsupervised) per estate; prints per-seed and mean metrics by kind.
 
 Usage: python bench/detect_eval.py --work /tmp/ev [--seeds 1,2,3,4,5] [--scale small] [--days 14]
        [--modes baseline,forest,ensemble] [--rebuild]
@@ -14,17 +14,17 @@ import shutil
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
-from egress_optimizer.attribution.features import write_tables
-from egress_optimizer.attribution.inventory import Inventory
-from egress_optimizer.attribution.reconcile import attribute
-from egress_optimizer.cli.detect import print_evaluation
-from egress_optimizer.detection.evaluate import evaluate_lake, mean_over_runs
+from egress_optimizer import stages
+from egress_optimizer.detection.evaluate import (
+    EVALUATION_COLUMNS,
+    evaluation_headline,
+    evaluation_rows,
+    mean_over_runs,
+)
 from egress_optimizer.estate.generate import generate
-from egress_optimizer.ingest.pipeline import ingest
-from egress_optimizer.ipranges import IpRanges
-from egress_optimizer.lake import Lake
-from egress_optimizer.pricing import load_catalog
+from egress_optimizer.lake import MARKER, Lake
 
 
 def prepare(work: Path, seed: int, scale: str, days: int, rebuild: bool) -> Path:
@@ -34,10 +34,8 @@ def prepare(work: Path, seed: int, scale: str, days: int, rebuild: bool) -> Path
         generate(raw, days=days, seed=seed, scale=scale)
     if rebuild and lake_dir.exists():
         shutil.rmtree(lake_dir)
-    if not (lake_dir / "egress_hourly").exists():
-        lake = Lake.open(str(lake_dir))
-        ingest([str(raw)], lake)
-        write_tables(lake, attribute(lake, Inventory.from_lake(lake), load_catalog(), IpRanges.load()))
+    if not (lake_dir / MARKER).exists() or rebuild:
+        stages.build_lake(Lake.open(str(lake_dir)), [str(raw)])
     return work / f"s{seed}"
 
 
@@ -58,7 +56,7 @@ def main() -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             d = prepare(args.work, seed, args.scale, args.days, args.rebuild)
             labels = json.loads((d / "raw" / "labels.json").read_text())
-            r = evaluate_lake(Lake.open(str(d / "lake"), create=False), labels, seeds=1, mode=mode)["runs"][0]
+            r = stages.evaluate(Lake.open(str(d / "lake"), create=False), labels, seeds=1, mode=mode)["runs"][0]
             r["estate_seed"] = seed
             runs.append(r)
             missed = [f"{i['kind']}({i['magnitude_pct']}%)" for i in r["incidents"] if not i["detected"]]
@@ -70,7 +68,13 @@ def main() -> None:
             )
         summary = mean_over_runs(runs)
         results[mode] = {"summary": summary, "runs": runs}
-        print_evaluation(summary, f"{mode}: {args.scale}, {args.days} days, estate seeds {args.seeds}")
+        table = Table(title=f"{mode}: {args.scale}, {args.days} days, estate seeds {args.seeds}")
+        for col in EVALUATION_COLUMNS:
+            table.add_column(col, justify="left" if col == "kind" else "right")
+        for row in evaluation_rows(summary):
+            table.add_row(*row)
+        console.print(table)
+        console.print(evaluation_headline(summary))
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, default=str))
 

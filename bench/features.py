@@ -20,14 +20,15 @@ import argparse
 import os
 import time
 
-import duckdb
 from rich.console import Console
 from rich.table import Table
 
 from egress_optimizer.attribution.features import FEATURES_SQL
+from egress_optimizer.lake import embedded_engine
+from egress_optimizer.tables import ATTRIBUTED
 
-MAKE = """
-CREATE TABLE attributed AS
+MAKE = f"""
+CREATE TABLE {ATTRIBUTED.name} AS
 SELECT TIMESTAMP '2026-10-01' + INTERVAL (i % 720) HOUR AS hour,
        'acct' || CAST((i // 7) % 3 AS VARCHAR) AS account,
        CASE (i // 11) % 3 WHEN 0 THEN 'us-east-1' WHEN 1 THEN 'us-west-2' ELSE 'eu-west-1' END AS region,
@@ -36,6 +37,9 @@ SELECT TIMESTAMP '2026-10-01' + INTERVAL (i % 720) HOUR AS hour,
             ELSE 'internet via NAT' END AS destination,
        CASE WHEN (i // 13) % 4 = 2 THEN 'us-west-2' END AS peer_region,
        'team-' || CAST((i * 2654435761) % 400 % 7 AS VARCHAR) AS team,
+       'AmazonEC2' AS product,
+       CASE (i // 13) % 4 WHEN 0 THEN 'DataTransfer-Out-Bytes' WHEN 1 THEN 'DataTransfer-Regional-Bytes'
+            WHEN 2 THEN 'USE1-USW2-AWS-Out-Bytes' ELSE 'NatGateway-Bytes' END AS usage_type,
        '10.' || CAST((i * 40503) % 250 AS VARCHAR) || '.' || CAST((i * 69069) % 250 AS VARCHAR) || '.1' AS peer,
        CAST((i * 48271) % 5000000 AS BIGINT) AS bytes,
        CAST((i * 16807) % 5000 AS BIGINT) AS packets,
@@ -44,14 +48,14 @@ SELECT TIMESTAMP '2026-10-01' + INTERVAL (i % 720) HOUR AS hour,
        CAST(NULL AS DOUBLE) AS cache_misses  -- CloudFront rows only; these are flow rows
 FROM range(?) t(i)
 """
-REFERENCE = """
+REFERENCE = f"""
 SELECT hour, account, region, resource_id, destination, coalesce(peer_region, '') AS peer_region,
        sum(bytes), sum(packets), sum(records), sum(usd)
-FROM attributed GROUP BY ALL
+FROM {ATTRIBUTED.name} GROUP BY ALL
 """
 
 
-def timed(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[float, float, int]:
+def timed(con, sql: str) -> tuple[float, float, int]:
     """Wall and CPU seconds to compute and fetch the whole result, and its row count."""
     wall, cpu = time.perf_counter(), time.process_time()
     n = con.sql(sql).to_arrow_table().num_rows
@@ -63,7 +67,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=50_000_000)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each query; the best counts")
     args = ap.parse_args()
-    con = duckdb.connect()
+    con = embedded_engine()
     t = time.perf_counter()
     con.execute(MAKE, [args.rows])
     build = time.perf_counter() - t

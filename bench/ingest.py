@@ -24,12 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
+
+from egress_optimizer.lake import embedded_engine
 
 HEADER = (
     "version account-id vpc-id subnet-id instance-id interface-id type srcaddr dstaddr srcport dstport "
@@ -113,7 +114,7 @@ def decompress_only(path: Path) -> float:
 
 def duckdb_read(path: Path) -> tuple[float, int]:
     t = time.perf_counter()
-    con = duckdb.connect()
+    con = embedded_engine()
     n = con.execute(
         "SELECT count(*), sum(bytes) FROM read_csv(?, delim=' ', header=true, nullstr='-')", [str(path)]
     ).fetchone()[0]

@@ -2,7 +2,8 @@
 
 Request: ``application/json`` with ``{"rows": [egress_hourly rows...], "planned": [windows...],
 "min_impact_usd": 0}`` (or a bare list of rows), covering at least the week before the hours to score,
-because the baselines need it. Response: ``application/json`` with the events and the anomalous rows.
+because the baselines need it. Response: ``application/json`` with the incidents (the incident contract) and
+the anomalous rows.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from egress_optimizer.detection.training import load_model_dir, score_request
+from egress_optimizer import stages
 
 JSON = "application/json"
 
 
 def model_fn(model_dir: str) -> Any:
-    detector, _meta = load_model_dir(model_dir)
-    return detector
+    return stages.load_model(model_dir)
 
 
 def input_fn(request_body: str | bytes, request_content_type: str = JSON) -> dict:
@@ -32,7 +32,7 @@ def input_fn(request_body: str | bytes, request_content_type: str = JSON) -> dic
 
 
 def predict_fn(input_data: dict, model: Any) -> dict:
-    return score_request(model, input_data)
+    return stages.score_request(model, input_data)
 
 
 def output_fn(prediction: dict, accept: str = JSON) -> tuple[str, str]:

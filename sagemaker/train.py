@@ -40,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
     args = p.parse_args(argv)
 
-    from egress_optimizer.detection.training import train_from_files
+    from egress_optimizer import stages
 
     try:
-        meta = train_from_files(Path(args.train), Path(args.model_dir), args.mode, args.seed, args.n_estimators)
+        meta = stages.train_from_files(Path(args.train), Path(args.model_dir), args.mode, args.seed, args.n_estimators)
     except ValueError as exc:
         # SageMaker shows the failure reason from /opt/ml/output/failure.
         out = Path(os.environ.get("SM_OUTPUT_DIR", "/opt/ml/output"))

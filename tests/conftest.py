@@ -75,30 +75,79 @@ def shared() -> Path:
     return SHARED
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str, build) -> Path:
+    """A folder ``build(path)`` fills once per test run, shared by the xdist workers (a file lock serialises
+    the first build; the others wait and reuse it). Tests treat it as read-only: copy it before writing."""
+    import fcntl
+    import shutil
+
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent  # the run's folder, above each worker's own
+    target = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".built").exists():
+            if target.exists():
+                shutil.rmtree(target)
+            target.mkdir(parents=True)
+            build(target)
+            (target / ".built").touch()
+    return target
+
+
 @pytest.fixture(scope="session")
-def estate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One small generated estate (7 days) shared by the tests of a worker."""
+def estate_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One small generated estate (7 days, seed 11), shared by every test of the run."""
     from egress_optimizer.estate.generate import generate
 
-    out = tmp_path_factory.mktemp("estate")
-    generate(out, days=7, seed=11, scale="small")
-    return out
+    def build(out: Path) -> None:
+        generate(out / "estate", days=7, seed=11, scale="small")
+
+    return built_once(tmp_path_factory, worker_id, "estate", build) / "estate"
 
 
 @pytest.fixture(scope="session")
-def features_lake(estate_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ingested_lake(estate_dir: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The shared estate ingested into a lake (log tables only; read-only: copy it before writing)."""
+    from egress_optimizer import stages
+
+    def build(out: Path) -> None:
+        stages.ingest(str(out / "lake"), [str(estate_dir)])
+
+    return built_once(tmp_path_factory, worker_id, "ingested", build) / "lake"
+
+
+@pytest.fixture(scope="session")
+def features_lake(ingested_lake: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The shared estate ingested, attributed and featurised into one lake (read-only for tests: copy it
     before writing models or detections)."""
-    from egress_optimizer.attribution.features import write_tables
-    from egress_optimizer.attribution.inventory import Inventory
-    from egress_optimizer.attribution.reconcile import attribute
-    from egress_optimizer.ingest.pipeline import ingest
-    from egress_optimizer.ipranges import IpRanges
-    from egress_optimizer.lake import Lake
-    from egress_optimizer.pricing import load_catalog
+    import shutil
 
-    root = tmp_path_factory.mktemp("features") / "lake"
-    lake = Lake.open(str(root))
-    ingest([str(estate_dir)], lake)
-    write_tables(lake, attribute(lake, Inventory.from_lake(lake), load_catalog(), IpRanges.load()))
-    return root
+    from egress_optimizer import stages
+    from egress_optimizer.lake import Lake
+
+    def build(out: Path) -> None:
+        shutil.copytree(ingested_lake, out / "lake")
+        stages.build_features(Lake.open(str(out / "lake"), create=False))
+
+    return built_once(tmp_path_factory, worker_id, "features", build) / "lake"
+
+
+@pytest.fixture(scope="session")
+def attributed(features_lake: Path):
+    """The shared estate's attributed rows, as the features lake stores them."""
+    from egress_optimizer.lake import Lake
+    from egress_optimizer.tables import ATTRIBUTED
+
+    return Lake.open(str(features_lake), create=False).read_table(ATTRIBUTED).to_pandas()
+
+
+@pytest.fixture()
+def lake_copy(features_lake: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the features lake."""
+    import shutil
+
+    dst = tmp_path / "lake"
+    shutil.copytree(features_lake, dst)
+    return dst

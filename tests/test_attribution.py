@@ -7,27 +7,26 @@ import json
 import pandas as pd
 import pytest
 
+from egress_optimizer import stages
 from egress_optimizer.attribution.features import build_features
-from egress_optimizer.attribution.inventory import Inventory
-from egress_optimizer.attribution.reconcile import _connection, reconcile
 from egress_optimizer.cli import run
-from egress_optimizer.ingest.pipeline import ingest
 from egress_optimizer.ipranges import shipped
 from egress_optimizer.lake import Lake
-from egress_optimizer.pricing import load_catalog
 
 
 @pytest.fixture(scope="module")
-def lake_dir(estate_dir, tmp_path_factory):
+def lake_dir(features_lake, tmp_path_factory):
+    """A writable copy of the shared lake (tests here rebuild its features and add a bad object)."""
+    import shutil
+
     root = tmp_path_factory.mktemp("attr") / "lake"
-    ingest([str(estate_dir)], Lake.open(str(root)))
+    shutil.copytree(features_lake, root)
     return root
 
 
 @pytest.fixture(scope="module")
-def rec(lake_dir):
-    lake = Lake.open(str(lake_dir), create=False)
-    return reconcile(lake, Inventory.from_lake(lake), load_catalog(), shipped())
+def rec(features_lake, attributed):
+    return stages.reconcile(Lake.open(str(features_lake), create=False), attributed=attributed)
 
 
 def test_reconcile_json_within_two_percent(lake_dir, capsys):
@@ -56,7 +55,7 @@ def test_every_transfer_family_is_attributed(rec):
 
 def test_internet_egress_through_nat_is_counted_once_per_resource(rec, lake_dir):
     """NAT-translated traffic appears on the instance and the gateway; it must be billed to the gateway once."""
-    con = _connection(Lake.open(str(lake_dir), create=False))
+    con = Lake.open(str(lake_dir), create=False).connect()
     cur = (
         con.execute("""
       SELECT resource_id, sum(usage_amount) AS gb FROM cur
@@ -87,7 +86,7 @@ def test_attribution_carries_owner_tags(rec):
 def test_cloudfront_rows_count_requests_and_cache_misses(rec, lake_dir):
     """Each CloudFront row carries its requests (records) and how many missed the edge cache, exactly as the
     access logs say; flow and S3 rows have no cache misses."""
-    con = _connection(Lake.open(str(lake_dir), create=False))
+    con = Lake.open(str(lake_dir), create=False).connect()
     n, miss = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE edge_result_type = 'Miss') FROM cloudfront"
         " WHERE distribution_id IS NOT NULL"
@@ -130,7 +129,7 @@ def test_cloudfront_origin_fetches_reconcile_and_show_the_cache_collapse(rec, la
     a = rec.attributed
     origin = a[a.destination == "cloudfront origin"]
     assert set(origin["product"]) == {"AWSELB", "AmazonS3"} and (origin.usd == 0).all()
-    con = _connection(Lake.open(str(lake_dir), create=False))
+    con = Lake.open(str(lake_dir), create=False).connect()
     cur = (
         con.execute("""
       SELECT resource_id, usage_type, sum(usage_amount) AS gb FROM cur
@@ -207,19 +206,14 @@ def test_athena_views_run_against_the_local_lake(lake_dir, rec, capsys, tmp_path
     """The dashboard views are plain SQL: they must run (here on DuckDB over the lake) and add up."""
     from importlib import resources
 
-    from egress_optimizer.cli.ingest import lake_connection
-
     bad = tmp_path / "AWSLogs" / "123456789012" / "vpcflowlogs" / "us-east-1" / "bad.log"
     bad.parent.mkdir(parents=True)
     bad.write_text(
         "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
         "action log-status\n2 123456789012 eni-1 only five fields\n"
     )
-    ingest([str(bad)], Lake.open(str(lake_dir), create=False))  # something in the quarantine table
-
-    assert run(["features", "--lake", str(lake_dir), "--json"]) == 0
-    capsys.readouterr()
-    con = lake_connection(Lake.open(str(lake_dir), create=False))
+    stages.ingest(Lake.open(str(lake_dir), create=False), [str(bad)])  # something in the quarantine table
+    con = Lake.open(str(lake_dir), create=False).connect()  # the lake's features were built from its logs
     views = resources.files("egress_optimizer") / "sql" / "athena" / "views"
     names = sorted(p.name for p in views.iterdir() if p.name.endswith(".sql"))
     assert len(names) >= 4

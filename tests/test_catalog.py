@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 from moto import mock_aws
 
-from egress_optimizer import catalog
-from egress_optimizer.catalog import (
+from egress_optimizer import glue_catalog as catalog
+from egress_optimizer.glue_catalog import (
     ALL_TABLES,
     LAKE_PLACEHOLDER,
     QUARANTINE_PARTITIONS,
@@ -32,16 +32,19 @@ from egress_optimizer.catalog import (
 from egress_optimizer.ingest.base import QUARANTINE_SCHEMA
 from egress_optimizer.ingest.pipeline import PARTITIONS, ingest
 from egress_optimizer.lake import Lake
+from egress_optimizer.tables import Table
 
 FLOW_KEY = (
     "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/10/01/"
     "123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261001T0000Z_abcd1234.log.gz"
 )
-COMMITTED = ("vpc_flow", "s3_access", "cloudfront", "cur", "quarantine")  # DDL files that must be on disk
+# DDL files that must be on disk: the log tables, the quarantine, and the tables the pipeline derives
+COMMITTED = ("vpc_flow", "s3_access", "cloudfront", "cur", "quarantine")
+COMMITTED += ("attributed", "egress_hourly", "cur_daily", "anomalies", "incidents")
 
 
-def _spec_or_skip(table: str) -> catalog.TableSpec:
-    return table_spec(table)  # every table's parser ships with the package
+def _spec_or_skip(table: str) -> Table:
+    return table_spec(table)  # every table is in the registry
 
 
 # ---- types and DDL ------------------------------------------------------------------------------------------
@@ -139,12 +142,13 @@ def parse_ddl(sql: str) -> dict:
 @pytest.mark.parametrize("table", ALL_TABLES)
 def test_athena_ddl_round_trips_columns_and_projection(table):
     spec = _spec_or_skip(table)
-    sql = athena_ddl(table, spec.schema, "s3://lake-bucket/lake/" + table, projection=True)
+    schema, partition_keys = spec.storage_schema, spec.partition_by
+    sql = athena_ddl(table, schema, "s3://lake-bucket/lake/" + table, projection=True)
     ddl = parse_ddl(sql)
     assert ddl["table"] == table
-    assert ddl["columns"] == glue_columns(spec.schema, spec.partition_keys)
-    assert [c["Name"] for c in ddl["columns"]] == [f.name for f in spec.schema if f.name not in spec.partition_keys]
-    assert ddl["partitions"] == [{"Name": k, "Type": "string"} for k in spec.partition_keys]
+    assert ddl["columns"] == glue_columns(schema, partition_keys)
+    assert [c["Name"] for c in ddl["columns"]] == [f.name for f in schema if f.name not in partition_keys]
+    assert ddl["partitions"] == [{"Name": k, "Type": "string"} for k in partition_keys]
     assert ddl["serde"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
     assert ddl["input"].endswith("MapredParquetInputFormat") and ddl["output"].endswith("MapredParquetOutputFormat")
     assert ddl["location"] == f"s3://lake-bucket/lake/{table}/"
@@ -153,7 +157,7 @@ def test_athena_ddl_round_trips_columns_and_projection(table):
     assert props["projection.enabled"] == "true"
     template = props["storage.location.template"]
     # The template is exactly the lake's Hive layout, so projected partitions find the files Lake wrote.
-    assert template == f"s3://lake-bucket/lake/{table}/" + "".join(f"{k}=${{{k}}}/" for k in spec.partition_keys)
+    assert template == f"s3://lake-bucket/lake/{table}/" + "".join(f"{k}=${{{k}}}/" for k in partition_keys)
     if table == "quarantine":
         assert props["projection.source.type"] == "enum"
         assert props["projection.source.values"].split(",") == ["vpc-flow", "s3-access", "cloudfront", "cur"]
@@ -171,7 +175,7 @@ def test_athena_ddl_round_trips_columns_and_projection(table):
 
 def test_athena_ddl_without_projection():
     spec = table_spec("vpc_flow")
-    ddl = parse_ddl(athena_ddl("vpc_flow", spec.schema, "s3://b/lake/vpc_flow/", projection=False))
+    ddl = parse_ddl(athena_ddl("vpc_flow", spec.storage_schema, "s3://b/lake/vpc_flow/", projection=False))
     assert ddl["location"] == "s3://b/lake/vpc_flow/"
     assert not any(k.startswith("projection.") or k.startswith("storage.") for k in ddl["props"])
 
@@ -181,7 +185,7 @@ def test_committed_sql_matches_the_code(table, tmp_path):
     """The files under sql/athena/ are generated: they must never drift from the parsers' schemas."""
     _spec_or_skip(table)
     committed = SQL_DIR / f"{table}.sql"
-    regenerate = f"python -m egress_optimizer.catalog {table}"
+    regenerate = f"python -m egress_optimizer.glue_catalog {table}"
     assert table in COMMITTED
     if not committed.exists():
         pytest.fail(f"{committed} is missing; run `{regenerate}`")
@@ -201,9 +205,16 @@ def test_every_committed_table_sql_is_generated():
 
 # ---- Glue ---------------------------------------------------------------------------------------------------
 @pytest.fixture()
-def glue():
+def aws():
+    """A boto3 session on moto: the catalog's calls go through awswrangler, which takes a session."""
     with mock_aws():
-        yield boto3.client("glue", region_name="us-east-1")
+        yield boto3.Session(region_name="us-east-1")
+
+
+@pytest.fixture()
+def glue(aws):
+    """A Glue client on the same moto backend, to look at what the catalog did."""
+    return aws.client("glue")
 
 
 @pytest.fixture()
@@ -229,9 +240,9 @@ def _partitions(glue, table: str) -> list[list[str]]:
     return sorted(p["Values"] for page in pages for p in page["Partitions"])
 
 
-def test_register_lake_creates_tables_and_partitions_idempotently(glue, lake):
-    reg = register_lake(glue, "egress", lake.root)
-    available = [t for t in ALL_TABLES if t not in reg.missing]
+def test_register_lake_creates_tables_and_partitions_idempotently(aws, glue, lake):
+    reg = register_lake(aws, "egress", lake.root)
+    available = list(ALL_TABLES)
     assert set(reg.tables) == set(available) and set(reg.tables.values()) == {"created"}
     expected_flow = [["123456789012", "ap-southeast-2", "2021-03-26"], ["123456789012", "us-east-1", "2022-11-30"]]
     assert _partitions(glue, "vpc_flow") == expected_flow
@@ -245,8 +256,8 @@ def test_register_lake_creates_tables_and_partitions_idempotently(glue, lake):
         spec = table_spec(table)
         t = glue.get_table(DatabaseName="egress", Name=table)["Table"]
         sd = t["StorageDescriptor"]
-        assert sd["Columns"] == glue_columns(spec.schema, spec.partition_keys)
-        assert [k["Name"] for k in t["PartitionKeys"]] == list(spec.partition_keys)
+        assert sd["Columns"] == glue_columns(spec.storage_schema, spec.partition_by)
+        assert [k["Name"] for k in t["PartitionKeys"]] == list(spec.partition_by)
         assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
         assert sd["InputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
         assert sd["OutputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
@@ -263,7 +274,7 @@ def test_register_lake_creates_tables_and_partitions_idempotently(glue, lake):
 
     # Again: nothing changes, nothing is duplicated, no error, no new table version.
     versions = len(glue.get_table_versions(DatabaseName="egress", TableName="vpc_flow")["TableVersions"])
-    again = register_lake(glue, "egress", lake.root)
+    again = register_lake(aws, "egress", lake.root)
     assert set(again.tables.values()) == {"unchanged"}
     assert set(again.partitions.values()) == {0}
     assert _partitions(glue, "vpc_flow") == expected_flow
@@ -272,53 +283,53 @@ def test_register_lake_creates_tables_and_partitions_idempotently(glue, lake):
     assert [d["Name"] for d in glue.get_databases()["DatabaseList"]] == ["egress"]
 
 
-def test_ensure_table_updates_a_changed_schema_and_keeps_foreign_parameters(glue):
-    catalog.ensure_database(glue, "egress")
+def test_ensure_table_updates_a_changed_schema_and_keeps_foreign_parameters(aws, glue):
+    catalog.ensure_database(aws, "egress")
     schema = pa.schema([("a", pa.int64())])
-    assert ensure_table(glue, "egress", "t", schema, "s3://b/lake/t", PARTITIONS) == "created"
+    assert ensure_table(aws, "egress", "t", schema, "s3://b/lake/t", PARTITIONS) == "created"
     glue.update_table(
         DatabaseName="egress",
         TableInput={**catalog.table_input("t", schema, "s3://b/lake/t", PARTITIONS), "Parameters": {"x": "1"}},
     )
     wider = schema.append(pa.field("b", pa.list_(pa.string())))
-    assert ensure_table(glue, "egress", "t", wider, "s3://b/lake/t", PARTITIONS) == "updated"
+    assert ensure_table(aws, "egress", "t", wider, "s3://b/lake/t", PARTITIONS) == "updated"
     t = glue.get_table(DatabaseName="egress", Name="t")["Table"]
     assert t["StorageDescriptor"]["Columns"][-1] == {"Name": "b", "Type": "array<string>"}
     assert t["Parameters"]["x"] == "1" and t["Parameters"]["classification"] == "parquet"
-    assert ensure_table(glue, "egress", "t", wider, "s3://b/lake/t", PARTITIONS) == "unchanged"
+    assert ensure_table(aws, "egress", "t", wider, "s3://b/lake/t", PARTITIONS) == "unchanged"
 
 
-def test_add_partitions_batches_by_100_and_tolerates_existing(glue):
-    catalog.ensure_database(glue, "egress")
-    ensure_table(glue, "egress", "vpc_flow", table_spec("vpc_flow").schema, "s3://b/lake/vpc_flow", PARTITIONS)
+def test_add_partitions_batches_by_100_and_tolerates_existing(aws, glue):
+    catalog.ensure_database(aws, "egress")
+    ensure_table(aws, "egress", "vpc_flow", table_spec("vpc_flow").storage_schema, "s3://b/lake/vpc_flow", PARTITIONS)
     calls: list[int] = []
-    glue.meta.events.register(
+    aws.events.register(
         "provide-client-params.glue.BatchCreatePartition",
         lambda params, **_: calls.append(len(params["PartitionInputList"])),
     )
     days = [f"2026-{m:02d}-{d:02d}" for m in range(1, 11) for d in range(1, 26)]
     parts = [{"account": "111122223333", "aws_region": "us-east-1", "dt": day} for day in days]
     assert len(parts) == 250
-    assert add_partitions(glue, "egress", "vpc_flow", "s3://b/lake/vpc_flow", parts[:30]) == 30
+    assert add_partitions(aws, "egress", "vpc_flow", "s3://b/lake/vpc_flow", parts[:30]) == 30
     calls.clear()
     # Overlapping with what exists, and with duplicates in the input: only the new ones count.
-    assert add_partitions(glue, "egress", "vpc_flow", "s3://b/lake/vpc_flow", parts + parts[:5]) == 220
+    assert add_partitions(aws, "egress", "vpc_flow", "s3://b/lake/vpc_flow", parts + parts[:5]) == 220
     assert calls == [100, 100, 50]
     assert len(_partitions(glue, "vpc_flow")) == 250
-    assert add_partitions(glue, "egress", "vpc_flow", None, parts) == 0
-    assert add_partitions(glue, "egress", "vpc_flow", None, []) == 0
+    assert add_partitions(aws, "egress", "vpc_flow", None, parts) == 0
+    assert add_partitions(aws, "egress", "vpc_flow", None, []) == 0
     values = ["111122223333", "us-east-1", "2026-01-01"]
     part = glue.get_partition(DatabaseName="egress", TableName="vpc_flow", PartitionValues=values)["Partition"]
     loc = part["StorageDescriptor"]["Location"]
     assert loc == "s3://b/lake/vpc_flow/account=111122223333/aws_region=us-east-1/dt=2026-01-01/"
     with pytest.raises(ValueError, match="exactly the keys"):
-        add_partitions(glue, "egress", "vpc_flow", None, [{"account": "1", "dt": "2026-01-01"}])
+        add_partitions(aws, "egress", "vpc_flow", None, [{"account": "1", "dt": "2026-01-01"}])
 
 
-def test_register_files_creates_a_missing_table_first(glue, lake):
+def test_register_files_creates_a_missing_table_first(aws, glue, lake):
     files = lake.files("vpc_flow") + lake.files("quarantine")
-    reg = register_files(glue, "egress", lake, files)
+    reg = register_files(aws, "egress", lake, files)
     assert reg.tables == {"vpc_flow": "created", "quarantine": "created"}
     assert reg.partitions == {"vpc_flow": 2, "quarantine": 1}
-    assert register_files(glue, "egress", lake, files).partitions == {"vpc_flow": 0, "quarantine": 0}
+    assert register_files(aws, "egress", lake, files).partitions == {"vpc_flow": 0, "quarantine": 0}
     assert _partitions(glue, "quarantine") == [["vpc-flow"]]

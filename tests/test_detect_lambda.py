@@ -1,5 +1,6 @@
-"""The detect Lambda: hourly scoring against a lake, one EventBridge event per new incident (moto), no
-repeats on the next run, and a failed delivery retried instead of lost (botocore Stubber)."""
+"""The detect Lambda: hourly scoring against a lake, one EventBridge event per new incident whose detail is the
+incident contract (moto; validated against the shipped JSON Schema), no repeats on the next run, and a failed
+delivery retried instead of lost (botocore Stubber)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import jsonschema
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from egress_optimizer.contracts import shipped_schema
 from egress_optimizer.detection.detector import DetectorParams
-from egress_optimizer.detection.service import train
+from egress_optimizer.detection.lake_runs import train
 from egress_optimizer.lake import Lake
 
 HANDLER = Path(__file__).resolve().parents[1] / "lambdas" / "detect" / "handler.py"
@@ -30,6 +33,21 @@ class FakeLambdaContext:
     memory_limit_in_mb: int = 1024
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:egress-detect"
     aws_request_id: str = "6f1d2a3b-0000-4000-8000-000000000001"
+
+
+def scheduled_event() -> dict:
+    """What an EventBridge schedule sends the function (the shape AWS documents)."""
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-10-08T01:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/egress-detect-hourly"],
+        "detail": {},
+    }
 
 
 def _load_handler():
@@ -62,8 +80,8 @@ def test_detect_lambda_emits_each_incident_once(trained_lake, monkeypatch):
         events.put_targets(Rule="incidents", EventBusName="egress", Targets=[{"Id": "q", "Arn": arn}])
         handler = _load_handler()
 
-        first = handler.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, FakeLambdaContext())
-        assert first["new_events"]
+        first = handler.handler(scheduled_event(), FakeLambdaContext())
+        assert first["new_incidents"]
         received = []
         while True:
             msgs = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10).get("Messages", [])
@@ -72,22 +90,26 @@ def test_detect_lambda_emits_each_incident_once(trained_lake, monkeypatch):
             received += [json.loads(m["Body"]) for m in msgs]
             for m in msgs:
                 sqs.delete_message(QueueUrl=q, ReceiptHandle=m["ReceiptHandle"])
-        assert sorted(r["detail"]["id"] for r in received) == sorted(first["new_events"])
+        assert sorted(r["detail"]["id"] for r in received) == sorted(first["new_incidents"])
         assert all(r["detail-type"] == "Egress Cost Anomaly" for r in received)
         detail = received[0]["detail"]
-        assert {"impact_usd", "impact_usd_per_day", "expected_usd", "entities", "severity"} <= set(detail)
+        assert {"impact", "window", "root_causes", "entities", "severity", "schema_version"} <= set(detail)
+        assert {"total_usd", "per_day_usd", "expected_usd"} <= set(detail["impact"])
+        schema = shipped_schema("incident")
+        for r in received:
+            jsonschema.validate(r["detail"], schema)
 
-        second = handler.handler({"source": "aws.events"}, FakeLambdaContext())
-        assert second["new_events"] == []
+        second = handler.handler(scheduled_event(), FakeLambdaContext())
+        assert second["new_incidents"] == []
         assert sqs.receive_message(QueueUrl=q).get("Messages", []) == []
 
 
 def test_refused_entries_fail_the_run_and_are_retried(trained_lake, tmp_path, monkeypatch):
-    from egress_optimizer.detection.service import detect
+    from egress_optimizer.detection.lake_runs import detect
 
     probe = tmp_path / "probe"
     shutil.copytree(trained_lake, probe)
-    first_batch = min(10, len(detect(Lake.open(str(probe), create=False), record_emitted=False).new_events))
+    first_batch = min(10, len(detect(Lake.open(str(probe), create=False), record_emitted=False).new_incidents))
     monkeypatch.setenv("LAKE_URI", str(trained_lake))
     monkeypatch.setenv("EVENT_BUS_NAME", "egress")
     handler = _load_handler()
@@ -96,8 +118,8 @@ def test_refused_entries_fail_the_run_and_are_retried(trained_lake, tmp_path, mo
     stub.add_response("put_events", {"FailedEntryCount": first_batch, "Entries": [refused] * first_batch})
     stub.activate()
     with pytest.raises(handler.DeliveryError):
-        handler.handler({}, FakeLambdaContext())
+        handler.handler(scheduled_event(), FakeLambdaContext())
     stub.deactivate()
     # nothing was marked as delivered, so the next run sends them (accepted this time)
     retry = detect(Lake.open(str(trained_lake), create=False), record_emitted=False)
-    assert retry.new_events
+    assert retry.new_incidents

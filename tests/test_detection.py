@@ -15,15 +15,17 @@ import pandas as pd
 import pytest
 
 from egress_optimizer.cli import run, stdout
-from egress_optimizer.cli.detect import print_events
+from egress_optimizer.cli.detect import print_incidents
 from egress_optimizer.detection import model_store
 from egress_optimizer.detection.baselines import SeasonalMedianMAD, seasonal_expected
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector, Thresholds, onset_hours
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, build_events, planned_mask
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
+from egress_optimizer.detection.incidents import to_incident
+from egress_optimizer.detection.lake_runs import HISTORY_DAYS, detect, read_hourly, train
 from egress_optimizer.detection.panel import build_panel, weekend_matrix
-from egress_optimizer.detection.service import HISTORY_DAYS, detect, read_hourly, score, train
+from egress_optimizer.detection.scoring import score
 from egress_optimizer.detection.signals import (
     SIGNALS,
     WARMUP_HOURS,
@@ -487,14 +489,7 @@ def test_score_series_bad_input_is_one_line_error(tmp_path, capsys):
     assert run(["score-series", str(tmp_path / "missing.csv")]) == 2
 
 
-# ---- the lake service, CLI, artifacts ------------------------------------------------------------------------
-@pytest.fixture()
-def lake_copy(features_lake, tmp_path) -> Path:
-    dst = tmp_path / "lake"
-    shutil.copytree(features_lake, dst)
-    return dst
-
-
+# ---- the lake runs, CLI, artifacts ---------------------------------------------------------------------------
 def test_train_detect_rerun_and_feedback_on_the_estate(lake_copy, estate_dir, capsys):
     lake = Lake.open(str(lake_copy), create=False)
     with pytest.raises(InputError, match="egress train"):
@@ -503,19 +498,19 @@ def test_train_detect_rerun_and_feedback_on_the_estate(lake_copy, estate_dir, ca
     meta = json.loads(capsys.readouterr().out)
     assert meta["training_window"]["start"] < meta["training_window"]["end"] and meta["sha256"]
     first = detect(lake, since=None)
-    assert first.events and first.new_events
+    assert first.incidents and first.new_incidents
     rows = lake.read("anomalies").num_rows
-    events = lake.read("anomaly_events").num_rows
+    incidents = lake.read("incidents").num_rows
     # the same hours again: nothing new, nothing duplicated
     again = detect(lake, since=first.scored_from)
-    assert again.new_events == []
-    assert lake.read("anomalies").num_rows == rows and lake.read("anomaly_events").num_rows == events
+    assert again.new_incidents == []
+    assert lake.read("anomalies").num_rows == rows and lake.read("incidents").num_rows == incidents
     # the labelled replication incident is found, with its bucket named
     labels = json.loads((estate_dir / "labels.json").read_text())
     repl = next(i for i in labels["incidents"] if i["kind"] == "s3_replication_extra_region")
-    assert any(any(repl["resources"][0] in e["entity"] for e in ev.entities) for ev in first.events)
+    assert any(any(repl["resources"][0] in e.id for e in inc.entities) for inc in first.incidents)
     # feedback through the CLI
-    ev = first.events[0]
+    ev = first.incidents[0]
     assert run(["feedback", ev.id, "--verdict", "false", "--lake", str(lake_copy)]) == 0
     assert run(["feedback", ev.id, "--verdict", "maybe", "--lake", str(lake_copy)]) == 2
     assert run(["feedback", "evt-nope", "--verdict", "true", "--lake", str(lake_copy)]) == 2
@@ -615,7 +610,7 @@ def test_sagemaker_train_and_inference_scripts(features_lake, tmp_path):
     ct, body = proc.stdout.split("\n", 1)
     assert ct == "application/json"
     result = json.loads(body)
-    assert result["events"] and {"impact_usd", "entities", "severity"} <= set(result["events"][0])
+    assert result["incidents"] and {"impact", "entities", "severity"} <= set(result["incidents"][0])
     # a bad request is a clear error, not a traceback from deep inside
     bad = subprocess.run(
         [
@@ -776,7 +771,7 @@ def test_a_cache_hit_collapse_is_reported_in_its_first_hour_with_the_hit_ratio(c
     for e in event.entities:
         assert e["cache_hit_ratio"] < 0.75 < 0.88 < e["cache_hit_ratio_before"]
     monkeypatch.setattr(stdout, "width", 250)
-    print_events([event], "events")
+    print_incidents([to_incident(event)], "incidents")
     assert re.search(r"cache hits 9\d% -> [67]\d%", capsys.readouterr().out)
     # without the unpriced mark the same cells are judged by dollars, and a few cents of noise is not material
     assert build_events(panel, out["anomalous"], out["score"], sig["expected_usd"]) == []

@@ -18,7 +18,7 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from egress_optimizer.catalog import glue_columns, register_lake
+from egress_optimizer.glue_catalog import glue_columns, register_lake
 from egress_optimizer.ingest import aws_event
 from egress_optimizer.ingest.aws_event import MalformedEvent, S3ObjectRef, s3_objects
 from egress_optimizer.ingest.base import SourceObject
@@ -40,6 +40,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 # ---- notification parsing ------------------------------------------------------------------------------------
 def _notification(key: str, bucket: str = RAW, event: str = "ObjectCreated:Put", **obj) -> dict:
+    """An S3 event notification as S3 sends it (AWS's documented shape)."""
     return {
         "Records": [
             {
@@ -48,9 +49,17 @@ def _notification(key: str, bucket: str = RAW, event: str = "ObjectCreated:Put",
                 "awsRegion": "us-east-1",
                 "eventTime": "2026-10-01T00:05:00.000Z",
                 "eventName": event,
+                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "203.0.113.10"},
+                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZ"},
                 "s3": {
                     "s3SchemaVersion": "1.0",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "configurationId": "egress-ingest",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
                     # S3 form-encodes keys but leaves '/' alone.
                     "object": {"key": quote_plus(key, safe="/"), "size": 10, "eTag": "abc", "sequencer": "0A1B"} | obj,
                 },
@@ -60,26 +69,39 @@ def _notification(key: str, bucket: str = RAW, event: str = "ObjectCreated:Put",
 
 
 def _sns(message: dict) -> dict:
+    """The envelope SNS puts around a message it delivers to SQS (raw message delivery off)."""
     return {
         "Type": "Notification",
         "MessageId": str(uuid.uuid4()),
         "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:raw-logs-events",
+        "Subject": "Amazon S3 Notification",
         "Message": json.dumps(message),
+        "Timestamp": "2026-10-01T00:05:01.000Z",
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkO",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem",
+        "UnsubscribeURL": f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:{ACCOUNT}:raw-logs-events:1",
     }
 
 
 def _eventbridge(key: str, detail_type: str = "Object Created") -> dict:
+    """An S3 event as EventBridge delivers it (AWS's documented shape)."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": detail_type,
         "source": "aws.s3",
         "account": ACCOUNT,
+        "time": "2026-10-01T00:05:00Z",
         "region": "eu-west-1",
+        "resources": [f"arn:aws:s3:::{RAW}"],
         "detail": {
             "version": "0",
             "bucket": {"name": RAW},
             "object": {"key": quote_plus(key, safe="/"), "size": 10, "etag": "abc", "sequencer": "0A1B"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": ACCOUNT,
+            "source-ip-address": "203.0.113.10",
             "reason": "PutObject",
         },
     }
@@ -316,7 +338,7 @@ def test_ingests_a_flow_log_end_to_end(aws, shared, capsys):
     assert "ObjectsFailed" not in metrics
 
     # A full registration of the S3 lake agrees with what the Lambda registered: nothing to change.
-    reg = register_lake(aws.glue, DATABASE, f"s3://{LAKE_BUCKET}/lake")
+    reg = register_lake(boto3.Session(region_name="us-east-1"), DATABASE, f"s3://{LAKE_BUCKET}/lake")
     assert reg.tables["vpc_flow"] == "unchanged" and reg.partitions["vpc_flow"] == 0
     assert aws.partitions("vpc_flow") == [FLOW_PARTITION]
 

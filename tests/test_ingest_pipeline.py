@@ -156,14 +156,15 @@ def test_cli_bad_objects_are_reported_not_tracebacks(tmp_path, capsys):
     assert all(f["reason"] for f in report["failed"])
 
 
-def test_whole_estate_reingest_is_identical(estate_dir, tmp_path):
+def test_whole_estate_reingest_is_identical(estate_dir, ingested_lake, tmp_path):
+    """The shared lake is the estate ingested once; ingesting it twice more changes no byte."""
     root = tmp_path / "lake"
-    lake = Lake.open(str(root))
+    shutil.copytree(ingested_lake, root)
+    lake = Lake.open(str(root), create=False)
+    first = _lake_digest(root)
     report = ingest([str(estate_dir)], lake)
     assert set(report.by_source()) == set(SOURCES)
     assert report.totals()["quarantined"] == 0 and report.totals()["objects_failed"] == 0
-    first = _lake_digest(root)
-    ingest([str(estate_dir)], lake)
     ingest([str(estate_dir)], lake)
     assert _lake_digest(root) == first
 

@@ -93,3 +93,73 @@ def test_s3_lake_through_the_same_code(moto_s3):
     assert f"lake/{MARKER}" in keys
     assert any(k.startswith("lake/vpc_flow/account=111/dt=2026-10-01/obj-1.parquet") for k in keys)
     assert lake.uri("vpc_flow") == "s3://egress-lake-test/lake/vpc_flow"
+
+
+# ---- tables of the registry --------------------------------------------------------------------------------------
+def _cur_daily_rows() -> pa.Table:
+    import datetime as dt
+
+    return pa.table(
+        {
+            "day": [dt.date(2026, 10, 1), dt.date(2026, 10, 1), dt.date(2026, 10, 2), dt.date(2026, 10, 1)],
+            "account": ["111122223333", "111122223333", "111122223333", None],
+            "region": ["us-east-1", None, "us-east-1", "eu-west-1"],
+            "usage_type": ["DataTransfer-Out-Bytes", "US-DataTransfer-Out-Bytes", "DataTransfer-Out-Bytes", "x"],
+            "product_code": ["AmazonEC2", "AmazonCloudFront", "AmazonEC2", "AmazonEC2"],
+            "usage_amount": [1.0, 2.0, 3.0, 4.0],
+            "cost_usd": [0.09, 0.17, 0.27, 0.36],
+        }
+    )
+
+
+def test_a_derived_table_is_partitioned_and_read_back_as_the_registry_says(tmp_path):
+    from egress_optimizer.tables import CUR_DAILY
+
+    lake = Lake.open(str(tmp_path / "lake"))
+    rows = _cur_daily_rows()
+    paths = lake.replace_table(CUR_DAILY, rows)
+    base = tmp_path / "lake" / "cur_daily"
+    # the account is the partition and, in the files, the account_id column; no region is global, no
+    # account is unknown (the files say so as the log tables do)
+    assert sorted(str(p)[len(str(base)) + 1 :] for p in paths) == [
+        "account=111122223333/aws_region=global/dt=2026-10-01/part-0.parquet",
+        "account=111122223333/aws_region=us-east-1/dt=2026-10-01/part-0.parquet",
+        "account=111122223333/aws_region=us-east-1/dt=2026-10-02/part-0.parquet",
+        "account=unknown/aws_region=eu-west-1/dt=2026-10-01/part-0.parquet",
+    ]
+    import pyarrow.parquet as pq
+
+    stored = pq.read_table(base / "account=111122223333/aws_region=us-east-1/dt=2026-10-01/part-0.parquet")
+    assert "account_id" in stored.column_names and "account" not in stored.column_names
+    back = lake.read_table(CUR_DAILY).to_pandas().sort_values("cost_usd").reset_index(drop=True)
+    assert list(back.columns) == CUR_DAILY.columns
+    want = rows.to_pandas().sort_values("cost_usd").reset_index(drop=True)
+    assert back["cost_usd"].tolist() == want["cost_usd"].tolist()
+    assert back["account"].tolist() == want["account"].tolist()  # None stays None in the data
+    # a rebuild replaces the table whole
+    lake.replace_table(CUR_DAILY, rows.slice(0, 1))
+    assert lake.read_table(CUR_DAILY).num_rows == 1 and len(lake.files(CUR_DAILY)) == 1
+    assert lake.read_table(CUR_DAILY, columns=["account", "cost_usd"]).column_names == ["account", "cost_usd"]
+
+
+def test_upsert_merges_by_key_and_never_duplicates(tmp_path):
+    from egress_optimizer.tables import CUR_DAILY
+
+    lake = Lake.open(str(tmp_path / "lake"))
+    rows = _cur_daily_rows()
+    key = ["day", "account", "region", "usage_type"]
+    lake.upsert(CUR_DAILY, rows, key, "detect")
+    lake.upsert(CUR_DAILY, rows, key, "detect")
+    assert lake.read_table(CUR_DAILY).num_rows == 4
+    changed = rows.slice(0, 1).set_column(6, "cost_usd", pa.array([9.0]))
+    lake.upsert(CUR_DAILY, changed, key, "detect")
+    back = lake.read_table(CUR_DAILY).to_pandas()
+    assert len(back) == 4 and sorted(back.cost_usd) == [0.17, 0.27, 0.36, 9.0]
+
+
+def test_the_registry_refuses_rows_that_lack_a_column(tmp_path):
+    from egress_optimizer.tables import CUR_DAILY
+
+    lake = Lake.open(str(tmp_path / "lake"))
+    with pytest.raises(ValueError, match="cost_usd"):
+        lake.write_table(CUR_DAILY, _cur_daily_rows().drop_columns(["cost_usd"]))

@@ -9,30 +9,17 @@ import json
 import pandas as pd
 import pytest
 
-from egress_optimizer.attribution.features import write_tables
 from egress_optimizer.attribution.inventory import Inventory
-from egress_optimizer.attribution.reconcile import attribute
 from egress_optimizer.cli import run
-from egress_optimizer.ingest.pipeline import ingest
-from egress_optimizer.ipranges import shipped
 from egress_optimizer.lake import Lake
 from egress_optimizer.planners.from_lake import GIB, recommend, total_monthly_savings
 from egress_optimizer.pricing import load_catalog
 
 
 @pytest.fixture(scope="module")
-def lake_dir(request, estate_dir, tmp_path_factory):
-    """The estate ingested and featurised (`egress ingest` + `egress features`); the recommender only reads it, so
-    a session-wide featurised lake is reused when conftest provides one."""
-    try:
-        return request.getfixturevalue("features_lake")
-    except pytest.FixtureLookupError:
-        pass
-    root = tmp_path_factory.mktemp("from_lake") / "lake"
-    lake = Lake.open(str(root))
-    ingest([str(estate_dir)], lake)
-    write_tables(lake, attribute(lake, Inventory.from_lake(lake), load_catalog(), shipped()))
-    return root
+def lake_dir(features_lake):
+    """The estate ingested and featurised (`egress ingest` + `egress features`); the recommender only reads it."""
+    return features_lake
 
 
 @pytest.fixture(scope="module")

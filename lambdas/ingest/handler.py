@@ -1,7 +1,8 @@
 """Ingest Lambda: SQS batches of S3 "object created" notifications -> lake Parquet + Glue partitions.
 
-Thin on purpose: message parsing and ingestion live in ``egress_optimizer.ingest.aws_event``; this module
-wires them to Powertools. Per SQS message:
+Thin on purpose: the stages (``egress_optimizer.stages.announced_objects`` parses a message with Powertools'
+parser models, ``stages.ingest_announced`` ingests and registers) do the work; this module wires them to
+Powertools' batch processing and idempotency. Per SQS message:
 
 - a body that is not an S3 notification (not JSON, missing keys) or an object that cannot be read from S3
   is reported in ``batchItemFailures`` (SQS retries it, then its DLQ gets it); the rest of the batch goes on;
@@ -32,7 +33,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from egress_optimizer.ingest.aws_event import S3ObjectRef, ingest_s3_object, s3_objects
+from egress_optimizer import stages
+from egress_optimizer.ingest.aws_event import S3ObjectRef
 from egress_optimizer.lake import Lake
 
 LAKE_URI = os.environ["LAKE_URI"]
@@ -48,7 +50,7 @@ idempotency = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     expires_after_seconds=int(os.environ.get("IDEMPOTENCY_EXPIRES_SECONDS", "86400")),
 )
-glue = boto3.client("glue") if GLUE_DATABASE else None
+glue = stages.GlueTarget(GLUE_DATABASE, boto3.Session()) if GLUE_DATABASE else None
 
 # Warm-container state: the lake handle and the partitions already registered in Glue.
 _lake: Lake | None = None
@@ -67,7 +69,7 @@ def ingest(s3_object: dict[str, Any]) -> dict[str, Any]:
     """Ingest one object; metrics are emitted here so an idempotent replay does not count twice."""
     ref = S3ObjectRef.from_dict(s3_object)
     try:
-        result, partitions = ingest_s3_object(ref, lake(), glue, GLUE_DATABASE, _registered)
+        result, partitions = stages.ingest_announced(lake(), ref, glue, _registered)
     except Exception:
         metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=1)
         raise
@@ -100,7 +102,7 @@ def ingest(s3_object: dict[str, Any]) -> dict[str, Any]:
 
 def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
     try:
-        refs = s3_objects(record.body)  # MalformedEvent -> this message fails, the others go on
+        refs = stages.announced_objects(record.body)  # MalformedEvent -> this message fails, the others go on
         if not refs:
             logger.info("no created object in message (test or non-creation event)", extra={"body": record.body[:500]})
         return [ingest(s3_object=ref.to_dict()) for ref in refs]

@@ -37,6 +37,7 @@ from egress_optimizer.cloudfront_edges import geography
 from egress_optimizer.ipranges import IpRanges
 from egress_optimizer.networks import ON_PREMISES, OTHER_CLOUD, Networks
 from egress_optimizer.pricing import PriceCatalog, TierMeter
+from egress_optimizer.tables import CLOUDFRONT, S3_ACCESS, VPC_FLOW
 
 GIB = 1024**3
 COLUMNS = [
@@ -120,7 +121,7 @@ def _cloudfront(ranges: IpRanges, addresses: list, owners: list) -> list[bool]:
     ]
 
 
-FLOW_SQL = """
+FLOW_SQL = f"""
 WITH f AS (
   SELECT v.*, e.account AS eni_account, e.region AS eni_region, e.az_id AS eni_az, e.kind AS eni_kind,
          e.resource_arn AS eni_resource, e.team AS eni_team, e.app AS eni_app, e.public_ip AS eni_public,
@@ -128,7 +129,7 @@ WITH f AS (
          coalesce(v.flow_direction,
                   CASE WHEN v.srcaddr = e.ip OR list_contains(e.ipv6, v.srcaddr) THEN 'egress' ELSE 'ingress' END)
            AS direction
-  FROM vpc_flow v JOIN enis e ON v.interface_id = e.interface_id
+  FROM {VPC_FLOW.name} v JOIN enis e ON v.interface_id = e.interface_id
   WHERE v.log_status = 'OK' AND v.bytes IS NOT NULL
 ), g AS (
   SELECT f.*,
@@ -484,13 +485,13 @@ def _str(v: object) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
-TGW_ENI_SQL = """
+TGW_ENI_SQL = f"""
 SELECT date_trunc('hour', v.start) AS hour, e.account, e.region, e.resource_id AS attachment,
        e.resource_arn AS attachment_arn, e.team AS eni_team, e.app AS eni_app,
        coalesce(v.pkt_srcaddr, v.srcaddr) AS src, coalesce(v.pkt_dstaddr, v.dstaddr) AS dst, v.bytes, v.packets,
        se.resource_arn AS src_resource, se.team AS src_team, se.app AS src_app,
        CASE WHEN coalesce(v.pkt_dstaddr, v.dstaddr) = e.ip THEN NULL ELSE de.region END AS dst_region
-FROM vpc_flow v JOIN enis e ON v.interface_id = e.interface_id
+FROM {VPC_FLOW.name} v JOIN enis e ON v.interface_id = e.interface_id
 LEFT JOIN enis se ON coalesce(v.pkt_srcaddr, v.srcaddr) = se.ip
 LEFT JOIN enis de ON coalesce(v.pkt_dstaddr, v.dstaddr) = de.ip
 WHERE e.kind = 'tgw' AND v.log_status = 'OK' AND v.bytes IS NOT NULL
@@ -499,12 +500,12 @@ WHERE e.kind = 'tgw' AND v.log_status = 'OK' AND v.bytes IS NOT NULL
   AND (v.dstaddr = e.ip OR list_contains(e.ipv6, v.dstaddr))
 """
 
-TGW_LOG_SQL = """
+TGW_LOG_SQL = f"""
 SELECT date_trunc('hour', v.start) AS hour, v.account_id, v.region, v.tgw_attachment_id AS attachment,
        v.tgw_src_vpc_account_id, v.tgw_src_vpc_id, v.flow_direction,
        coalesce(v.pkt_srcaddr, v.srcaddr) AS src, coalesce(v.pkt_dstaddr, v.dstaddr) AS dst, v.bytes, v.packets,
        se.resource_arn AS src_resource, se.team AS src_team, se.app AS src_app, de.region AS dst_region
-FROM vpc_flow v
+FROM {VPC_FLOW.name} v
 LEFT JOIN enis se ON coalesce(v.pkt_srcaddr, v.srcaddr) = se.ip
 LEFT JOIN enis de ON coalesce(v.pkt_dstaddr, v.dstaddr) = de.ip
 WHERE v.tgw_attachment_id IS NOT NULL AND v.log_status = 'OK' AND v.bytes IS NOT NULL
@@ -516,7 +517,7 @@ def _tgw_processing(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.DataFr
     attachment (not from a peering attachment), billed to the attachment's owner and attributed to the
     sending resource. Transit gateway flow logs are used for the attachments they cover (ingress records);
     the flow records of the attachment ENIs in the VPCs for the others, so no byte is counted twice."""
-    cols = {c[0] for c in con.execute("DESCRIBE vpc_flow").fetchall()}
+    cols = {c[0] for c in con.execute(f"DESCRIBE {VPC_FLOW.name}").fetchall()}
     parts: list[pd.DataFrame] = []
     covered: set[str] = set()
     if {"tgw_attachment_id", "tgw_src_vpc_id", "tgw_src_vpc_account_id"} <= cols:
@@ -596,10 +597,10 @@ def attribute_s3(
     on-premises public space) are labelled so, still priced as internet."""
     networks = networks if networks is not None else Networks.load()
     df = (
-        con.sql("""
+        con.sql(f"""
       SELECT date_trunc('hour', s.time) AS hour, s.bucket, s.remote_ip, s.requester, s.operation,
              coalesce(s.bytes_sent, 0) AS bytes_sent, coalesce(s.object_size, 0) AS object_size
-      FROM s3_access s
+      FROM {S3_ACCESS.name} s
     """)
         .to_arrow_table()
         .to_pandas()
@@ -694,11 +695,11 @@ def attribute_cloudfront(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.D
     """CloudFront data transfer per distribution, edge geography and client, with its requests (``records``)
     and how many of them missed the edge cache."""
     df = (
-        con.sql("""
+        con.sql(f"""
       SELECT date_trunc('hour', timestamp) AS hour, distribution_id, edge_location, c_ip,
              CAST(sum(sc_bytes) AS BIGINT) AS bytes, count(*) AS records,
              count(*) FILTER (WHERE edge_result_type = 'Miss') AS cache_misses
-      FROM cloudfront GROUP BY ALL
+      FROM {CLOUDFRONT.name} GROUP BY ALL
     """)
         .to_arrow_table()
         .to_pandas()

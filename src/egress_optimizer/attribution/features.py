@@ -12,25 +12,27 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from egress_optimizer.attribution.attribute import CACHE_MISSES
-from egress_optimizer.attribution.reconcile import BILL_SQL, BILLED_TRANSFER, _connection
-from egress_optimizer.lake import Lake
+from egress_optimizer.attribution.reconcile import BILL_SQL, BILLED_TRANSFER
+from egress_optimizer.lake import embedded_engine
+from egress_optimizer.tables import ATTRIBUTED
 
-FEATURES_SQL = """
+FEATURES_SQL = f"""
 WITH flows AS (
   -- The one pass over the input: sums per (group, hour, peer). Rows without a peer form their own group, so they
   -- count in the sums but not as a peer. team is a key here instead of a max(team) per row (a string comparison per
   -- input row): it follows the entity, so it adds no groups, and were it ever to, the max() below gives the same team.
-  SELECT hour, account, region, resource_id AS entity, destination, peer_region, peer, team,
+  -- The product and usage type follow the entity's destination and region in the same way.
+  SELECT hour, account, region, resource_id AS entity, destination, peer_region, peer, team, product, usage_type,
          sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd,
          sum(cache_misses) AS cache_misses
-  FROM attributed
+  FROM {ATTRIBUTED.name}
   WHERE resource_id IS NOT NULL
-  GROUP BY hour, account, region, resource_id, destination, peer_region, peer, team
+  GROUP BY hour, account, region, resource_id, destination, peer_region, peer, team, product, usage_type
 ), peer_hour AS (
   -- one row per (group, hour, peer) whatever the teams
   SELECT hour, account, region, entity, destination, coalesce(peer_region, '') AS peer_region, peer,
-         max(team) AS team, sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd,
+         max(team) AS team, max(product) AS product, max(usage_type) AS usage_type,
+         sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd,
          sum(cache_misses) AS cache_misses
   FROM flows
   GROUP BY hour, account, region, entity, destination, coalesce(peer_region, ''), peer
@@ -39,7 +41,8 @@ WITH flows AS (
 ), hourly AS (
   -- roll up to (group, hour): the peers of a group and hour are its peer_hour rows
   SELECT p.hour, p.account, p.region, p.entity, p.destination, p.peer_region,
-         max(p.team) AS team, sum(p.bytes) AS bytes, coalesce(sum(p.packets), 0) AS packets,
+         max(p.team) AS team, max(p.product) AS product, max(p.usage_type) AS usage_type,
+         sum(p.bytes) AS bytes, coalesce(sum(p.packets), 0) AS packets,
          sum(p.records) AS records, sum(p.usd) AS cost_usd, count(p.peer) AS distinct_peers,
          -- CloudFront only: of the hour's requests (records), those the edge cache missed
          coalesce(sum(p.cache_misses), 0) AS cache_misses,
@@ -70,7 +73,7 @@ WITH flows AS (
    AND p.hour < h.hour AND p.hour >= h.hour - INTERVAL 7 DAYS AND hour(p.hour) = hour(h.hour)
   GROUP BY h.hour, h.account, h.region, h.entity, h.destination, h.peer_region
 )
-SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region, h.team,
+SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region, h.team, h.product, h.usage_type,
        h.bytes, h.packets, h.records, h.cost_usd, h.distinct_peers, h.new_peers, h.recent_peer_bytes, h.cache_misses,
        CASE WHEN h.distinct_peers > 0 THEN CAST(h.new_peers AS DOUBLE) / h.distinct_peers END AS new_peer_share,
        w.median_same_hour_of_week, coalesce(w.weeks_of_history, 0) AS weeks_of_history,
@@ -94,34 +97,16 @@ GROUP BY ALL
 """
 
 
-def build_features(attributed: pd.DataFrame, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
-    con = con or duckdb.connect()
-    if CACHE_MISSES not in attributed.columns:  # attributed rows from before cache misses were counted
-        attributed = attributed.assign(**{CACHE_MISSES: float("nan")})
-    con.register("attributed", attributed)
+def build_features(attributed: pd.DataFrame) -> pa.Table:
+    """``egress_hourly`` rows from ``attributed`` rows (the embedded engine)."""
+    con = embedded_engine()
+    # Rows attributed by an older version lack the newer columns (cache misses, product, usage type): null.
+    missing = {f.name: float("nan") if f.type == pa.float64() else None for f in ATTRIBUTED.schema}
+    attributed = attributed.assign(**{c: v for c, v in missing.items() if c not in attributed.columns})
+    con.register(ATTRIBUTED.name, attributed)
     return con.sql(FEATURES_SQL + " ORDER BY hour, account, region, entity, destination, peer_region").to_arrow_table()
 
 
-def write_tables(lake: Lake, attributed: pd.DataFrame) -> dict[str, int]:
-    """Persist ``attributed``, ``egress_hourly`` and ``cur_daily`` (rebuilt whole, so re-runs replace them)."""
-    features = build_features(attributed)
-    cur_daily = _connection(lake).sql(CUR_DAILY_SQL + " ORDER BY ALL").to_arrow_table()
-    counts = {}
-    for name, table, when in (
-        ("attributed", pa.Table.from_pandas(attributed, preserve_index=False), "hour"),
-        ("egress_hourly", features, "hour"),
-        ("cur_daily", cur_daily, "day"),
-    ):
-        for path in lake.files(name):
-            lake.fs.delete_file(path)
-        df = table.to_pandas()
-        dt = pd.to_datetime(df[when]).dt.strftime("%Y-%m-%d")
-        for (account, region, day), idx in df.groupby(
-            [df.account.fillna("unknown"), df.region.fillna("global"), dt]
-        ).groups.items():
-            part = table.take(pa.array(idx))
-            # 'account' is the partition column; in the files it is 'account_id', as in the log tables.
-            part = part.rename_columns(["account_id" if c == "account" else c for c in part.column_names])
-            lake.write_part(name, part, {"account": account, "aws_region": region, "dt": day}, "part-0")
-        counts[name] = table.num_rows
-    return counts
+def cur_daily(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """``cur_daily`` rows from the ``cur`` table ``con`` holds."""
+    return con.sql(CUR_DAILY_SQL + " ORDER BY ALL").to_arrow_table()

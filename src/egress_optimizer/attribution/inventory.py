@@ -78,16 +78,10 @@ class Inventory:
 
     @classmethod
     def from_lake(cls, lake) -> Inventory:
-        """The snapshot `egress ingest` copied into the lake (``_inventory/``)."""
-        import pyarrow.fs as pafs
+        """The snapshot `egress ingest` copied into the lake (``lake.INVENTORY_DIR``)."""
+        from egress_optimizer.lake import INVENTORY_DIR
 
-        base = lake.path("_inventory")
-        sel = pafs.FileSelector(base, recursive=True, allow_not_found=True)
-        files = {}
-        for info in lake.fs.get_file_info(sel):
-            if info.type == pafs.FileType.File and info.path.endswith(".json"):
-                with lake.fs.open_input_stream(info.path) as f:
-                    files[info.path[len(base) + 1 :]] = f.read().decode()
+        files = lake.documents(INVENTORY_DIR)
         if "organization.json" not in files:
             raise InputError(
                 f"lake {lake.root!r} has no inventory; ingest a folder that contains one, or pass --inventory DIR"

@@ -8,19 +8,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from egress_optimizer.attribution.attribute import (
-    CACHE_MISSES,
-    COLUMNS,
-    attribute_cloudfront,
-    attribute_flows,
-    attribute_s3,
-    price,
-)
-from egress_optimizer.attribution.inventory import Inventory
-from egress_optimizer.ipranges import IpRanges
-from egress_optimizer.lake import Lake
-from egress_optimizer.networks import Networks
-from egress_optimizer.pricing import PriceCatalog
+from egress_optimizer.tables import CUR
 
 # Outbound data-transfer usage types (inbound types are free and left out); Direct Connect out is
 # ``...DataXfer-Out`` (public VIF) or ``...DataXfer-Out:dc.N`` (private/transit VIF). Origin fetches by CloudFront
@@ -33,11 +21,11 @@ BILLED_TRANSFER = (
 KEYS = ["day", "account", "region", "usage_type"]
 # The same account and month can arrive twice (a CUR 2.0 export from the payer and a legacy CUR from the member
 # account): count each line item once, preferring CUR 2.0.
-BILL_SQL = """
+BILL_SQL = f"""
 WITH versions AS (
-  SELECT billing_period, usage_account_id, bool_or(cur_version = 'cur2') AS has_cur2 FROM cur GROUP BY ALL
+  SELECT billing_period, usage_account_id, bool_or(cur_version = 'cur2') AS has_cur2 FROM {CUR.name} GROUP BY ALL
 ), bill AS (
-  SELECT c.* FROM cur c JOIN versions v USING (billing_period, usage_account_id)
+  SELECT c.* FROM {CUR.name} c JOIN versions v USING (billing_period, usage_account_id)
   WHERE c.cur_version = CASE WHEN v.has_cur2 THEN 'cur2' ELSE 'legacy' END
 )
 """
@@ -72,42 +60,11 @@ class Reconciliation:
         }
 
 
-def _connection(lake: Lake) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    for name in ("vpc_flow", "s3_access", "cloudfront", "cur"):
-        if lake.exists(name) and lake.files(name):
-            con.register(name, lake.dataset(name))
-    return con
-
-
-def attribute(
-    lake: Lake, inv: Inventory, catalog: PriceCatalog, ranges: IpRanges, networks: Networks | None = None
-) -> pd.DataFrame:
-    """Every attributed and priced row; ``networks`` defaults to ``$EGRESS_NETWORKS`` plus the shipped
-    cloud ranges."""
-    con = _connection(lake)
-    networks = networks if networks is not None else Networks.load()
-    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-    parts = []
-    if "vpc_flow" in tables:
-        parts.append(attribute_flows(con, inv, ranges, networks))
-    if "s3_access" in tables:
-        parts.append(attribute_s3(con, inv, ranges, networks))
-    if "cloudfront" in tables:
-        parts.append(attribute_cloudfront(con, inv))
-    found = [p for p in parts if not p.empty]
-    rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=COLUMNS)
-    rows[CACHE_MISSES] = rows[CACHE_MISSES].astype("float64") if CACHE_MISSES in rows else float("nan")
-    return price(rows, catalog, inv.payer)
-
-
-def reconcile(
-    lake: Lake, inv: Inventory, catalog: PriceCatalog, ranges: IpRanges, networks: Networks | None = None
-) -> Reconciliation:
-    attributed = attribute(lake, inv, catalog, ranges, networks)
+def reconcile(attributed: pd.DataFrame, con: duckdb.DuckDBPyConnection) -> Reconciliation:
+    """Attributed rows against the bill (the ``cur`` table ``con`` holds), per account, region, usage type and
+    day."""
     a = attributed.assign(day=pd.to_datetime(attributed.hour).dt.date, region=attributed.region.fillna("global"))
     a = a.groupby(KEYS, dropna=False).usd.sum().rename("attributed_usd").reset_index()
-    con = _connection(lake)
     billed = (
         con.sql(f"""
       {BILL_SQL}

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from enum import Enum
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
-from egress_optimizer.errors import InputError
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 
 
@@ -23,29 +20,22 @@ class By(str, Enum):  # noqa: UP042 - typer needs the str mixin to list choices
     team = "team"
 
 
-NETWORKS_HELP = (
-    "Networks file (YAML/JSON: on_premises, other_clouds, cloud_range_files; see egress_optimizer/networks.py). "
-    "Default: $EGRESS_NETWORKS, else only the shipped cloud ranges."
+LAKE_OPT = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix.")
+INVENTORY_OPT = typer.Option(None, "--inventory", help="Inventory snapshot folder (default: the lake's copy).")
+NETWORKS_OPT = typer.Option(
+    None,
+    "--networks",
+    help="Networks file (YAML/JSON: on_premises, other_clouds, cloud_range_files; see egress_optimizer/networks.py). "
+    "Default: $EGRESS_NETWORKS, else only the shipped cloud ranges.",
 )
 
 
-def _inputs(lake_root: str, inventory: Path | None, networks: Path | None = None):
-    """Lake, inventory, price catalog, IP ranges and networks (``networks`` file, else ``$EGRESS_NETWORKS``)."""
-    from egress_optimizer.attribution.inventory import Inventory
-    from egress_optimizer.ipranges import IpRanges
-    from egress_optimizer.networks import Networks
-    from egress_optimizer.pricing import load_catalog
+def open_for_attribution(lake: str, inventory: Path | None, networks: Path | None):
+    """The lake and what attribution needs beside it."""
+    from egress_optimizer import stages
 
-    nets = Networks.load(networks)  # first: a bad networks file fails before any lake work
-    lake = Lake.open(lake_root, create=False)
-    inv = Inventory.from_snapshot(inventory) if inventory else Inventory.from_lake(lake)
-    return lake, inv, load_catalog(), IpRanges.load(), nets
-
-
-def run_reconcile(lake_root: str, inventory: Path | None = None, networks: Path | None = None):
-    from egress_optimizer.attribution.reconcile import reconcile
-
-    return reconcile(*_inputs(lake_root, inventory, networks))
+    the_lake = Lake.open(lake, create=False)
+    return the_lake, stages.attribution_inputs(the_lake, inventory, networks)
 
 
 def print_reconciliation(rec, limit: int = 15) -> None:
@@ -71,57 +61,40 @@ def print_reconciliation(rec, limit: int = 15) -> None:
 
 @app.command("reconcile")
 def reconcile_cmd(
-    lake: str = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix."),
-    inventory: Path = typer.Option(None, "--inventory", help="Inventory snapshot folder (default: the lake's copy)."),
+    lake: str = LAKE_OPT,
+    inventory: Path = INVENTORY_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print JSON with unexplained_pct and the per-group rows."),
-    networks: Path = typer.Option(None, "--networks", help=NETWORKS_HELP),
+    networks: Path = NETWORKS_OPT,
 ) -> None:
     """Attributed dollars versus billed dollars per account, region, usage type and day."""
-    rec = run_reconcile(lake, inventory, networks)
+    from egress_optimizer import stages
+
+    the_lake, inputs = open_for_attribution(lake, inventory, networks)
+    rec = stages.reconcile(the_lake, inputs)
     if json_out:
         print(json.dumps(rec.to_json(), default=str))
     else:
         print_reconciliation(rec)
 
 
-def _since(value: str) -> pd.Timedelta:
-    m = re.fullmatch(r"(\d+)([hdw])", value.strip())
-    if not m:
-        raise InputError(f"--since {value!r}: use a number and h, d or w (for example 7d)")
-    return pd.Timedelta(int(m.group(1)), {"h": "h", "d": "D", "w": "W"}[m.group(2)])
-
-
-def top_talkers(attributed: pd.DataFrame, by: str, since: str | None, limit: int) -> pd.DataFrame:
-    df = attributed
-    if since:
-        end = pd.to_datetime(df.hour).max()
-        df = df[pd.to_datetime(df.hour) > end - _since(since)]
-    key = {
-        "resource": ["resource_id", "account", "team"],
-        "peer": ["destination", "peer_region"],
-        "account": ["account"],
-        "team": ["team"],
-    }[by]
-    out = df.fillna({k: "-" for k in key}).groupby(key, dropna=False)[["gb", "usd"]].sum()
-    return out.sort_values("usd", ascending=False).head(limit).reset_index()
-
-
 @app.command("top")
 def top_cmd(
-    lake: str = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix."),
+    lake: str = LAKE_OPT,
     by: By = typer.Option(By.resource, "--by", help="resource, peer, account or team."),
     since: str = typer.Option(None, "--since", help="Only the last N hours/days/weeks of data, e.g. 7d."),
     limit: int = typer.Option(10, "--limit", min=1, help="How many rows."),
-    inventory: Path = typer.Option(None, "--inventory", help="Inventory snapshot folder (default: the lake's copy)."),
+    inventory: Path = INVENTORY_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    networks: Path = typer.Option(None, "--networks", help=NETWORKS_HELP),
+    networks: Path = NETWORKS_OPT,
 ) -> None:
     """Top talkers with dollars: which resources, destinations, accounts or teams pay for egress."""
-    from egress_optimizer.attribution.reconcile import attribute
+    from egress_optimizer import stages
+    from egress_optimizer.attribution.top_talkers import parse_window
 
     if since:
-        _since(since)
-    rows = top_talkers(attribute(*_inputs(lake, inventory, networks)), by.value, since, limit)
+        parse_window(since)  # a bad window fails before any lake work
+    the_lake, inputs = open_for_attribution(lake, inventory, networks)
+    rows = stages.top_talkers(the_lake, by.value, since, limit, inputs)
     if json_out:
         print(json.dumps(rows.round({"gb": 3, "usd": 4}).to_dict("records"), default=str))
         return

@@ -1,4 +1,4 @@
-"""``egress train`` / ``detect`` / ``score-series`` / ``evaluate`` / ``feedback`` / ``planned``: detection."""
+"""``egress train`` / ``detect`` / ``score-series`` / ``evaluate`` / ``feedback`` / ``planned`` / ``schema``."""
 
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ def train_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Train the detector on the lake's hourly features and store a new model version in the lake."""
+    from egress_optimizer import stages
     from egress_optimizer.detection.detector import MODES, DetectorParams
-    from egress_optimizer.detection.service import train
 
     if mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)}")
-    meta = train(Lake.open(lake, create=False), DetectorParams(mode=mode, seed=seed))
+    meta = stages.train(Lake.open(lake, create=False), DetectorParams(mode=mode, seed=seed))
     if json_out:
         print(json.dumps(meta, default=str))
         return
@@ -54,12 +54,12 @@ def detect_cmd(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Score new hourly features with the current model; write 'anomalies' and 'anomaly_events'."""
+    """Score new hourly features with the current model; write 'anomalies' and 'incidents'."""
     import pandas as pd
 
+    from egress_optimizer import stages
     from egress_optimizer.detection.events import PlannedWindow
     from egress_optimizer.detection.feedback import read_planned_file
-    from egress_optimizer.detection.service import detect
 
     windows = [PlannedWindow.from_dict(w) for w in read_planned_file(planned)] if planned else []
     try:
@@ -68,7 +68,7 @@ def detect_cmd(
         raise InputError(f"--since {since!r} is not a date or time") from None
     if min_share_pct < 0:
         raise InputError("--min-share-pct must be 0 or more")
-    result = detect(
+    result = stages.detect(
         Lake.open(lake, create=False),
         since_ts,
         windows,
@@ -77,37 +77,38 @@ def detect_cmd(
         min_impact_share=min_share_pct / 100,
     )
     if json_out:
-        print(json.dumps(result.to_json(), default=str))
+        print(json.dumps(result.to_json()))
         return
-    print_events(
-        result.events,
+    print_incidents(
+        result.incidents,
         f"Scored {result.scored_from} .. {result.scored_to}: {result.anomalies} anomalous "
-        f"series-hours, {len(result.events)} events ({len(result.new_events)} new)",
+        f"series-hours, {len(result.incidents)} incidents ({len(result.new_incidents)} new)",
     )
 
 
-def _cache_note(entity: dict) -> str:
-    """The edge cache hit ratio before and during, when the event is a CloudFront cache that stopped caching."""
-    if "cache_hit_ratio" in entity and "cache_hit_ratio_before" in entity:
-        return f" cache hits {entity['cache_hit_ratio_before']:.0%} -> {entity['cache_hit_ratio']:.0%}"
+def _cache_note(entity) -> str:
+    """The edge cache hit ratio before and during, when the incident is a CloudFront cache that stopped caching."""
+    if entity.cache_hit_ratio is not None and entity.cache_hit_ratio_before is not None:
+        return f" cache hits {entity.cache_hit_ratio_before:.0%} -> {entity.cache_hit_ratio:.0%}"
     return ""
 
 
-def print_events(events, title: str) -> None:
+def print_incidents(incidents, title: str) -> None:
     table = Table(title=title)
     for col in ("start (UTC)", "h", "account", "region", "severity", "impact $", "$/day", "top entity (destination)"):
         table.add_column(col, justify="right" if "$" in col or col == "h" else "left", overflow="fold")
-    for e in events:
-        top = e.entities[0]
+    for i in incidents:
+        top = i.entities[0]
+        hours = int((i.window.end - i.window.start).total_seconds() // 3600)
         table.add_row(
-            e.start[:13],
-            str(e.hours),
-            e.account,
-            e.region,
-            e.severity,
-            f"{e.impact_usd:,.2f}",
-            f"{e.impact_usd_per_day:,.2f}",
-            f"{top['entity'].rsplit('/', 1)[-1]} ({top['destination']}){_cache_note(top)}",
+            i.window.start.strftime("%Y-%m-%dT%H"),
+            str(hours),
+            i.account,
+            i.region,
+            i.severity.value,
+            f"{i.impact.total_usd:,.2f}",
+            f"{i.impact.per_day_usd:,.2f}",
+            f"{top.id.rsplit('/', 1)[-1]} ({top.destination_class}){_cache_note(top)}",
         )
     stdout.print(table)
 
@@ -157,8 +158,8 @@ def evaluate_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Event-level precision, recall, F1, time to detect and dollars caught against generated labels."""
+    from egress_optimizer import stages
     from egress_optimizer.cli.progress import stage_progress
-    from egress_optimizer.detection.evaluate import evaluate_lake
 
     try:
         label_doc = json.loads(labels.read_text())
@@ -166,7 +167,7 @@ def evaluate_cmd(
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"--labels {labels}: not a labels.json ({exc})") from None
     with stage_progress("evaluate", enabled=not json_out) as update:
-        result = evaluate_lake(
+        result = stages.evaluate(
             Lake.open(lake, create=False), label_doc, seeds, mode, progress=lambda i, n: update(f"seed {i}/{n}", i / n)
         )
     if json_out:
@@ -177,50 +178,29 @@ def evaluate_cmd(
 
 def print_evaluation(result: dict, title: str) -> None:
     """Per-kind table and the headline metrics of an evaluation summary (``mean_over_runs`` output)."""
+    from egress_optimizer.detection.evaluate import EVALUATION_COLUMNS, evaluation_headline, evaluation_rows
+
     table = Table(title=title)
-    for col in ("kind", "incidents", "detected", "recall", "median TTD h"):
+    for col in EVALUATION_COLUMNS:
         table.add_column(col, justify="left" if col == "kind" else "right")
-    for kind, k in result["by_kind"].items():
-        ttd = "-" if k["median_ttd_hours"] is None else f"{k['median_ttd_hours']:.1f}"
-        table.add_row(kind, str(k["incidents"]), str(k["detected"]), f"{k['recall']:.2f}", ttd)
+    for row in evaluation_rows(result):
+        table.add_row(*row)
     stdout.print(table)
-    stdout.print(
-        f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  F1 {result['f1']:.3f}  "
-        f"false alerts/account-week {result['false_alerts_per_account_week']:.2f}  "
-        f"planned alerts {result['planned_alerts']:.0f}  median TTD step {result['median_ttd_hours_step']} h, "
-        f"ramp {result['median_ttd_hours_ramp']} h  dollars caught ${result['dollars_caught_usd']:,.2f} of "
-        f"${result['dollars_total_usd']:,.2f}"
-    )
+    stdout.print(evaluation_headline(result))
 
 
 @app.command("feedback")
 def feedback_cmd(
-    event_id: str = typer.Argument(..., help="Event id (evt-...) from `egress detect`."),
+    incident_id: str = typer.Argument(..., help="Incident id (evt-...) from `egress detect`."),
     verdict: str = typer.Option(..., "--verdict", help="true | false | planned"),
     note: str = typer.Option("", "--note"),
     lake: str = LAKE_OPT,
 ) -> None:
-    """Mark an event true, false or planned; future scoring of its series adjusts."""
-    from egress_optimizer.detection.feedback import record_feedback
+    """Mark an incident true, false or planned; future scoring of its series adjusts."""
+    from egress_optimizer import stages
 
-    the_lake = Lake.open(lake, create=False)
-    event = _find_event(the_lake, event_id)
-    fb = record_feedback(the_lake, event, verdict, note)
-    stdout.print(f"Recorded {fb.verdict!r} for {event_id} ({len(fb.series)} series adjusted)")
-
-
-def _find_event(lake: Lake, event_id: str) -> dict:
-    import pyarrow.dataset as ds
-
-    if not lake.exists("anomaly_events"):
-        raise InputError("the lake has no anomaly_events yet: run `egress detect` first")
-    rows = lake.read("anomaly_events", filter=ds.field("id") == event_id).to_pylist()
-    if not rows:
-        raise InputError(f"no event {event_id!r} in the lake")
-    row = rows[-1]
-    row["account"] = row.get("account_id") or row.get("account")
-    row["entities"] = json.loads(row["entities"])
-    return row
+    fb = stages.record_feedback(Lake.open(lake, create=False), incident_id, verdict, note)
+    stdout.print(f"Recorded {fb.verdict!r} for {incident_id} ({len(fb.series)} series adjusted)")
 
 
 @app.command("planned")
@@ -237,10 +217,11 @@ def planned_cmd(
     """Declare planned work ahead of time; matching hours inside the window never alert."""
     import pandas as pd
 
-    from egress_optimizer.detection.feedback import add_planned, read_planned_file
+    from egress_optimizer import stages
+    from egress_optimizer.detection.feedback import read_planned_file
 
     if file:
-        n = add_planned(Lake.open(lake, create=False), read_planned_file(file))
+        n = stages.declare_planned(Lake.open(lake, create=False), read_planned_file(file))
         stdout.print(f"{n} planned windows added from {file}")
         return
     if not start or not end:
@@ -251,7 +232,7 @@ def planned_cmd(
         raise InputError(f"--start/--end: {exc}") from None
     if e <= s:
         raise InputError("--end must be after --start")
-    n = add_planned(
+    n = stages.declare_planned(
         Lake.open(lake, create=False),
         [
             {
@@ -265,3 +246,13 @@ def planned_cmd(
         ],
     )
     stdout.print(f"{n} planned window added ({s} .. {e})")
+
+
+@app.command("schema")
+def schema_cmd(name: str = typer.Argument("incident", help="The contract: incident.")) -> None:
+    """Print the JSON Schema of a contract between stages (what detection emits, what alerts read)."""
+    from egress_optimizer.contracts import CONTRACTS, shipped_schema
+
+    if name not in CONTRACTS:
+        raise InputError(f"unknown contract {name!r}; choose one of {', '.join(CONTRACTS)}")
+    print(json.dumps(shipped_schema(name), indent=2))

@@ -8,24 +8,21 @@ from pathlib import Path
 import typer
 
 from egress_optimizer.cli import app, stdout
-from egress_optimizer.cli.attribution import NETWORKS_HELP
-from egress_optimizer.lake import DEFAULT_LAKE
+from egress_optimizer.cli.attribution import INVENTORY_OPT, LAKE_OPT, NETWORKS_OPT, open_for_attribution
 
 
 @app.command("features")
 def features_cmd(
-    lake: str = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix."),
-    inventory: Path = typer.Option(None, "--inventory", help="Inventory snapshot folder (default: the lake's copy)."),
+    lake: str = LAKE_OPT,
+    inventory: Path = INVENTORY_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    networks: Path = typer.Option(None, "--networks", help=NETWORKS_HELP),
+    networks: Path = NETWORKS_OPT,
 ) -> None:
     """Write 'attributed', 'egress_hourly' and 'cur_daily' with the embedded engine (DuckDB)."""
-    from egress_optimizer.attribution.features import write_tables
-    from egress_optimizer.attribution.reconcile import attribute
-    from egress_optimizer.cli.attribution import _inputs
+    from egress_optimizer import stages
 
-    the_lake, inv, catalog, ranges, nets = _inputs(lake, inventory, networks)
-    counts = write_tables(the_lake, attribute(the_lake, inv, catalog, ranges, nets))
+    the_lake, inputs = open_for_attribution(lake, inventory, networks)
+    counts = stages.build_features(the_lake, inputs)
     if json_out:
         print(json.dumps(counts))
     else:

@@ -6,11 +6,10 @@ import json
 from enum import Enum
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from egress_optimizer.cli import app, stderr, stdout
-from egress_optimizer.errors import InputError
+from egress_optimizer.cli import app, stdout
+from egress_optimizer.cli.progress import ingest_progress
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 
 
@@ -26,29 +25,6 @@ class Format(str, Enum):  # noqa: UP042
     table = "table"
     csv = "csv"
     json = "json"
-
-
-def run_ingest(paths: list[str], lake_root: str, source: str = "auto", show_progress: bool = True):
-    from egress_optimizer.ingest.objects import discover
-    from egress_optimizer.ingest.pipeline import ingest_objects
-
-    found = list(discover(paths))  # bad paths fail here, before any output
-    lake = Lake.open(lake_root, create=True)
-    with Progress(
-        TextColumn("[bold]ingest"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=stderr,
-        disable=not show_progress,
-    ) as progress:
-        task = progress.add_task("", total=None)
-
-        def update(result, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total, description=result.uri.rsplit("/", 1)[-1][:40])
-
-        return ingest_objects(found, lake, source, progress=update)
 
 
 def print_ingest_report(report) -> None:
@@ -95,22 +71,19 @@ def ingest_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Parse logs and billing files into the lake; quarantined records are data, not failure (exit 0)."""
-    report = run_ingest(paths, lake, source.value, show_progress=not json_out)
+    from egress_optimizer import stages
+
+    with ingest_progress(not json_out) as update:
+        report = stages.ingest(lake, paths, source.value, progress=update)
     if json_out:
         print(json.dumps(report.to_json()))
     else:
         print_ingest_report(report)
 
 
-def lake_connection(lake: Lake):
-    """A DuckDB connection with one view per lake table (through pyarrow, so s3:// lakes work too)."""
-    import duckdb
-
-    con = duckdb.connect()
-    for name in lake.tables():
-        if lake.files(name):
-            con.register(name, lake.dataset(name))
-    return con
+class Engine(str, Enum):  # noqa: UP042
+    local = "local"
+    athena = "athena"
 
 
 @app.command("query")
@@ -118,17 +91,18 @@ def query_cmd(
     sql: str = typer.Argument(..., help="SQL over the lake's tables (vpc_flow, s3_access, cloudfront, cur, ...)."),
     lake: str = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, csv or json."),
+    engine: Engine = typer.Option(Engine.local, "--engine", help="local (DuckDB over the files) or athena."),
+    database: str = typer.Option("egress", "--database", help="Athena: the Glue database of the lake's tables."),
+    workgroup: str = typer.Option(None, "--workgroup", help="Athena: the workgroup (default: primary)."),
+    output: str = typer.Option(None, "--output", help="Athena: s3:// location for results (default: workgroup's)."),
 ) -> None:
-    """Run SQL with DuckDB over every lake table."""
-    import duckdb
+    """Run SQL over the lake's tables: DuckDB over the files, or Athena over the Glue catalog."""
+    from egress_optimizer import stages
 
-    con = lake_connection(Lake.open(lake, create=False))
-    try:
-        result = con.execute(sql)
-    except duckdb.Error as e:
-        raise InputError(f"query failed: {e}") from None
-    columns = [d[0] for d in result.description or []]
-    rows = result.fetchall()
+    if engine is Engine.athena:
+        columns, rows = stages.query_athena(sql, database, workgroup, output)
+    else:
+        columns, rows = stages.query(Lake.open(lake, create=False), sql)
     if fmt is Format.json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str))
     elif fmt is Format.csv:

@@ -20,9 +20,10 @@ def from_lake_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Recommendations with monthly savings from the ingested lake (needs `egress features` first)."""
-    from egress_optimizer.planners.from_lake import recommend, total_monthly_savings
+    from egress_optimizer import stages
+    from egress_optimizer.planners.from_lake import total_monthly_savings
 
-    recs = recommend(Lake.open(lake, create=False), min_monthly_usd=min_usd, top=top)
+    recs = stages.recommend(Lake.open(lake, create=False), min_monthly_usd=min_usd, top=top)
     total = total_monthly_savings(recs)
     if json_out:
         doc = {"recommendations": [r.to_dict() for r in recs], "total_monthly_savings_usd": round(total, 4)}

@@ -13,8 +13,6 @@ from egress_optimizer.cli import stdout
 from egress_optimizer.cli.plan import plan_app
 from egress_optimizer.errors import InputError
 
-STRATEGIES = ("online", "offline", "load_balance", "greedy", "top10")
-
 
 @plan_app.command("links")
 def links_cmd(
@@ -34,10 +32,8 @@ def links_cmd(
     from egress_optimizer.planners.traces import synthetic_links, synthetic_trace
 
     chosen = [s.strip() for s in strategies.split(",") if s.strip()]
-    bad = [s for s in chosen if s not in STRATEGIES]
-    if bad or not chosen:
-        raise InputError(f"unknown strategy {', '.join(bad) or '(none)'}; choose from {', '.join(STRATEGIES)}")
     try:
+        c.check_strategies(chosen)  # before any solving
         if synthetic_days:
             d = synthetic_trace(synthetic_days, seed)
         elif demand is not None:
@@ -57,22 +53,9 @@ def links_cmd(
             params, tuned_on = c.tune_online(c.load_demand_csv(history), link_set), f"history {history.name}"
         else:
             params, tuned_on = c.tune_online(d, link_set), "this trace (hindsight)"
+        results = c.compare_strategies(d, link_set, chosen, params, tuned_on, time_limit)
     except ValueError as e:
         raise InputError(str(e)) from None
-
-    results: dict[str, c.Allocation] = {}
-    if "online" in chosen:
-        results["online"] = c.cascara_online(d, link_set, params)
-        results["online"].info["tuned_on"] = tuned_on
-    if "load_balance" in chosen:
-        results["load_balance"] = c.load_balance(d, link_set)
-    if "greedy" in chosen:
-        results["greedy"] = c.greedy_cheapest(d, link_set)
-    if "top10" in chosen:
-        results["top10"] = c.top10_proxy(d, link_set)
-    if "offline" in chosen:
-        start = min(results.values(), key=lambda a: a.cost) if results else None
-        results["offline"] = c.offline_optimum(d, link_set, time_limit=time_limit, warm_start=start)
     best = min(results, key=lambda s: results[s].cost)
     if out is not None:
         _write_allocation(out, results[best])

@@ -42,29 +42,6 @@ def _print_plan(plan) -> None:
     )
 
 
-def pareto_points(src: str, dsts: list[str], size_gb: float, n: int = 8, **kw) -> list[dict]:
-    """Cheapest plan for budgets from the fastest-possible bound to 2x direct-send time (infeasible ones skipped)."""
-    from egress_optimizer.planners.profiles import load_profile
-    from egress_optimizer.planners.replication import direct_time, lower_bound_time, plan_replication
-
-    prof = load_profile()
-    max_vms = kw.get("max_vms", 2)
-    lo = lower_bound_time(prof, src, dsts, size_gb, max_vms)
-    hi = max(2 * direct_time(prof, src, dsts, size_gb, max_vms), 1.01 * lo)
-    points = []
-    for i in range(n):
-        budget = lo * (hi / lo) ** (i / max(n - 1, 1))
-        try:
-            p = plan_replication(src, dsts, size_gb, time_budget_s=budget, profile=prof, **kw)
-        except InputError:
-            continue
-        points.append(
-            {"time_budget_s": budget, "predicted_time_s": p.predicted_time_s, "egress_cost_usd": p.egress_cost_usd,
-             "vm_cost_usd": p.vm_cost_usd, "total_cost_usd": p.total_cost_usd}
-        )  # fmt: skip
-    return points
-
-
 def _chart(points: list[dict], path: Path, title: str) -> None:
     import matplotlib
 
@@ -99,7 +76,7 @@ def replicate_cmd(
     chart: Path = typer.Option(Path("pareto.png"), "--chart", help="PNG path for --pareto."),
 ) -> None:
     """Plan the cheapest replication trees from one region to many (Cloudcast MILP or a baseline)."""
-    from egress_optimizer.planners.replication import plan_replication
+    from egress_optimizer.planners.replication import pareto_points, plan_replication
 
     dsts = _split(dst)
     kw = {"stripes": stripes, "max_vms": max_vms, "algo": algo, "exact": exact}

@@ -1,5 +1,6 @@
-"""Event-level evaluation against the generator's ``labels.json``.
+"""Incident-level evaluation against the generator's ``labels.json``.
 
+Here an *event* is an incident the detector emitted (the incident contract) and an *incident* a labelled one.
 Matching (stated here because every number depends on it): an event matches an incident when their times
 overlap, allowing the event to start up to ``grace_hours`` after the incident ends, and the event names one
 of the incident's resources; an event that names no overlapping incident's resources matches those that
@@ -20,24 +21,29 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from egress_optimizer.detection.events import Event, entity_matches
+from egress_optimizer.contracts.incident import Incident
+from egress_optimizer.detection.events import entity_matches
 
 
-def _overlaps(e: Event, start: pd.Timestamp, end: pd.Timestamp, grace: int) -> bool:
-    return pd.Timestamp(e.start) < end + pd.Timedelta(hours=grace) and pd.Timestamp(e.end) > start
+def _overlaps(e: Incident, start: pd.Timestamp, end: pd.Timestamp, grace: int) -> bool:
+    return pd.Timestamp(e.window.start) < end + pd.Timedelta(hours=grace) and pd.Timestamp(e.window.end) > start
 
 
-def matches(e: Event, inc: dict, grace_hours: int = 6, by_entity: bool | None = None) -> bool:
+def matches(e: Incident, inc: dict, grace_hours: int = 6, by_entity: bool | None = None) -> bool:
     """Time overlap and the incident's resources (``by_entity=True``), its account and region (``False``),
     or either (``None``)."""
     if not _overlaps(e, pd.Timestamp(inc["start"]), pd.Timestamp(inc["end"]), grace_hours):
         return False
-    entity = any(entity_matches(x["entity"], inc["resources"]) for x in e.entities)
-    place = e.account in inc["accounts"] and e.region in inc["regions"]
+    entity = any(entity_matches(x.id, inc["resources"]) for x in e.entities)
+    place = any(a in inc["accounts"] for a in e.accounts) and e.region in inc["regions"]
     return entity if by_entity is True else place if by_entity is False else entity or place
 
 
-def assign(events: list[Event], incidents: list[dict]) -> dict[str, list[dict]]:
+def _hours(e: Incident) -> int:
+    return int((e.window.end - e.window.start).total_seconds() // 3600)
+
+
+def assign(events: list[Incident], incidents: list[dict]) -> dict[str, list[dict]]:
     """Incidents each event matches: those naming one of its entities if any, else those sharing its account
     and region (so an event on one incident is not also credited to another that overlaps it in time)."""
     out = {}
@@ -47,7 +53,7 @@ def assign(events: list[Event], incidents: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def evaluate_events(events: list[Event], labels: dict, scored_from: pd.Timestamp, scored_to: pd.Timestamp) -> dict:
+def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timestamp, scored_to: pd.Timestamp) -> dict:
     """Metrics for one run. Only incidents that start inside the scored window count."""
     incidents = [i for i in labels["incidents"] if scored_from <= pd.Timestamp(i["start"]) < scored_to]
     unplanned = [i for i in incidents if not i["planned"]]
@@ -57,7 +63,9 @@ def evaluate_events(events: list[Event], labels: dict, scored_from: pd.Timestamp
     per_incident = []
     assigned = assign(events, incidents)
     for inc in incidents:
-        hits = sorted((e for e in events if any(i["id"] == inc["id"] for i in assigned[e.id])), key=lambda e: e.start)
+        hits = sorted(
+            (e for e in events if any(i["id"] == inc["id"] for i in assigned[e.id])), key=lambda e: e.window.start
+        )
         if inc["planned"]:
             planned_alerts += len(hits)
             continue
@@ -65,7 +73,7 @@ def evaluate_events(events: list[Event], labels: dict, scored_from: pd.Timestamp
             matched_events.add(e.id)
         ttd = None
         if hits:
-            first = min(pd.Timestamp(e.detected_at) for e in hits)
+            first = min(pd.Timestamp(e.window.detected_at) for e in hits)
             ttd = (first - pd.Timestamp(inc["start"])) / pd.Timedelta(hours=1)
             ttd = max(float(ttd), 1.0)
         per_incident.append(
@@ -79,7 +87,7 @@ def evaluate_events(events: list[Event], labels: dict, scored_from: pd.Timestamp
                 "detected": bool(hits),
                 "ttd_hours": ttd,
                 "events": [e.id for e in hits],
-                "estimated_impact_usd": round(sum(e.impact_usd for e in hits), 4),
+                "estimated_impact_usd": round(sum(e.impact.total_usd for e in hits), 4),
             }
         )
     false_events = [e for e in events if e.id not in matched_events]
@@ -131,11 +139,11 @@ def evaluate_events(events: list[Event], labels: dict, scored_from: pd.Timestamp
                 "id": e.id,
                 "account": e.account,
                 "region": e.region,
-                "start": e.start,
-                "hours": e.hours,
-                "impact_usd": e.impact_usd,
+                "start": e.window.start.isoformat(),
+                "hours": _hours(e),
+                "impact_usd": e.impact.total_usd,
                 "destinations": e.destinations,
-                "entities": [x["entity"] for x in e.entities[:3]],
+                "entities": [x.id for x in e.entities[:3]],
             }
             for e in false_events
         ],
@@ -182,8 +190,10 @@ def evaluate_lake(
     model), with the planned windows the labels say were declared ahead; metrics are means over seeds."""
     from egress_optimizer.detection.detector import DetectorParams, EgressDetector
     from egress_optimizer.detection.events import PlannedWindow, planned_mask
+    from egress_optimizer.detection.incidents import to_incident
+    from egress_optimizer.detection.lake_runs import read_hourly
     from egress_optimizer.detection.panel import build_panel
-    from egress_optimizer.detection.service import read_hourly, score_signals
+    from egress_optimizer.detection.scoring import score_signals
     from egress_optimizer.detection.signals import WARMUP_HOURS, compute_signals
 
     panel = build_panel(read_hourly(lake))
@@ -196,9 +206,35 @@ def evaluate_lake(
     for seed in range(seeds):
         det = EgressDetector(DetectorParams(mode=mode, seed=seed)).fit(panel, sig)
         _, events = score_signals(det, panel, sig, exclude, min_impact_usd=min_impact_usd)
-        runs.append(evaluate_events(events, labels, panel.hours[WARMUP_HOURS], panel.hours[-1] + pd.Timedelta(hours=1)))
+        incidents = [to_incident(e) for e in events]
+        runs.append(
+            evaluate_events(incidents, labels, panel.hours[WARMUP_HOURS], panel.hours[-1] + pd.Timedelta(hours=1))
+        )
         if progress:
             progress(seed + 1, seeds)
     summary = mean_over_runs(runs)
     summary.update(mode=mode, runs=runs)
     return summary
+
+
+EVALUATION_COLUMNS = ("kind", "incidents", "detected", "recall", "median TTD h")
+
+
+def evaluation_rows(result: dict) -> list[tuple[str, ...]]:
+    """Per-kind rows of an evaluation summary (``mean_over_runs``), as text under ``EVALUATION_COLUMNS``."""
+    rows = []
+    for kind, k in result["by_kind"].items():
+        ttd = "-" if k["median_ttd_hours"] is None else f"{k['median_ttd_hours']:.1f}"
+        rows.append((kind, str(k["incidents"]), str(k["detected"]), f"{k['recall']:.2f}", ttd))
+    return rows
+
+
+def evaluation_headline(result: dict) -> str:
+    """The headline metrics of an evaluation summary in one line."""
+    return (
+        f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  F1 {result['f1']:.3f}  "
+        f"false alerts/account-week {result['false_alerts_per_account_week']:.2f}  "
+        f"planned alerts {result['planned_alerts']:.0f}  median TTD step {result['median_ttd_hours_step']} h, "
+        f"ramp {result['median_ttd_hours_ramp']} h  dollars caught ${result['dollars_caught_usd']:,.2f} of "
+        f"${result['dollars_total_usd']:,.2f}"
+    )

@@ -94,6 +94,7 @@ class Event:
     destinations: list[str]
     teams: list[str]
     entities: list[dict]
+    max_hourly_impact_usd: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -260,12 +261,17 @@ def build_events(
             detected = panel.hours[lo + int(np.argmax(ok))] + pd.Timedelta(hours=1)
             per_day = impact / hours * 24.0
             start = panel.hours[lo]
+            flagged_hours = part.groupby("row")["col"].nunique()
             ents = [
                 {
                     "entity": keys["entity"].iloc[s],
                     "destination": keys["destination"].iloc[s],
                     "peer_region": keys["peer_region"].iloc[s],
                     "team": keys["team"].iloc[s],
+                    "product": keys["product"].iloc[s] if "product" in keys else None,
+                    "usage_type": keys["usage_type"].iloc[s] if "usage_type" in keys else None,
+                    "bytes": int(panel.values["bytes"][s, span].sum()),
+                    "anomalous_hours": int(flagged_hours.get(s, 0)),
                     "expected_usd": round(float(e), 4),
                     "actual_usd": round(float(a), 4),
                     "impact_usd": round(float(a - e), 4),
@@ -293,6 +299,7 @@ def build_events(
                     destinations=sorted({e["destination"] for e in ents}),
                     teams=sorted({str(e["team"]) for e in ents if e["team"]}),
                     entities=ents,
+                    max_hourly_impact_usd=round(float((cost_in - expected_in).sum(axis=0).max()), 4),
                 )
             )
     return sorted(events, key=lambda e: (e.start, e.account, e.region))

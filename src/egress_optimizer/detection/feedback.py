@@ -1,7 +1,7 @@
-"""User feedback on events and planned windows declared ahead of time, kept as small JSON documents.
+"""User feedback on incidents and planned windows declared ahead of time, kept as small JSON documents.
 
 Verdicts follow AWS Cost Anomaly Detection's YES / NO / PLANNED_ACTIVITY as ``true`` / ``false`` / ``planned``.
-They change future scoring of the series the event involved, never the past:
+They change future scoring of the series the incident involved, never the past:
 - ``false`` and ``planned``: those series need 1.5x the evidence for the next 14 days (compounding, at most 3x);
 - ``true``: those series alert on 0.8x the evidence for the next 30 days (the user cares about that path).
 Planned windows (``planned.json``) suppress every matching hour inside them when declared before they start.
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.detection.events import PlannedWindow
 from egress_optimizer.detection.panel import SERIES_KEY, Panel
 from egress_optimizer.errors import InputError
@@ -28,11 +29,11 @@ MAX_MULTIPLIER = 3.0
 
 @dataclass
 class Feedback:
-    event_id: str
+    incident_id: str
     verdict: str
     at: str
-    event_end: str
-    series: list[dict]  # SERIES_KEY values of the event's series
+    incident_end: str
+    series: list[dict]  # SERIES_KEY values of the incident's series
     note: str = ""
 
 
@@ -40,22 +41,23 @@ def load_feedback(lake: Lake) -> list[Feedback]:
     return [Feedback(**f) for f in lake.read_json(FEEDBACK)] if lake.exists(FEEDBACK) else []
 
 
-def record_feedback(lake: Lake, event: dict, verdict: str, note: str = "") -> Feedback:
-    """Store a verdict for an event (a later verdict on the same event replaces the earlier one)."""
+def record_feedback(lake: Lake, incident: Incident, verdict: str, note: str = "") -> Feedback:
+    """Store a verdict for an incident (a later verdict on the same incident replaces the earlier one)."""
     if verdict not in VERDICTS:
         raise InputError(f"verdict must be one of {sorted(VERDICTS)}, not {verdict!r}")
     series = [
         {
-            "account": event["account"],
-            "region": event["region"],
-            "entity": e["entity"],
-            "destination": e["destination"],
-            "peer_region": e.get("peer_region") or "",
+            "account": e.account,
+            "region": e.region,
+            "entity": e.id,
+            "destination": e.destination_class,
+            "peer_region": e.peer or "",
         }
-        for e in event["entities"]
+        for e in incident.entities
     ]
-    fb = Feedback(event["id"], verdict, datetime.now(UTC).isoformat(), event["end"], series, note)
-    items = [f for f in load_feedback(lake) if f.event_id != fb.event_id] + [fb]
+    end = incident.window.end.isoformat()
+    fb = Feedback(incident.id, verdict, datetime.now(UTC).isoformat(), end, series, note)
+    items = [f for f in load_feedback(lake) if f.incident_id != fb.incident_id] + [fb]
     lake.write_json(FEEDBACK, [asdict(f) for f in items])
     return fb
 
@@ -69,7 +71,7 @@ def threshold_multipliers(panel: Panel, feedback: list[Feedback]) -> np.ndarray:
     index = {tuple(r): i for i, r in enumerate(panel.keys[SERIES_KEY].astype(str).itertuples(index=False))}
     for fb in feedback:
         factor, days = VERDICTS[fb.verdict]
-        start = pd.Timestamp(fb.event_end)
+        start = pd.Timestamp(fb.incident_end)
         cols = (panel.hours >= start) & (panel.hours < start + pd.Timedelta(days=days))
         for s in fb.series:
             i = index.get(tuple(str(s.get(k, "")) for k in SERIES_KEY))

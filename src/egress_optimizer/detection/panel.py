@@ -16,6 +16,8 @@ import pandas as pd
 from egress_optimizer.attribution.destinations import CLOUDFRONT
 
 SERIES_KEY = ["account", "region", "entity", "destination", "peer_region"]
+# What a series is besides its key: who owns it and how the CUR bills it (the first value seen).
+SERIES_ATTRIBUTES = ["team", "product", "usage_type"]
 # Panel measures read from egress_hourly (missing optional columns are treated as zeros).
 MEASURES = ["cost_usd", "bytes", "distinct_peers", "new_peers", "recent_peer_bytes", "records", "cache_misses"]
 # Transfer AWS lists at $0 that still moves other bills: origin fetches drive CloudFront origin requests and
@@ -25,7 +27,7 @@ WATCHED_FREE_DESTINATIONS = {"cloudfront origin"}
 
 @dataclass
 class Panel:
-    keys: pd.DataFrame  # one row per series: SERIES_KEY + team
+    keys: pd.DataFrame  # one row per series: SERIES_KEY + SERIES_ATTRIBUTES
     hours: pd.DatetimeIndex  # UTC, hourly, contiguous
     values: dict[str, np.ndarray]  # measure -> (n_series, n_hours) float64
 
@@ -56,8 +58,9 @@ def normalise_hourly(df: pd.DataFrame) -> pd.DataFrame:
     df["peer_region"] = df["peer_region"].fillna("")
     for c in MEASURES:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float).fillna(0.0) if c in df.columns else 0.0
-    if "team" not in df.columns:
-        df["team"] = None
+    for c in SERIES_ATTRIBUTES:
+        if c not in df.columns:
+            df[c] = None
     return df
 
 
@@ -65,7 +68,7 @@ def build_panel(hourly: pd.DataFrame, start: pd.Timestamp | None = None, end: pd
     """Pivot ``egress_hourly`` rows into series x hour matrices (series that cost money, and watched $0 ones)."""
     df = normalise_hourly(hourly)
     if df.empty:
-        return Panel(pd.DataFrame(columns=[*SERIES_KEY, "team"]), pd.DatetimeIndex([], tz="UTC"), {})
+        return Panel(pd.DataFrame(columns=[*SERIES_KEY, *SERIES_ATTRIBUTES]), pd.DatetimeIndex([], tz="UTC"), {})
     billable = df.groupby(SERIES_KEY, dropna=False)["cost_usd"].transform("sum") > 0
     df = df[billable | df["destination"].isin(WATCHED_FREE_DESTINATIONS)]
     lo = start if start is not None else df["hour"].min()
@@ -73,7 +76,7 @@ def build_panel(hourly: pd.DataFrame, start: pd.Timestamp | None = None, end: pd
     hours = pd.date_range(lo, hi, freq="h", tz="UTC") if lo is not None and not pd.isna(lo) else pd.DatetimeIndex([])
     df = df[(df["hour"] >= hours.min()) & (df["hour"] <= hours.max())] if len(hours) else df.iloc[0:0]
     keys = (
-        df.groupby(SERIES_KEY, dropna=False)["team"]
+        df.groupby(SERIES_KEY, dropna=False)[SERIES_ATTRIBUTES]
         .agg(lambda s: s.dropna().iloc[0] if s.notna().any() else None)
         .reset_index()
         .sort_values(SERIES_KEY)

@@ -11,9 +11,12 @@ import pyarrow.dataset as ds
 
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector
 from egress_optimizer.detection.events import PlannedWindow, planned_mask
+from egress_optimizer.detection.incidents import to_incident
 from egress_optimizer.detection.model_store import MODEL_FILE, load_model_dir
 from egress_optimizer.detection.panel import Panel, build_panel
+from egress_optimizer.detection.scoring import score
 from egress_optimizer.detection.signals import SIGNALS, WARMUP_HOURS, compute_signals
+from egress_optimizer.tables import EGRESS_HOURLY
 
 __all__ = ["load_model_dir", "score_request", "train_from_files"]
 
@@ -22,7 +25,7 @@ def read_feature_files(root: Path) -> pd.DataFrame:
     files = sorted(str(p) for p in root.rglob("*.parquet") if not p.name.startswith("."))
     if not files:
         raise ValueError(f"no Parquet files of egress_hourly under {root}")
-    return ds.dataset(files, format="parquet", partitioning="hive").to_table().to_pandas()
+    return EGRESS_HOURLY.from_storage(ds.dataset(files, format="parquet").to_table()).to_pandas()
 
 
 def fit_detector(
@@ -62,12 +65,10 @@ def train_from_files(train_dir: Path, model_dir: Path, mode: str, seed: int, n_e
 
 
 def score_request(detector: EgressDetector, request: dict) -> dict:
-    """Score the rows of one request; report events and the anomalous rows of the newest ``score_hours``."""
-    from egress_optimizer.detection.service import score
-
+    """Score the rows of one request; report incidents and the anomalous rows of the newest ``score_hours``."""
     rows = pd.DataFrame(request["rows"])
     if rows.empty:
-        return {"events": [], "anomalies": []}
+        return {"incidents": [], "anomalies": []}
     panel = build_panel(rows)
     planned = [PlannedWindow.from_dict(w) for w in request.get("planned", [])]
     out, events = score(detector, panel, planned, None, float(request.get("min_impact_usd", 0.0)))
@@ -87,4 +88,4 @@ def score_request(detector: EgressDetector, request: dict) -> dict:
                 "score": float(out["score"][i, cols][j]),
             }
         )
-    return {"events": [e.to_dict() for e in events], "anomalies": anomalies}
+    return {"incidents": [to_incident(e).to_json() for e in events], "anomalies": anomalies}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from egress_optimizer.estate.topology import Estate
-from egress_optimizer.estate.traffic import GB, Stream, Volumes, _stream
+from egress_optimizer.estate.traffic import GB, Stream, Volumes, add_stream
 
 KINDS = [
     "public_s3_exfiltration",
@@ -148,7 +148,7 @@ def _bind(inc: Incident, estate: Estate, streams: list[Stream], rng: np.random.G
         chosen = eps[:k]
         nat_streams = []
         for s in chosen:
-            ns = _stream(
+            ns = add_stream(
                 streams,
                 estate,
                 kind="s3_nat",
@@ -180,7 +180,7 @@ def _bind(inc: Incident, estate: Estate, streams: list[Stream], rng: np.random.G
         new = []
         for e in svcs:
             other = next(d for d in dbs if d.az_index != e.az_index)
-            s = _stream(
+            s = add_stream(
                 streams,
                 estate,
                 kind="eni",
@@ -234,7 +234,7 @@ def _bind(inc: Incident, estate: Estate, streams: list[Stream], rng: np.random.G
             if e.role == "worker" and e.region == "us-east-1" and e.account == acct["prod-data"].id
         )
         dst = next(e for e in estate.enis if e.role == "worker" and e.region == "us-west-2")
-        s = _stream(
+        s = add_stream(
             streams,
             estate,
             kind="eni",

@@ -77,7 +77,8 @@ def seasonal_shape(profile: str, hod: np.ndarray, dow: np.ndarray) -> np.ndarray
     return np.ones_like(hod, dtype=float)
 
 
-def _stream(streams: list[Stream], estate: Estate | None = None, **kw) -> Stream:
+def add_stream(streams: list[Stream], estate: Estate | None = None, **kw) -> Stream:
+    """Append a traffic stream with the next id (its region is its source ENI's unless given)."""
     if "region" not in kw:
         kw["region"] = estate.eni(kw["src"]).region
     s = Stream(id=len(streams), **kw)
@@ -108,7 +109,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
         lake = next(b.name for b in estate.buckets if b.purpose == "data-lake")
         for e in enis:
             if e.kind == "alb":
-                _stream(
+                add_stream(
                     streams,
                     estate,
                     kind="alb_internet",
@@ -119,7 +120,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                     flows_weight=3.0,
                 )
             elif e.role == "bastion":
-                _stream(
+                add_stream(
                     streams,
                     estate,
                     kind="scanner_reject",
@@ -133,7 +134,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                 )
             elif e.role == "web":
                 if e.public_ip:
-                    _stream(
+                    add_stream(
                         streams,
                         estate,
                         kind="internet_igw",
@@ -143,7 +144,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                         remote_block=INTERNET_BLOCKS[int(rng.integers(0, 6))],
                         flows_weight=2.0,
                     )
-                    _stream(
+                    add_stream(
                         streams,
                         estate,
                         kind="scanner_reject",
@@ -156,7 +157,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                         noise=0.5,
                     )
                 if e.ipv6:
-                    _stream(
+                    add_stream(
                         streams,
                         estate,
                         kind="internet_v6",
@@ -166,7 +167,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                         remote_block=INTERNET_V6_BLOCKS[int(rng.integers(0, 3))],
                         ipv6=True,
                     )
-                _stream(
+                add_stream(
                     streams,
                     estate,
                     kind="eni",
@@ -180,7 +181,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                 # Calls to the database tier: mostly same-AZ, one cross-AZ replica read path per ENI.
                 same = dbs[e.az_index % len(dbs)]
                 other = dbs[(e.az_index + 1) % len(dbs)]
-                _stream(
+                add_stream(
                     streams,
                     estate,
                     kind="eni",
@@ -190,7 +191,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                     out_gb_hour=jitter(0.08),
                     in_gb_hour=jitter(0.5),
                 )
-                _stream(
+                add_stream(
                     streams,
                     estate,
                     kind="eni",
@@ -200,7 +201,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                     out_gb_hour=jitter(0.01),
                     in_gb_hour=jitter(0.06),
                 )
-                _stream(
+                add_stream(
                     streams,
                     estate,
                     kind="internet_nat",
@@ -209,7 +210,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                     in_gb_hour=jitter(0.2),
                     remote_block=INTERNET_BLOCKS[6 + int(rng.integers(0, 6))],
                 )
-                _stream(
+                add_stream(
                     streams,
                     estate,
                     kind=s3_via,
@@ -220,7 +221,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                     bucket=lake if vpc.region == "us-east-1" else None,
                     profile="batch" if e.role == "worker" else "diurnal",
                 )
-                _stream(
+                add_stream(
                     streams,
                     estate,
                     kind=ddb_via,
@@ -231,7 +232,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
                 )
                 if vpce:
                     ep = vpce[e.az_index % len(vpce)]
-                    _stream(
+                    add_stream(
                         streams,
                         estate,
                         kind="vpce",
@@ -250,7 +251,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
     ]
     data_usw2 = [e for e in estate.enis if e.role == "worker" and e.region == "us-west-2"]
     for i, e in enumerate(data_use1):
-        _stream(
+        add_stream(
             streams,
             estate,
             kind="eni",
@@ -273,7 +274,7 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
         if e.role == "api" and e.region == "eu-west-1" and estate.account(e.account).name == "prod-platform"
     ]
     for i, e in enumerate(web_euw1):
-        _stream(
+        add_stream(
             streams,
             estate,
             kind="eni",
@@ -291,7 +292,7 @@ def _request_streams(estate: Estate, streams: list[Stream], jitter) -> None:
     """S3 and CloudFront request-level streams: their records are S3 access and CloudFront log lines."""
     for b in estate.buckets:
         if b.purpose == "public-datasets":
-            _stream(
+            add_stream(
                 streams,
                 kind="s3_internet_get",
                 src=b.name,
@@ -303,7 +304,7 @@ def _request_streams(estate: Estate, streams: list[Stream], jitter) -> None:
         elif b.replicate_to:
             # Uploads to a replicated bucket: nightly exports, or daytime deploys of static assets.
             exports = b.purpose == "exports"
-            _stream(
+            add_stream(
                 streams,
                 kind="s3_put",
                 src=b.name,
@@ -315,7 +316,7 @@ def _request_streams(estate: Estate, streams: list[Stream], jitter) -> None:
             )
     for d in estate.distributions:
         for geo, share in d.geo_mix.items():
-            _stream(
+            add_stream(
                 streams,
                 kind="cf_viewer",
                 src=d.id,
@@ -332,7 +333,7 @@ def add_alb_origin_streams(estate: Estate, streams: list[Stream]) -> dict[str, l
     out: dict[str, list[int]] = {}
     for e in estate.enis:
         if e.kind == "alb":
-            s = _stream(
+            s = add_stream(
                 streams,
                 estate,
                 kind="alb_cf_origin",

@@ -1,6 +1,6 @@
 """S3 "object created" notifications -> ingested objects: the library side of the ingest Lambda.
 
-Message bodies come in three shapes, all handled by ``s3_objects``:
+Message bodies come in three shapes, each parsed and validated with Powertools' parser models:
 
 - an S3 event notification (``{"Records": [{"eventSource": "aws:s3", ...}]}``), as S3 sends it to SQS;
 - the same wrapped in an SNS envelope (``{"Type": "Notification", "Message": "<json>"}``), when S3 fans out
@@ -17,19 +17,66 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote_plus
 
 import pyarrow.fs as pafs
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.exceptions import InvalidEnvelopeError, InvalidModelTypeError
+from aws_lambda_powertools.utilities.parser.models import (
+    EventBridgeModel,
+    S3EventNotificationEventBridgeModel,
+    S3Model,
+    S3RecordModel,
+    SnsNotificationModel,
+)
+from aws_lambda_powertools.utilities.parser.models.s3 import (
+    S3Bucket,
+    S3Identity,
+    S3Message,
+    S3OwnerIdentify,
+    S3RequestParameters,
+    S3ResponseElements,
+)
+from pydantic import BaseModel
 
-from egress_optimizer.catalog import register_files
 from egress_optimizer.ingest.objects import FsBody, source_object
 from egress_optimizer.ingest.pipeline import ObjectResult, detect_source, ingest_object
-from egress_optimizer.lake import Lake, _s3_filesystem
+from egress_optimizer.lake import Lake, s3_filesystem
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class MalformedEvent(ValueError):
     """A message body that is not an S3 event notification this module understands."""
+
+
+# Identity and request fields are optional here: this module reads none of them, and S3 look-alikes (moto,
+# replays written by hand) leave them out.
+class _Bucket(S3Bucket):
+    ownerIdentity: S3OwnerIdentify | None = None  # type: ignore[assignment]
+
+
+class _Message(S3Message):
+    bucket: _Bucket  # type: ignore[assignment]
+
+
+class _Record(S3RecordModel):
+    userIdentity: S3Identity | None = None  # type: ignore[assignment]
+    requestParameters: S3RequestParameters | None = None  # type: ignore[assignment]
+    responseElements: S3ResponseElements | None = None  # type: ignore[assignment]
+    s3: _Message  # type: ignore[assignment]
+
+
+class _Notification(S3Model):
+    Records: list[_Record]  # type: ignore[assignment]
+
+
+class _TestEvent(BaseModel):
+    """What S3 sends once when a notification is configured."""
+
+    Service: str
+    Event: Literal["s3:TestEvent"]
 
 
 @dataclass(frozen=True)
@@ -68,60 +115,67 @@ def _loads(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
     return doc
 
 
-def _str(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise MalformedEvent(f"{what} is missing or not a string")
-    return value
-
-
-def _int(value: Any) -> int:
+def _parse(model: type[_Model], doc: Mapping[str, Any], what: str) -> _Model:
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
+        return parse(event=dict(doc), model=model)
+    except ValidationError as e:
+        first = e.errors()[0] if e.errors() else {"loc": (), "msg": str(e)}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise MalformedEvent(f"not a valid {what}: {where}: {first.get('msg')}") from None
+    except (InvalidEnvelopeError, InvalidModelTypeError) as e:  # a model's validator tripping over a gap
+        raise MalformedEvent(f"not a valid {what}: {str(e).splitlines()[0]}") from None
 
 
-def _from_notification_record(rec: Any) -> S3ObjectRef | None:
-    if not isinstance(rec, Mapping):
-        raise MalformedEvent("an S3 notification record is not an object")
-    if rec.get("eventSource") != "aws:s3":
-        raise MalformedEvent(f"record from {rec.get('eventSource')!r}, not aws:s3")
-    if not str(rec.get("eventName", "")).startswith("ObjectCreated:"):
-        return None  # removals, restores, replication events: nothing to ingest
-    try:
-        bucket, obj = rec["s3"]["bucket"], rec["s3"]["object"]
-        return S3ObjectRef(
-            bucket=_str(bucket["name"], "s3.bucket.name"),
-            key=unquote_plus(_str(obj["key"], "s3.object.key")),
-            region=str(rec.get("awsRegion") or ""),
-            size=_int(obj.get("size")),
-            etag=str(obj.get("eTag") or "").strip('"'),
-            sequencer=str(obj.get("sequencer") or ""),
-            version_id=str(obj.get("versionId") or ""),
+def _key(raw: str, what: str) -> str:
+    key = unquote_plus(raw)
+    if not key:
+        raise MalformedEvent(f"{what} is empty")
+    return key
+
+
+def _size(value: float | None) -> int:
+    return -1 if value is None else int(value)
+
+
+def _from_notification(doc: Mapping[str, Any]) -> list[S3ObjectRef]:
+    note = _parse(_Notification, doc, "S3 event notification")
+    if not note.Records:
+        raise MalformedEvent("S3 event notification has no Records")
+    refs = []
+    for rec in note.Records:
+        obj = rec.s3.object
+        if not rec.eventName.startswith("ObjectCreated:") or obj is None:
+            continue  # removals, restores, replication events: nothing to ingest
+        refs.append(
+            S3ObjectRef(
+                bucket=rec.s3.bucket.name,
+                key=_key(obj.key, "s3.object.key"),
+                region=rec.awsRegion,
+                size=_size(obj.size),
+                etag=(obj.eTag or "").strip('"'),
+                sequencer=obj.sequencer or "",
+                version_id=obj.versionId or "",
+            )
         )
-    except (KeyError, TypeError) as e:
-        raise MalformedEvent(f"S3 notification record lacks {e}") from None
+    return refs
 
 
 def _from_eventbridge(doc: Mapping[str, Any]) -> list[S3ObjectRef]:
-    if doc.get("detail-type") != "Object Created":
+    if _parse(EventBridgeModel, doc, "EventBridge event").detail_type != "Object Created":
         return []
-    try:
-        detail = doc["detail"]
-        obj = detail["object"]
-        return [
-            S3ObjectRef(
-                bucket=_str(detail["bucket"]["name"], "detail.bucket.name"),
-                key=unquote_plus(_str(obj["key"], "detail.object.key")),
-                region=str(doc.get("region") or ""),
-                size=_int(obj.get("size")),
-                etag=str(obj.get("etag") or "").strip('"'),
-                sequencer=str(obj.get("sequencer") or ""),
-                version_id=str(obj.get("version-id") or ""),
-            )
-        ]
-    except (KeyError, TypeError) as e:
-        raise MalformedEvent(f"EventBridge S3 event lacks {e}") from None
+    event = _parse(S3EventNotificationEventBridgeModel, doc, "EventBridge S3 event")
+    obj = event.detail.object
+    return [
+        S3ObjectRef(
+            bucket=event.detail.bucket.name,
+            key=_key(obj.key, "detail.object.key"),
+            region=event.region,
+            size=_size(obj.size),
+            etag=obj.etag.strip('"'),
+            sequencer=obj.sequencer or "",
+            version_id=obj.version_id or "",
+        )
+    ]
 
 
 def s3_objects(body: str | bytes | Mapping[str, Any]) -> list[S3ObjectRef]:
@@ -129,15 +183,14 @@ def s3_objects(body: str | bytes | Mapping[str, Any]) -> list[S3ObjectRef]:
 
     Raises ``MalformedEvent`` for anything that is not one of the shapes in the module docstring."""
     doc = _loads(body)
-    if doc.get("Type") == "Notification" and "Message" in doc:  # SNS envelope
-        return s3_objects(_str(doc["Message"], "SNS Message"))
+    if doc.get("Type") == "Notification":  # SNS envelope
+        message = _parse(SnsNotificationModel, doc, "SNS notification").Message
+        return s3_objects(message if isinstance(message, str) else json.dumps(message))
     if doc.get("Event") == "s3:TestEvent":
+        _parse(_TestEvent, doc, "S3 test event")
         return []
     if "Records" in doc:
-        records = doc["Records"]
-        if not isinstance(records, list) or not records:
-            raise MalformedEvent("Records is not a non-empty list")
-        return [ref for rec in records if (ref := _from_notification_record(rec)) is not None]
+        return _from_notification(doc)
     if doc.get("source") == "aws.s3" and "detail-type" in doc:
         return _from_eventbridge(doc)
     raise MalformedEvent(f"not an S3 event notification (keys: {', '.join(sorted(doc))[:200]})")
@@ -145,7 +198,7 @@ def s3_objects(body: str | bytes | Mapping[str, Any]) -> list[S3ObjectRef]:
 
 def open_s3_object(ref: S3ObjectRef) -> tuple[pafs.FileSystem, str]:
     """The object's filesystem and path; raises OSError when it cannot be read (access denied, deleted)."""
-    fs = _s3_filesystem(ref.region or None)
+    fs = s3_filesystem(ref.region or None)
     path = f"{ref.bucket}/{ref.key}"
     info = fs.get_file_info(path)  # a HEAD: access errors surface here, before anything is written
     if info.type != pafs.FileType.File:
@@ -153,21 +206,12 @@ def open_s3_object(ref: S3ObjectRef) -> tuple[pafs.FileSystem, str]:
     return fs, path
 
 
-def ingest_s3_object(
-    ref: S3ObjectRef,
-    lake: Lake,
-    glue: Any = None,
-    database: str | None = None,
-    registered: set[str] | None = None,
-) -> tuple[ObjectResult, int]:
-    """Ingest one announced object into the lake and register the partitions it wrote in Glue.
+def ingest_s3_object(ref: S3ObjectRef, lake: Lake) -> ObjectResult:
+    """Ingest one announced object into the lake.
 
-    Returns the pipeline's result and the number of Glue partitions created. An object that is not a
-    recognised log is skipped (``result.skipped``); one that cannot be parsed at all is recorded by the
-    pipeline (``result.failed`` and a quarantine row). Errors reading S3 or writing the lake raise.
-
-    ``registered`` (partition folders known to exist in Glue) saves Glue calls across objects; it is only
-    updated after Glue accepted the partitions."""
+    An object that is not a recognised log is skipped (``result.skipped``); one that cannot be parsed at all
+    is recorded by the pipeline (``result.failed`` and a quarantine row). Errors reading S3 or writing the
+    lake raise."""
     fs, path = open_s3_object(ref)
     # Same identity as ``egress ingest s3://...`` gives the object, so a backfill and the Lambda replace
     # each other's outputs instead of duplicating them.
@@ -175,13 +219,5 @@ def ingest_s3_object(
     body = FsBody(fs, path)
     source, why = detect_source(obj, body)
     if source is None:
-        return ObjectResult(uri=obj.uri, source=None, bytes=obj.size, skipped=True, reason=why), 0
-    result = ingest_object(lake, obj, body, source)
-    created = 0
-    if glue is not None and database:
-        known = registered if registered is not None else set()
-        new_files = [f for f in result.files if f.rsplit("/", 1)[0] not in known]
-        if new_files:
-            created = sum(register_files(glue, database, lake, new_files).partitions.values())
-            known.update(f.rsplit("/", 1)[0] for f in new_files)
-    return result, created
+        return ObjectResult(uri=obj.uri, source=None, bytes=obj.size, skipped=True, reason=why)
+    return ingest_object(lake, obj, body, source)

@@ -15,6 +15,8 @@ from typing import BinaryIO, Protocol
 
 import pyarrow as pa
 
+from egress_optimizer.tables import QUARANTINE, Table
+
 RAW_LIMIT = 2048  # quarantined raw text is truncated to 2 KB
 DEFAULT_BATCH_ROWS = 65_536
 
@@ -70,15 +72,7 @@ class QuarantineSink:
         return len(self.rows)
 
 
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("source_object", pa.string(), nullable=False),
-        pa.field("record_number", pa.int64(), nullable=False),
-        pa.field("raw", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-    ]
-)
+QUARANTINE_SCHEMA = QUARANTINE.schema
 
 
 class ObjectBody(Protocol):
@@ -105,7 +99,7 @@ class Parser(Protocol):
     """One per source; stateless, so one instance can parse many objects."""
 
     source: str  # "vpc-flow" | "s3-access" | "cloudfront" | "cur"
-    table: str  # lake table: vpc_flow | s3_access | cloudfront | cur
+    table: Table  # the lake table it writes (tables.LOG_TABLES)
     schema: pa.Schema  # canonical schema of the table (partition columns are derived from it)
 
     def parse(

@@ -92,51 +92,14 @@ from egress_optimizer.ingest.base import (
     UnreadableObject,
 )
 from egress_optimizer.ingest.s3_access import RowBatcher, build_batch, is_blank, iter_lines, numbered, sniffed
+from egress_optimizer.tables import CLOUDFRONT
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 MAX_EPOCH_MS = 253_402_300_800_000  # 10000-01-01: later "timestamps" are garbage
 MAX_JSON_PLANS = 256  # distinct JSON key sets remembered per object
 
-SCHEMA = pa.schema(
-    [
-        pa.field("timestamp", pa.timestamp("ms", tz="UTC"), nullable=False),
-        pa.field("edge_location", pa.string()),
-        pa.field("sc_bytes", pa.int64()),
-        pa.field("c_ip", pa.string()),
-        pa.field("cs_method", pa.string()),
-        pa.field("cs_host", pa.string()),
-        pa.field("cs_uri_stem", pa.string()),
-        pa.field("sc_status", pa.int32()),
-        pa.field("cs_referer", pa.string()),
-        pa.field("cs_user_agent", pa.string()),
-        pa.field("cs_uri_query", pa.string()),
-        pa.field("cs_cookie", pa.string()),
-        pa.field("edge_result_type", pa.string()),
-        pa.field("edge_request_id", pa.string()),
-        pa.field("host_header", pa.string()),
-        pa.field("cs_protocol", pa.string()),
-        pa.field("cs_bytes", pa.int64()),
-        pa.field("time_taken", pa.float64()),
-        pa.field("forwarded_for", pa.string()),
-        pa.field("ssl_protocol", pa.string()),
-        pa.field("ssl_cipher", pa.string()),
-        pa.field("edge_response_result_type", pa.string()),
-        pa.field("cs_protocol_version", pa.string()),
-        pa.field("fle_status", pa.string()),
-        pa.field("fle_encrypted_fields", pa.string()),
-        pa.field("c_port", pa.int32()),
-        pa.field("time_to_first_byte", pa.float64()),
-        pa.field("edge_detailed_result_type", pa.string()),
-        pa.field("sc_content_type", pa.string()),
-        pa.field("sc_content_len", pa.int64()),
-        pa.field("sc_range_start", pa.int64()),
-        pa.field("sc_range_end", pa.int64()),
-        pa.field("c_country", pa.string()),
-        pa.field("distribution_id", pa.string()),
-        pa.field("extra", pa.map_(pa.string(), pa.string())),
-    ]
-)
+SCHEMA = CLOUDFRONT.schema
 
 # Legacy standard log order (33 fields since 2019; older files stop after 23 or 24 of them).
 LEGACY_FIELDS = (
@@ -244,7 +207,7 @@ class CloudFrontParser:
     """Parses CloudFront access log objects into the ``cloudfront`` table (see the module docstring)."""
 
     source = "cloudfront"
-    table = "cloudfront"
+    table = CLOUDFRONT
     schema = SCHEMA
 
     def parse(

@@ -121,6 +121,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from egress_optimizer.ingest.base import DEFAULT_BATCH_ROWS, ObjectBody, QuarantineSink, SourceObject, UnreadableObject
+from egress_optimizer.tables import CUR
 
 _STR = pa.string()
 _F64 = pa.float64()
@@ -189,39 +190,7 @@ _AWS_SYSTEM_TAGS = {
     "servicecatalog_product_arn": "aws:servicecatalog:productArn",
 }
 
-CUR_SCHEMA = pa.schema(
-    [
-        pa.field("cur_version", _STR),
-        pa.field("billing_period", _STR),
-        *[pa.field(f, _STR) for f in ("payer_account_id", "usage_account_id", "line_item_id", "time_interval")],
-        pa.field("line_item_type", _STR),
-        pa.field("usage_start", _TS),
-        pa.field("usage_end", _TS),
-        *[pa.field(f, _STR) for f in ("product_code", "usage_type", "operation", "resource_id", "availability_zone")],
-        *[pa.field(f, _F64) for f in _NUMBER_SOURCES],
-        *[
-            pa.field(f, _STR)
-            for f in (
-                "currency",
-                "description",
-                "product_family",
-                "servicecode",
-                "region_code",
-                "from_location",
-                "from_location_type",
-                "from_region_code",
-                "to_location",
-                "to_location_type",
-                "to_region_code",
-                "transfer_type",
-                "pricing_unit",
-            )
-        ],
-        pa.field("resource_tags", _MAP),
-        pa.field("cost_category", _MAP),
-        pa.field("extra", _MAP),
-    ]
-)
+CUR_SCHEMA = CUR.schema
 SCHEMA = CUR_SCHEMA  # the name the other parsers use
 
 _NUMBER_RE = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?\s*$"
@@ -985,7 +954,7 @@ class CurParser:
     """Legacy CUR and CUR 2.0, CSV or Parquet, into the ``cur`` table."""
 
     source = "cur"
-    table = "cur"
+    table = CUR
     schema = CUR_SCHEMA
     csv_engine = "auto"  # "auto": pyarrow, handing over to Python's csv on malformed input; "python": exact only
 

@@ -15,7 +15,7 @@ import pyarrow.fs as pafs
 
 from egress_optimizer.errors import InputError
 from egress_optimizer.ingest.base import SourceObject, UnreadableObject
-from egress_optimizer.lake import _s3_filesystem
+from egress_optimizer.lake import s3_filesystem
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -108,7 +108,7 @@ class BytesBody:
 
 def _fs_for(uri: str) -> tuple[pafs.FileSystem, str]:
     if uri.startswith("s3://"):
-        return _s3_filesystem(), uri[len("s3://") :]
+        return s3_filesystem(), uri[len("s3://") :]
     if "://" in uri:
         raise InputError(f"{uri!r}: only local paths and s3:// URIs can be ingested")
     return pafs.LocalFileSystem(), os.path.abspath(uri)

@@ -23,14 +23,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from egress_optimizer.errors import InputError
-from egress_optimizer.ingest.base import QUARANTINE_SCHEMA, Parser, QuarantineSink, SourceObject, UnreadableObject
+from egress_optimizer.ingest.base import Parser, QuarantineSink, SourceObject, UnreadableObject
 from egress_optimizer.ingest.objects import FsBody, discover
-from egress_optimizer.lake import Lake
+from egress_optimizer.lake import INVENTORY_DIR, Lake
+from egress_optimizer.tables import (
+    BY_ACCOUNT_REGION_DAY,
+    CLOUDFRONT,
+    CUR,
+    GLOBAL,
+    PARTITION_ACCOUNT,
+    PARTITION_DATE,
+    PARTITION_REGION,
+    PARTITION_SOURCE,
+    QUARANTINE,
+    S3_ACCESS,
+    UNKNOWN,
+    VPC_FLOW,
+    Table,
+)
 
 SOURCES = ("vpc-flow", "s3-access", "cloudfront", "cur")
-TABLES = {"vpc-flow": "vpc_flow", "s3-access": "s3_access", "cloudfront": "cloudfront", "cur": "cur"}
-PARTITIONS = ("account", "aws_region", "dt")
-UNKNOWN = "unknown"
+# Each source's parser module is named after the table it writes.
+TABLES: dict[str, Table] = {"vpc-flow": VPC_FLOW, "s3-access": S3_ACCESS, "cloudfront": CLOUDFRONT, "cur": CUR}
+PARTITIONS = BY_ACCOUNT_REGION_DAY
 
 _S3_LOG_KEY = re.compile(r"(?:^|/)\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-F]{16}$")
 _S3_PARTITIONED = re.compile(r"(?:^|/)(\d{12})/([a-z]{2}(?:-[a-z]+)+-\d)/[^/]+/\d{4}/\d{2}/\d{2}/[^/]+$")
@@ -90,7 +105,7 @@ class IngestReport:
 
 def parser_for(source: str) -> Parser:
     """The parser instance for a source name."""
-    module = importlib.import_module(f"egress_optimizer.ingest.{TABLES[source]}")
+    module = _module(source)
     for value in vars(module).values():
         if isinstance(value, type) and getattr(value, "source", None) == source and hasattr(value, "parse"):
             return value()
@@ -98,7 +113,7 @@ def parser_for(source: str) -> Parser:
 
 
 def _module(source: str):
-    return importlib.import_module(f"egress_optimizer.ingest.{TABLES[source]}")
+    return importlib.import_module(f"egress_optimizer.ingest.{TABLES[source].name}")
 
 
 def detect_source(obj: SourceObject, body: FsBody) -> tuple[str | None, str]:
@@ -149,9 +164,9 @@ def _partition_columns(source: str, table: pa.Table, obj: SourceObject) -> dict[
 
     if source == "vpc-flow":
         return {
-            "account": col_or("account_id", UNKNOWN),
-            "aws_region": col_or("region", UNKNOWN),
-            "dt": date_of("start"),
+            PARTITION_ACCOUNT: col_or("account_id", UNKNOWN),
+            PARTITION_REGION: col_or("region", UNKNOWN),
+            PARTITION_DATE: date_of(VPC_FLOW.time_column),
         }
     if source == "s3-access":
         m = _S3_PARTITIONED.search(obj.key)
@@ -160,18 +175,22 @@ def _partition_columns(source: str, table: pa.Table, obj: SourceObject) -> dict[
             hosts = table.column("host_header").to_pylist() if "host_header" in table.column_names else []
             found = next((r.group(1) for h in hosts if h and (r := _S3_HOST_REGION.search(h))), None)
             region = found or UNKNOWN
-        return {"account": const(account), "aws_region": const(region), "dt": date_of("time")}
+        return {
+            PARTITION_ACCOUNT: const(account),
+            PARTITION_REGION: const(region),
+            PARTITION_DATE: date_of(S3_ACCESS.time_column),
+        }
     if source == "cloudfront":
         m = re.search(r"AWSLogs/(\d{12})/", obj.key)
         return {
-            "account": const(m.group(1) if m else UNKNOWN),
-            "aws_region": const("global"),
-            "dt": date_of("timestamp"),
+            PARTITION_ACCOUNT: const(m.group(1) if m else UNKNOWN),
+            PARTITION_REGION: const(GLOBAL),
+            PARTITION_DATE: date_of(CLOUDFRONT.time_column),
         }
     return {
-        "account": col_or("usage_account_id", UNKNOWN),
-        "aws_region": col_or("region_code", "global"),
-        "dt": date_of("usage_start"),
+        PARTITION_ACCOUNT: col_or("usage_account_id", UNKNOWN),
+        PARTITION_REGION: col_or("region_code", GLOBAL),
+        PARTITION_DATE: date_of(CUR.time_column),
     }
 
 
@@ -198,7 +217,7 @@ def _groups(parts: dict[str, pa.Array]) -> list[tuple[tuple[str, ...], pa.Array 
 def ingest_object(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> ObjectResult:
     """Parse one object into its table; never raises for bad data."""
     parser = parser_for(source)
-    table_name = parser.table
+    table = parser.table
     result = ObjectResult(uri=obj.uri, source=source, bytes=obj.size)
     q = QuarantineSink(source, obj)
     writers: dict[tuple[str, ...], object] = {}
@@ -215,7 +234,7 @@ def ingest_object(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> O
                     w = writers.get(values)
                     if w is None:
                         w = writers[values] = lake.part_writer(
-                            table_name, dict(zip(PARTITIONS, values, strict=True)), obj.object_id, parser.schema
+                            table, dict(zip(PARTITIONS, values, strict=True)), obj.object_id, parser.schema
                         )
                     part = t if sel is None else t.filter(sel)
                     pending.append(pool.submit(w.write, part))
@@ -237,17 +256,17 @@ def ingest_object(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> O
     for w in writers.values():
         w.close()
     result.records_read, result.quarantined = q.read, q.count
-    _replace_outputs(lake, table_name, obj, list(writers.values()), q, result)
+    _replace_outputs(lake, table, obj, list(writers.values()), q, result)
     return result
 
 
 def _replace_outputs(
-    lake: Lake, table: str | None, obj: SourceObject, writers: list, q: QuarantineSink, result: ObjectResult
+    lake: Lake, table: Table | None, obj: SourceObject, writers: list, q: QuarantineSink, result: ObjectResult
 ) -> None:
     """Swap this object's previous outputs for the new ones (same names, so re-ingest never duplicates)."""
     if table is not None:
         lake.delete_files(table, obj.object_id)
-    lake.delete_files("quarantine", obj.object_id)
+    lake.delete_files(QUARANTINE, obj.object_id)
     result.files = [w.commit() for w in writers]
     rows = list(q.rows)
     if result.failed:
@@ -261,8 +280,8 @@ def _replace_outputs(
             }
         )
     if rows:
-        qt = pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
-        result.files.append(lake.write_part("quarantine", qt, {"source": q.source}, obj.object_id))
+        qt = pa.Table.from_pylist(rows, schema=QUARANTINE.schema)
+        result.files.append(lake.write_part(QUARANTINE, qt, {PARTITION_SOURCE: q.source}, obj.object_id))
 
 
 def ingest(
@@ -306,7 +325,7 @@ def _copy_inventory(found: list[tuple[SourceObject, FsBody]], lake: Lake) -> Non
         return
     for rel, body in docs:
         with body.stream() as s:
-            lake.write_bytes(f"_inventory/{rel}", s.read())
+            lake.write_bytes(f"{INVENTORY_DIR}/{rel}", s.read())
 
 
 def _one(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> ObjectResult:

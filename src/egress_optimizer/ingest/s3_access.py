@@ -73,6 +73,7 @@ from egress_optimizer.ingest.base import (
     SourceObject,
     UnreadableObject,
 )
+from egress_optimizer.tables import S3_ACCESS
 
 MIN_FIELDS = 18
 KNOWN_FIELDS = 27
@@ -81,38 +82,7 @@ SNIFF_LINES = 20  # lines inspected to accept or reject an object as a whole
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
-SCHEMA = pa.schema(
-    [
-        pa.field("bucket_owner", pa.string()),
-        pa.field("bucket", pa.string()),
-        pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False),
-        pa.field("remote_ip", pa.string()),
-        pa.field("requester", pa.string()),
-        pa.field("request_id", pa.string()),
-        pa.field("operation", pa.string()),
-        pa.field("key", pa.string()),
-        pa.field("request_uri", pa.string()),
-        pa.field("http_status", pa.int32()),
-        pa.field("error_code", pa.string()),
-        pa.field("bytes_sent", pa.int64()),
-        pa.field("object_size", pa.int64()),
-        pa.field("total_time_ms", pa.int64()),
-        pa.field("turn_around_time_ms", pa.int64()),
-        pa.field("referer", pa.string()),
-        pa.field("user_agent", pa.string()),
-        pa.field("version_id", pa.string()),
-        pa.field("host_id", pa.string()),
-        pa.field("signature_version", pa.string()),
-        pa.field("cipher_suite", pa.string()),
-        pa.field("authentication_type", pa.string()),
-        pa.field("host_header", pa.string()),
-        pa.field("tls_version", pa.string()),
-        pa.field("access_point_arn", pa.string()),
-        pa.field("acl_required", pa.string()),
-        pa.field("source_region", pa.string()),
-        pa.field("extra_fields", pa.list_(pa.string())),
-    ]
-)
+SCHEMA = S3_ACCESS.schema
 
 # One field: a quoted string with \-escapes, a bracketed value, or a bare token (which may not start with a
 # quote, so an unterminated quote leaves characters unmatched and the join check below catches it). Brackets
@@ -132,7 +102,7 @@ class S3AccessParser:
     """Parses S3 server access log objects into the ``s3_access`` table (see the module docstring)."""
 
     source = "s3-access"
-    table = "s3_access"
+    table = S3_ACCESS
     schema = SCHEMA
 
     def parse(

@@ -1,6 +1,7 @@
 """VPC Flow Logs parser: text (any version 2-8, any field order, with or without header) and Parquet.
 
-Canonical schema of the ``vpc_flow`` table (one row per flow log record; null where AWS writes ``-``):
+Canonical schema of the ``vpc_flow`` table (``tables.VPC_FLOW``; one row per flow log record; null where AWS
+writes ``-``):
 
 - every field of the AWS catalogue (``formats.vpc_flow.FIELD_VERSION``) as a column named with
   underscores (``pkt-srcaddr`` -> ``pkt_srcaddr``): strings, except
@@ -33,17 +34,9 @@ import pyarrow.parquet as pq
 
 from egress_optimizer.formats.vpc_flow import DEFAULT_FORMAT, FIELD_VERSION, TGW_DEFAULT_FORMAT, format_version
 from egress_optimizer.ingest.base import DEFAULT_BATCH_ROWS, ObjectBody, QuarantineSink, SourceObject, UnreadableObject
+from egress_optimizer.tables import VPC_FLOW
+from egress_optimizer.tables.logs import VPC_FLOW_TIMES, vpc_flow_type
 
-INT32 = {"version", "srcport", "dstport", "protocol", "tcp-flags", "traffic-path"}
-INT64 = {
-    "packets",
-    "bytes",
-    "packets-lost-no-route",
-    "packets-lost-blackhole",
-    "packets-lost-mtu-exceeded",
-    "packets-lost-ttl-expired",
-}
-TIMES = {"start", "end"}
 NULLS = ["-", "", "None", "null", "NULL"]
 
 
@@ -52,23 +45,8 @@ _KEY_HIVE = re.compile(r"aws-account-id=(\d{12})/aws-service=vpcflowlogs/aws-reg
 _KEY_NAME = re.compile(r"(?:^|/)(\d{12})_vpcflowlogs_([a-z0-9-]+)_fl-")
 
 
-def _type_of(field: str) -> pa.DataType:
-    if field in INT32:
-        return pa.int32()
-    if field in INT64:
-        return pa.int64()
-    if field in TIMES:
-        return pa.timestamp("ms", tz="UTC")
-    return pa.string()
-
-
 CATALOGUE = list(FIELD_VERSION)
-SCHEMA = pa.schema(
-    [pa.field(f.replace("-", "_"), _type_of(f)) for f in CATALOGUE]
-    + [pa.field("extra", pa.map_(pa.string(), pa.string()))],
-    # Columns with (nearly) unique values: the lake writer skips dictionary encoding for them.
-    metadata={"egress.high_cardinality": "srcaddr,dstaddr,pkt_srcaddr,pkt_dstaddr,srcport,packets,bytes,start,end"},
-)
+SCHEMA = VPC_FLOW.schema
 
 
 def normalise_field(name: str) -> str:
@@ -104,7 +82,7 @@ def looks_like(head: bytes, key: str) -> bool:
 
 class VpcFlowParser:
     source = "vpc-flow"
-    table = "vpc_flow"
+    table = VPC_FLOW
     schema = SCHEMA
 
     def parse(
@@ -172,7 +150,8 @@ class VpcFlowParser:
             return "skip"
 
         types = {
-            n: (_type_of(f) if fast and f in FIELD_VERSION else pa.string()) for n, f in zip(names, fields, strict=True)
+            n: (vpc_flow_type(f) if fast and f in FIELD_VERSION else pa.string())
+            for n, f in zip(names, fields, strict=True)
         }
         types = {n: (pa.int64() if t == pa.timestamp("ms", tz="UTC") else t) for n, t in types.items()}
         reader_opts = pacsv.ReadOptions(
@@ -254,10 +233,10 @@ class VpcFlowParser:
         typed: dict[str, pa.Array] = {}
         reasons = np.full(batch.num_rows, None, dtype=object)
         for f, arr in cols.items():
-            if f not in FIELD_VERSION or _type_of(f) == pa.string():
+            if f not in FIELD_VERSION or vpc_flow_type(f) == pa.string():
                 typed[f] = arr
                 continue
-            want = _type_of(f)
+            want = vpc_flow_type(f)
             try:
                 n64 = pc.cast(arr, pa.int64())  # the common case: every value is a number or null
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -360,7 +339,7 @@ def _assemble(
         src = name.replace("_", "-")
         if src in typed:
             arr = typed[src] if keep is None else pc.filter(typed[src], keep)
-            if src in TIMES:
+            if src in VPC_FLOW_TIMES:
                 arr = _times(arr)
             elif arr.type != field.type:
                 arr = pc.cast(arr, field.type)

@@ -523,3 +523,40 @@ def load_links_yaml(path: Path) -> list[Link]:
     if len({link.name for link in links}) != len(links):
         raise ValueError(f"{path}: link names must be unique")
     return links
+
+
+STRATEGIES = ("online", "offline", "load_balance", "greedy", "top10")
+
+
+def check_strategies(strategies: Sequence[str]) -> None:
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown or not strategies:
+        raise ValueError(f"unknown strategy {', '.join(unknown) or '(none)'}; choose from {', '.join(STRATEGIES)}")
+
+
+def compare_strategies(
+    demand: np.ndarray,
+    links: Sequence[Link],
+    strategies: Sequence[str],
+    params: OnlineParams | None = None,
+    tuned_on: str = "",
+    time_limit: float = 30.0,
+) -> dict[str, Allocation]:
+    """The allocation each strategy makes of ``demand`` over ``links`` (the offline optimum starts from the
+    cheapest of the others); ``params`` tune the online heuristic, ``tuned_on`` says on what."""
+    check_strategies(strategies)
+    check_feasible(demand, links)
+    results: dict[str, Allocation] = {}
+    if "online" in strategies:
+        results["online"] = cascara_online(demand, links, params)
+        results["online"].info["tuned_on"] = tuned_on
+    if "load_balance" in strategies:
+        results["load_balance"] = load_balance(demand, links)
+    if "greedy" in strategies:
+        results["greedy"] = greedy_cheapest(demand, links)
+    if "top10" in strategies:
+        results["top10"] = top10_proxy(demand, links)
+    if "offline" in strategies:
+        start = min(results.values(), key=lambda a: a.cost) if results else None
+        results["offline"] = offline_optimum(demand, links, time_limit=time_limit, warm_start=start)
+    return results

@@ -35,10 +35,10 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import pyarrow.fs as pafs
 
 from egress_optimizer.errors import InputError
-from egress_optimizer.lake import Lake
+from egress_optimizer.lake import INVENTORY_DIR, Lake
+from egress_optimizer.tables import ATTRIBUTED, S3_ACCESS, VPC_FLOW
 
 GIB = 1024**3
 MONTH_DAYS = 30.0
@@ -149,14 +149,10 @@ def recommend(
     from egress_optimizer.ipranges import IpRanges
     from egress_optimizer.pricing import load_catalog
 
-    if not lake.exists("attributed") or not lake.files("attributed"):
+    if not lake.has(ATTRIBUTED):
         raise InputError(f"lake {lake.root!r} has no 'attributed' table; run `egress features --lake {lake.root}`")
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")  # stdout may carry --json
-    for name in ("attributed", "vpc_flow", "s3_access"):
-        if lake.exists(name) and lake.files(name):
-            con.register(name, lake.dataset(name))
-    lo, hi = con.execute("SELECT epoch(min(hour)), epoch(max(hour)) FROM attributed").fetchone()
+    con = lake.connect([ATTRIBUTED, VPC_FLOW, S3_ACCESS])
+    lo, hi = con.execute(f"SELECT epoch(min(hour)), epoch(max(hour)) FROM {ATTRIBUTED.name}").fetchone()
     if lo is None:
         return []
     ctx = _Ctx(
@@ -170,9 +166,9 @@ def recommend(
     )
     tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     recs: list[Recommendation] = []
-    if "s3_access" in tables:
+    if S3_ACCESS.name in tables:
         recs += _replication(ctx, min_monthly_usd)
-    if "vpc_flow" in tables:
+    if VPC_FLOW.name in tables:
         recs += _gateway_endpoints(ctx)
     recs += _cloudfront(ctx, top)
     recs += _az_affinity(ctx, top)
@@ -187,10 +183,10 @@ def recommend(
 def _bucket_regions(ctx: _Ctx) -> dict[str, str]:
     """Bucket -> region from the inventory, else from the log partition or the request's host name."""
     out = dict(zip(ctx.inv.buckets.bucket, ctx.inv.buckets.region, strict=True)) if len(ctx.inv.buckets) else {}
-    rows = ctx.con.execute(r"""
+    rows = ctx.con.execute(rf"""
       SELECT bucket, any_value(nullif(aws_region, 'unknown')),
-             any_value(regexp_extract(host_header, '\.s3[.-]([a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com', 1))
-      FROM s3_access GROUP BY bucket
+             any_value(regexp_extract(host_header, '\.s3[.-]([a-z]{{2}}(-[a-z]+)+-\d)\.amazonaws\.com', 1))
+      FROM {S3_ACCESS.name} GROUP BY bucket
     """).fetchall()
     for bucket, part, host in rows:
         if bucket not in out and (part or host):
@@ -224,10 +220,10 @@ def _transfers(ctx: _Ctx, region_of: dict[str, str]) -> pd.DataFrame:
         SELECT s.bucket, s.key, s.time, s.request_id, s.operation, coalesce(s.object_size, 0) AS size,
                regexp_extract(s.requester, 'assumed-role/([^/]+)/', 1) AS role,
                (s.remote_ip IS NULL OR s.remote_ip = '-' OR s.user_agent LIKE 'aws-internal%') AS internal
-        FROM s3_access s
+        FROM {S3_ACCESS.name} s
         WHERE s.operation IN ({ops}) AND coalesce(s.http_status, 200) < 300 AND s.key IS NOT NULL
       ), copy_src AS (
-        SELECT request_id, any_value(bucket) AS bucket FROM s3_access
+        SELECT request_id, any_value(bucket) AS bucket FROM {S3_ACCESS.name}
         WHERE operation = 'REST.COPY.OBJECT_GET' GROUP BY request_id
       ), first_write AS (  -- the bucket a key was first written to by a non-internal writer
         SELECT key, arg_min(bucket, time) AS bucket FROM w WHERE NOT internal GROUP BY key
@@ -252,7 +248,7 @@ def _transfers(ctx: _Ctx, region_of: dict[str, str]) -> pd.DataFrame:
     reads = (
         con.sql(f"""
       SELECT bucket AS src_bucket, key, time, coalesce(bytes_sent, 0) AS bytes, remote_ip
-      FROM s3_access
+      FROM {S3_ACCESS.name}
       WHERE operation IN ({rops}) AND coalesce(http_status, 200) < 300 AND remote_ip IS NOT NULL
         AND remote_ip <> '-' AND coalesce(bytes_sent, 0) > 0
         AND NOT (coalesce(user_agent, '') LIKE 'aws-internal%' OR coalesce(requester, '') LIKE '%replication%')
@@ -282,7 +278,7 @@ def _replication(ctx: _Ctx, min_monthly_usd: float) -> list[Recommendation]:
     read_buckets = {
         r[0]
         for r in ctx.con.execute(
-            "SELECT DISTINCT bucket FROM s3_access WHERE operation = 'REST.GET.OBJECT' "
+            f"SELECT DISTINCT bucket FROM {S3_ACCESS.name} WHERE operation = 'REST.GET.OBJECT' "
             "AND NOT (coalesce(user_agent, '') LIKE 'aws-internal%' OR coalesce(requester, '') LIKE '%replication%')"
         ).fetchall()
     }
@@ -430,12 +426,10 @@ def _profile() -> Any:
 def _vpc_endpoints(ctx: _Ctx) -> dict[tuple[str, str], str]:
     """(vpc id, 's3' | 'dynamodb') -> id of an existing gateway endpoint, from the lake's inventory copy."""
     out: dict[tuple[str, str], str] = {}
-    sel = pafs.FileSelector(ctx.lake.path("_inventory"), recursive=True, allow_not_found=True)
-    for info in ctx.lake.fs.get_file_info(sel):
-        if info.type != pafs.FileType.File or not info.path.endswith("/ec2/describe_vpc_endpoints.json"):
+    for path, text in ctx.lake.documents(INVENTORY_DIR).items():
+        if not path.endswith("/ec2/describe_vpc_endpoints.json"):
             continue
-        with ctx.lake.fs.open_input_stream(info.path) as fh:
-            doc = json.loads(fh.read())
+        doc = json.loads(text)
         for ep in doc.get("VpcEndpoints", []):
             if ep.get("VpcEndpointType") == "Gateway" and ep.get("State", "available") == "available":
                 service = str(ep.get("ServiceName", "")).rsplit(".", 1)[-1]
@@ -454,11 +448,11 @@ def _gateway_endpoints(ctx: _Ctx) -> list[Recommendation]:
     # The public side of a NAT gateway's ENI: one record per direction per connection, the same bytes as its
     # private side, which is what NAT processing bills.
     public = (
-        con.sql("""
+        con.sql(f"""
       WITH r AS (
         SELECT n.resource_id AS nat, n.account, n.region, n.vpc_id, v.bytes, v.start,
                CASE WHEN v.srcaddr = n.ip THEN v.dstaddr ELSE v.srcaddr END AS remote
-        FROM vpc_flow v JOIN _nat n ON v.interface_id = n.interface_id
+        FROM {VPC_FLOW.name} v JOIN _nat n ON v.interface_id = n.interface_id
         WHERE v.log_status = 'OK' AND v.bytes IS NOT NULL
       )
       SELECT nat, account, region, vpc_id, remote, CAST(sum(bytes) AS DOUBLE) AS bytes, min(start) AS first,
@@ -522,13 +516,13 @@ def _buckets_via_nat(ctx: _Ctx, nat: pd.DataFrame) -> dict[tuple[str, str], dict
     """(vpc, region) -> {bucket: bytes} of S3 requests whose client address is one of the VPC's NAT gateways."""
     tables = {r[0] for r in ctx.con.execute("SHOW TABLES").fetchall()}
     pub = nat[nat.public_ip.notna()][["public_ip", "vpc_id", "region"]]
-    if "s3_access" not in tables or pub.empty:
+    if S3_ACCESS.name not in tables or pub.empty:
         return {}
     ctx.con.register("_nat_pub", pub)
-    rows = ctx.con.execute("""
+    rows = ctx.con.execute(f"""
       SELECT p.vpc_id, p.region, s.bucket, sum(coalesce(s.bytes_sent, 0) + coalesce(CASE WHEN s.operation LIKE
              'REST.PUT%' THEN s.object_size END, 0)) AS bytes
-      FROM s3_access s JOIN _nat_pub p ON s.remote_ip = p.public_ip GROUP BY ALL
+      FROM {S3_ACCESS.name} s JOIN _nat_pub p ON s.remote_ip = p.public_ip GROUP BY ALL
     """).fetchall()
     out: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for vpc, region, bucket, b in rows:
@@ -545,10 +539,10 @@ def _cloudfront(ctx: _Ctx, top: int) -> list[Recommendation]:
 
     f = ctx.factor
     rows = (
-        ctx.con.sql("""
+        ctx.con.sql(f"""
       SELECT account, region, resource_id, destination, CAST(sum(bytes) AS DOUBLE) AS bytes, sum(usd) AS usd,
              min(hour) AS first, max(hour) AS last, count(DISTINCT peer) AS clients
-      FROM attributed WHERE destination IN ('internet', 'other_cloud') AND resource_id IS NOT NULL GROUP BY ALL
+      FROM {ATTRIBUTED.name} WHERE destination IN ('internet', 'other_cloud') AND resource_id IS NOT NULL GROUP BY ALL
     """)
         .to_arrow_table()
         .to_pandas()
@@ -558,8 +552,8 @@ def _cloudfront(ctx: _Ctx, top: int) -> list[Recommendation]:
     # The month's internet egress per region (egress to other clouds is billed on the same tiers)
     region_gib = rows.groupby("region").bytes.sum() / GIB * f
     cf = (
-        ctx.con.sql("""
-      SELECT substr(destination, 12) AS geo, CAST(sum(bytes) AS DOUBLE) AS bytes FROM attributed
+        ctx.con.sql(f"""
+      SELECT substr(destination, 12) AS geo, CAST(sum(bytes) AS DOUBLE) AS bytes FROM {ATTRIBUTED.name}
       WHERE destination LIKE 'cloudfront:%' GROUP BY 1
     """)
         .to_arrow_table()
@@ -614,10 +608,10 @@ def _cloudfront(ctx: _Ctx, top: int) -> list[Recommendation]:
 
 def _az_affinity(ctx: _Ctx, top: int) -> list[Recommendation]:
     rows = (
-        ctx.con.sql("""
+        ctx.con.sql(f"""
       SELECT account, region, resource_id, peer, CAST(sum(bytes) AS DOUBLE) AS bytes, sum(usd) AS usd,
              min(hour) AS first, max(hour) AS last
-      FROM attributed WHERE destination = 'cross-az' AND resource_id IS NOT NULL GROUP BY ALL
+      FROM {ATTRIBUTED.name} WHERE destination = 'cross-az' AND resource_id IS NOT NULL GROUP BY ALL
     """)
         .to_arrow_table()
         .to_pandas()
@@ -664,8 +658,8 @@ def _az_affinity(ctx: _Ctx, top: int) -> list[Recommendation]:
 def _nat_per_az(ctx: _Ctx) -> list[Recommendation]:
     """Instances crossing AZs to a shared NAT gateway: a gateway in each of their AZs removes that charge."""
     rows = (
-        ctx.con.sql("""
-      SELECT account, region, resource_id, CAST(sum(bytes) AS DOUBLE) AS bytes, sum(usd) AS usd FROM attributed
+        ctx.con.sql(f"""
+      SELECT account, region, resource_id, CAST(sum(bytes) AS DOUBLE) AS bytes, sum(usd) AS usd FROM {ATTRIBUTED.name}
       WHERE destination = 'cross-az to NAT' AND resource_id IS NOT NULL GROUP BY ALL
     """)
         .to_arrow_table()

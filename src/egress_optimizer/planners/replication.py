@@ -1069,3 +1069,29 @@ def plan_replication(
             f"(it needs {plan.predicted_time_s:.1f} s)"
         )
     return plan
+
+
+def pareto_points(src: str, dsts: list[str], size_gb: float, n: int = 8, **kw) -> list[dict]:
+    """The cost / time trade-off: the cheapest plan for ``n`` time budgets spread geometrically from the
+    fastest possible replication to twice the direct-send time (budgets no plan meets are skipped)."""
+    prof = load_profile()
+    max_vms = kw.get("max_vms", 2)
+    lo = lower_bound_time(prof, src, dsts, size_gb, max_vms)
+    hi = max(2 * direct_time(prof, src, dsts, size_gb, max_vms), 1.01 * lo)
+    points = []
+    for i in range(n):
+        budget = lo * (hi / lo) ** (i / max(n - 1, 1))
+        try:
+            p = plan_replication(src, dsts, size_gb, time_budget_s=budget, profile=prof, **kw)
+        except InputError:
+            continue
+        points.append(
+            {
+                "time_budget_s": budget,
+                "predicted_time_s": p.predicted_time_s,
+                "egress_cost_usd": p.egress_cost_usd,
+                "vm_cost_usd": p.vm_cost_usd,
+                "total_cost_usd": p.total_cost_usd,
+            }
+        )
+    return points

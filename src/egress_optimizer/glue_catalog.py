@@ -2,7 +2,7 @@
 
 Two ways to make the lake queryable from Athena, pick one per database (same table names):
 
-- Glue registration (``register_lake``, and ``add_partitions`` as the ingest Lambda writes new data): tables
+- Glue registration (``register_lake``, and ``register_files`` as the ingest Lambda writes new data): tables
   with real partitions, which any Glue-aware engine (Athena, Spark, Redshift Spectrum) reads;
 - Athena partition projection (``athena_ddl(..., projection=True)``, committed under ``sql/athena/``):
   partitions are computed from the query's predicates, so no partition ever needs registering. ``account``
@@ -10,9 +10,11 @@ Two ways to make the lake queryable from Athena, pick one per database (same tab
   ``DT_START`` (rows whose date could not be determined, ``dt=unknown``, are only reachable through Glue
   partitions), and ``aws_region`` is an enum of ``ATHENA_REGIONS``: regenerate the SQL when AWS adds one.
 
-Table schemas come from the parsers (``pipeline.parser_for(source).schema``) and ``QUARANTINE_SCHEMA``, so
-the catalog follows the code; ``tests/test_catalog.py`` fails when the committed SQL drifts from them.
-Regenerate it with ``python -m egress_optimizer.catalog``.
+Tables, schemas and partition keys come from the table registry (``egress_optimizer.tables``), so the
+catalog follows the code; ``tests/test_catalog.py`` fails when the committed SQL drifts from it. Regenerate
+it with ``python -m egress_optimizer.glue_catalog``. Glue calls go through awswrangler's catalog API: a table
+is created, or widened when the code adds columns, never dropped and recreated, so its registered partitions
+survive a schema change (a column whose type changed is refused: Athena could not read the older files).
 """
 
 from __future__ import annotations
@@ -23,29 +25,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pyarrow as pa
-from botocore.exceptions import ClientError
 
 from egress_optimizer.errors import EgressError
-from egress_optimizer.ingest.base import QUARANTINE_SCHEMA
-from egress_optimizer.ingest.pipeline import PARTITIONS, SOURCES, TABLES, parser_for
 from egress_optimizer.lake import Lake
 from egress_optimizer.regions import REGIONS
+from egress_optimizer.tables import (
+    ALL,
+    BY_ACCOUNT_REGION_DAY,
+    LOG_SOURCES,
+    PARTITION_ACCOUNT,
+    PARTITION_DATE,
+    PARTITION_REGION,
+    PARTITION_SOURCE,
+    QUARANTINE,
+)
+from egress_optimizer.tables import get as table_spec
 
 SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 TABLE_PARAMETERS = {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "ZSTD"}
+PARTITION_PARAMETERS = {"classification": "parquet"}
 
-QUARANTINE = "quarantine"
-QUARANTINE_PARTITIONS = ("source",)
-ALL_TABLES = (*TABLES.values(), QUARANTINE)
-_SOURCE_OF_TABLE = {table: source for source, table in TABLES.items()}
-
+ALL_TABLES = tuple(t.name for t in ALL)
+QUARANTINE_PARTITIONS = QUARANTINE.partition_by
 LAKE_PLACEHOLDER = "${LAKE_LOCATION}"  # replaced by the lake's s3:// URI when the SQL is run (render_sql)
 SQL_DIR = Path(__file__).parent / "sql" / "athena"
 DT_START = "2015-01-01"  # VPC Flow Logs and the CUR both date from 2015; nothing older is expected
-GLUE_BATCH = 100  # BatchCreatePartition accepts at most 100 partitions per call
+GLUE_BATCH = 100  # BatchGetPartition and BatchCreatePartition take at most 100 partitions per call
 
 # Every commercial and GovCloud region known when this was written, plus the values the ingest pipeline
 # uses for data that is not regional (CloudFront, global CUR lines) or whose region it could not tell.
@@ -62,39 +71,6 @@ ATHENA_REGIONS = (*sorted(_AWS_REGIONS | set(REGIONS)), "global", "unknown")
 
 class CatalogError(EgressError):
     """Glue refused a catalog change for a reason other than 'it already exists'."""
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """One lake table as the catalog sees it."""
-
-    name: str
-    schema: pa.Schema
-    partition_keys: tuple[str, ...]
-
-
-def table_spec(table: str) -> TableSpec:
-    """The schema and partition keys of a lake table (imports its parser; ModuleNotFoundError if absent)."""
-    if table == QUARANTINE:
-        return TableSpec(QUARANTINE, QUARANTINE_SCHEMA, QUARANTINE_PARTITIONS)
-    if table not in _SOURCE_OF_TABLE:
-        raise ValueError(f"unknown lake table {table!r}; expected one of {', '.join(ALL_TABLES)}")
-    return TableSpec(table, parser_for(_SOURCE_OF_TABLE[table]).schema, PARTITIONS)
-
-
-def available_tables(tables: Iterable[str] = ALL_TABLES) -> tuple[list[TableSpec], list[str]]:
-    """(specs, missing): the tables whose parser module is installed, and those whose module is not."""
-    specs: list[TableSpec] = []
-    missing: list[str] = []
-    for table in tables:
-        try:
-            specs.append(table_spec(table))
-        except ModuleNotFoundError as e:
-            # Only a missing parser module means "not available"; any other import failure is a bug.
-            if e.name != f"egress_optimizer.ingest.{table}":
-                raise
-            missing.append(table)
-    return specs, missing
 
 
 # ---- types -------------------------------------------------------------------------------------------------
@@ -131,7 +107,7 @@ def hive_type(t: pa.DataType) -> str:
     raise TypeError(f"Arrow type {t} has no Hive/Glue equivalent Athena can read from Parquet")
 
 
-def glue_columns(schema: pa.Schema, partition_keys: Sequence[str] = PARTITIONS) -> list[dict]:
+def glue_columns(schema: pa.Schema, partition_keys: Sequence[str] = BY_ACCOUNT_REGION_DAY) -> list[dict]:
     """Glue ``Columns`` (``{"Name", "Type"}``) for a table's data columns. Partition columns are excluded:
     Hive forbids a column that is both, and the quarantine files carry ``source`` although it is also that
     table's partition key (pass ``QUARANTINE_PARTITIONS`` for it)."""
@@ -139,17 +115,18 @@ def glue_columns(schema: pa.Schema, partition_keys: Sequence[str] = PARTITIONS) 
 
 
 # ---- Glue ---------------------------------------------------------------------------------------------------
-def _code(e: ClientError) -> str:
-    return str(e.response.get("Error", {}).get("Code", ""))
+def _client(session: boto3.Session | None) -> Any:
+    return (session or boto3.Session()).client("glue")
 
 
-def ensure_database(glue: Any, name: str, description: str = "egress-optimizer data lake") -> bool:
-    """Create the Glue database unless it exists; True when it was created."""
+def ensure_database(session: boto3.Session | None, name: str, description: str = "egress-optimizer data lake") -> bool:
+    """Create the Glue database unless it exists; True when it was created. An existing database is left
+    as it is (its description may be someone else's)."""
+    import awswrangler as wr
+
     try:
-        glue.create_database(DatabaseInput={"Name": name, "Description": description})
-    except ClientError as e:
-        if _code(e) != "AlreadyExistsException":
-            raise
+        wr.catalog.create_database(name, description=description, exist_ok=False, boto3_session=session)
+    except wr.exceptions.AlreadyExists:
         return False
     return True
 
@@ -159,7 +136,7 @@ def _location(location: str) -> str:
 
 
 def table_input(table: str, schema: pa.Schema, location: str, partition_keys: Sequence[str]) -> dict:
-    """The Glue ``TableInput`` of a Parquet table of the lake."""
+    """The Glue ``TableInput`` the lake wants for a Parquet table (what ``ensure_table`` compares with)."""
     return {
         "Name": table,
         "TableType": "EXTERNAL_TABLE",
@@ -170,7 +147,6 @@ def table_input(table: str, schema: pa.Schema, location: str, partition_keys: Se
             "Location": _location(location),
             "InputFormat": INPUT_FORMAT,
             "OutputFormat": OUTPUT_FORMAT,
-            "Compressed": False,  # Parquet compresses its pages itself
             "SerdeInfo": {"SerializationLibrary": SERDE, "Parameters": {"serialization.format": "1"}},
         },
     }
@@ -195,79 +171,104 @@ def _same_table(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
 
 
 def ensure_table(
-    glue: Any, database: str, table: str, schema: pa.Schema, location: str, partition_keys: Sequence[str]
+    session: boto3.Session | None,
+    database: str,
+    table: str,
+    schema: pa.Schema,
+    location: str,
+    partition_keys: Sequence[str],
 ) -> str:
-    """Create the table, or update it when its definition differs; returns created, updated or unchanged.
+    """Create the table, or widen it when the code added columns; returns created, updated or unchanged.
 
-    An unchanged table is not updated, so re-running adds no Glue table versions."""
+    An unchanged table is not written, so re-running adds no Glue table versions; an update keeps the
+    parameters others added (projection settings, statistics) and the registered partitions."""
+    import awswrangler as wr
+
     wanted = table_input(table, schema, location, partition_keys)
-    try:
-        existing = glue.get_table(DatabaseName=database, Name=table)["Table"]
-    except ClientError as e:
-        if _code(e) != "EntityNotFoundException":
-            raise
-        try:
-            glue.create_table(DatabaseName=database, TableInput=wanted)
-            return "created"
-        except ClientError as e2:
-            if _code(e2) != "AlreadyExistsException":  # a concurrent creator won: compare with theirs
-                raise
-            existing = glue.get_table(DatabaseName=database, Name=table)["Table"]
-    if _same_table(existing, wanted):
+    existing = _get_table(session, database, table)
+    if existing and _same_table(existing, wanted):
         return "unchanged"
-    # Keep parameters others added (e.g. projection settings, statistics); ours win on conflict.
-    wanted["Parameters"] = {**existing.get("Parameters", {}), **wanted["Parameters"]}
-    glue.update_table(DatabaseName=database, TableInput=wanted)
-    return "updated"
+    try:
+        wr.catalog.create_parquet_table(
+            database=database,
+            table=table,
+            path=wanted["StorageDescriptor"]["Location"],
+            columns_types={c["Name"]: c["Type"] for c in wanted["StorageDescriptor"]["Columns"]},
+            partitions_types={k["Name"]: k["Type"] for k in wanted["PartitionKeys"]},
+            compression="zstd",
+            parameters=wanted["Parameters"],
+            mode="append",  # widen in place; "overwrite" would drop every registered partition
+            boto3_session=session,
+        )
+    except wr.exceptions.InvalidArgumentValue as e:  # a column changed type
+        raise CatalogError(f"Glue table {database}.{table}: {e}") from None
+    return "updated" if existing else "created"
+
+
+def _get_table(session: boto3.Session | None, database: str, table: str) -> dict | None:
+    glue = _client(session)
+    try:
+        return glue.get_table(DatabaseName=database, Name=table)["Table"]
+    except glue.exceptions.EntityNotFoundException:
+        return None
 
 
 def partition_location(location: str, keys: Sequence[str], values: Sequence[str]) -> str:
     return _location(location) + "".join(f"{k}={v}/" for k, v in zip(keys, values, strict=True))
 
 
+def _existing_partitions(glue: Any, database: str, table: str, values: list[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    found: set[tuple[str, ...]] = set()
+    for i in range(0, len(values), GLUE_BATCH):
+        chunk = [{"Values": list(v)} for v in values[i : i + GLUE_BATCH]]
+        resp = glue.batch_get_partition(DatabaseName=database, TableName=table, PartitionsToGet=chunk)
+        found |= {tuple(p["Values"]) for p in resp.get("Partitions", [])}
+    return found
+
+
 def add_partitions(
-    glue: Any, database: str, table: str, location: str | None, partitions: Sequence[Mapping[str, str]]
+    session: boto3.Session | None,
+    database: str,
+    table: str,
+    location: str | None,
+    partitions: Sequence[Mapping[str, str]],
 ) -> int:
     """Register partitions (``{"account": ..., "aws_region": ..., "dt": ...}``) of a table; returns how many
     were new. Existing partitions are left alone, so calling this again with the same input is a no-op.
 
     The partition keys and storage format come from the table (it must exist); ``location`` is the table's
     root (default: the table's own location)."""
+    import awswrangler as wr
+
     if not partitions:
         return 0
+    glue = _client(session)
     info = glue.get_table(DatabaseName=database, Name=table)["Table"]
     keys = [k["Name"] for k in info.get("PartitionKeys", [])]
     sd = info["StorageDescriptor"]
     root = location or sd["Location"]
-    unique: dict[tuple[str, ...], Mapping[str, str]] = {}
+    unique: dict[tuple[str, ...], None] = {}
     for p in partitions:
         if set(p) != set(keys):
             raise ValueError(f"partition {dict(p)} of {table} does not have exactly the keys {keys}")
-        unique.setdefault(tuple(p[k] for k in keys), p)
-    template = {k: sd[k] for k in ("Columns", "InputFormat", "OutputFormat", "SerdeInfo", "Compressed") if k in sd}
-    inputs = [
-        {
-            "Values": list(values),
-            "StorageDescriptor": {**template, "Location": partition_location(root, keys, values)},
-            "Parameters": {"classification": "parquet"},
-        }
-        for values in unique
-    ]
-    created, errors = 0, []
-    for i in range(0, len(inputs), GLUE_BATCH):
-        chunk = inputs[i : i + GLUE_BATCH]
-        failed = glue.batch_create_partition(DatabaseName=database, TableName=table, PartitionInputList=chunk).get(
-            "Errors", []
-        )
-        errors += [e for e in failed if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"]
-        created += len(chunk) - len(failed)
-    if errors:
-        first = errors[0]
-        raise CatalogError(
-            f"Glue refused {len(errors)} partition(s) of {database}.{table}, e.g. {first.get('PartitionValues')}: "
-            f"{first.get('ErrorDetail', {}).get('ErrorMessage', first)}"
-        )
-    return created
+        unique.setdefault(tuple(p[k] for k in keys))
+    values = list(unique)
+    new = len(set(values) - _existing_partitions(glue, database, table, values))
+    columns = {c["Name"]: c["Type"] for c in sd.get("Columns", [])}
+    for i in range(0, len(values), GLUE_BATCH):  # full batches, in input order (awswrangler would even them out)
+        try:
+            wr.catalog.add_parquet_partitions(
+                database=database,
+                table=table,
+                partitions_values={partition_location(root, keys, v): list(v) for v in values[i : i + GLUE_BATCH]},
+                compression="zstd",
+                columns_types=columns,
+                partitions_parameters=dict(PARTITION_PARAMETERS),
+                boto3_session=session,
+            )
+        except wr.exceptions.ServiceApiError as e:
+            raise CatalogError(f"Glue refused partitions of {database}.{table}: {e}") from None
+    return new
 
 
 # ---- the lake -----------------------------------------------------------------------------------------------
@@ -307,41 +308,40 @@ class Registration:
 
     tables: dict[str, str] = field(default_factory=dict)  # table -> created / updated / unchanged
     partitions: dict[str, int] = field(default_factory=dict)  # table -> partitions newly created
-    missing: list[str] = field(default_factory=list)  # tables whose parser module is not installed
 
 
-def register_lake(glue: Any, database: str, lake_uri: str) -> Registration:
+def register_lake(session: boto3.Session | None, database: str, lake_uri: str) -> Registration:
     """Create (or bring up to date) the database, every lake table and every partition found in the lake.
 
     Idempotent: a second run changes nothing and reports ``unchanged`` tables and 0 new partitions."""
     lake = Lake.open(lake_uri, create=False)
-    ensure_database(glue, database)
-    specs, missing = available_tables()
-    reg = Registration(missing=missing)
-    for spec in specs:
+    ensure_database(session, database)
+    reg = Registration()
+    for spec in ALL:
         location = lake.uri(spec.name)
-        reg.tables[spec.name] = ensure_table(glue, database, spec.name, spec.schema, location, spec.partition_keys)
-        parts = lake_partitions(lake, spec.name, spec.partition_keys)
-        reg.partitions[spec.name] = add_partitions(glue, database, spec.name, location, parts)
+        reg.tables[spec.name] = ensure_table(
+            session, database, spec.name, spec.storage_schema, location, spec.partition_by
+        )
+        parts = lake_partitions(lake, spec.name, spec.partition_by)
+        reg.partitions[spec.name] = add_partitions(session, database, spec.name, location, parts)
     return reg
 
 
-def register_files(glue: Any, database: str, lake: Lake, files: Iterable[str]) -> Registration:
+def register_files(session: boto3.Session | None, database: str, lake: Lake, files: Iterable[str]) -> Registration:
     """Register the partitions that newly written files landed in (the ingest Lambda's path).
 
     A table missing from the catalog (first data of its kind) is created first, with its database."""
     reg = Registration()
+    glue = _client(session)
     for table, parts in partitions_of_files(lake, files).items():
         location = lake.uri(table)
         try:
-            reg.partitions[table] = add_partitions(glue, database, table, location, parts)
-        except ClientError as e:
-            if _code(e) != "EntityNotFoundException":
-                raise
+            reg.partitions[table] = add_partitions(session, database, table, location, parts)
+        except glue.exceptions.EntityNotFoundException:
             spec = table_spec(table)
-            ensure_database(glue, database)
-            reg.tables[table] = ensure_table(glue, database, table, spec.schema, location, spec.partition_keys)
-            reg.partitions[table] = add_partitions(glue, database, table, location, parts)
+            ensure_database(session, database)
+            reg.tables[table] = ensure_table(session, database, table, spec.storage_schema, location, spec.partition_by)
+            reg.partitions[table] = add_partitions(session, database, table, location, parts)
     return reg
 
 
@@ -349,7 +349,7 @@ def register_files(glue: Any, database: str, lake: Lake, files: Iterable[str]) -
 def _projection(table: str, partition_keys: Sequence[str], location: str) -> dict[str, str]:
     props = {"projection.enabled": "true"}
     for key in partition_keys:
-        if key == "dt":
+        if key == PARTITION_DATE:
             props |= {
                 "projection.dt.type": "date",
                 "projection.dt.range": f"{DT_START},NOW",
@@ -357,12 +357,12 @@ def _projection(table: str, partition_keys: Sequence[str], location: str) -> dic
                 "projection.dt.interval": "1",
                 "projection.dt.interval.unit": "DAYS",
             }
-        elif key == "account":
+        elif key == PARTITION_ACCOUNT:
             props["projection.account.type"] = "injected"  # unbounded set: queries must name the account(s)
-        elif key == "aws_region":
+        elif key == PARTITION_REGION:
             props |= {"projection.aws_region.type": "enum", "projection.aws_region.values": ",".join(ATHENA_REGIONS)}
-        elif key == "source":
-            props |= {"projection.source.type": "enum", "projection.source.values": ",".join(SOURCES)}
+        elif key == PARTITION_SOURCE:
+            props |= {"projection.source.type": "enum", "projection.source.values": ",".join(LOG_SOURCES)}
         else:
             raise ValueError(f"no projection rule for partition key {key!r} of {table}")
     props["storage.location.template"] = _location(location) + "".join(f"{k}=${{{k}}}/" for k in partition_keys)
@@ -378,9 +378,9 @@ def athena_ddl(
 ) -> str:
     """``CREATE EXTERNAL TABLE`` for a lake table in Athena (one statement, no trailing semicolon).
 
-    ``partition_keys`` defaults to the table's (``source`` for quarantine, else account/aws_region/dt).
-    With ``projection`` the table needs no registered partitions (see the module docstring for the rules)."""
-    keys = tuple(partition_keys or (QUARANTINE_PARTITIONS if table == QUARANTINE else PARTITIONS))
+    ``schema`` is the files' schema; ``partition_keys`` defaults to the table's in the registry. With
+    ``projection`` the table needs no registered partitions (see the module docstring for the rules)."""
+    keys = tuple(partition_keys or table_spec(table).partition_by)
     columns = ",\n".join(f"  `{c['Name']}` {c['Type']}" for c in glue_columns(schema, keys))
     partitioned = ",\n".join(f"  `{k}` string" for k in keys)
     props = {"classification": "parquet", "parquet.compression": "ZSTD"}
@@ -405,20 +405,19 @@ def render_sql(sql: str, lake_uri: str) -> str:
 
 
 def write_athena_sql(out_dir: str | Path = SQL_DIR, tables: Iterable[str] | None = None) -> list[Path]:
-    """Write ``<table>.sql`` (projection DDL, lake location as ``${LAKE_LOCATION}``) for every available
+    """Write ``<table>.sql`` (projection DDL, lake location as ``${LAKE_LOCATION}``) for every registered
     table, or the given ones; returns the files written."""
-    specs, _ = available_tables(ALL_TABLES if tables is None else tables)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for spec in specs:
+    for spec in ALL if tables is None else [table_spec(t) for t in tables]:
         path = out / f"{spec.name}.sql"
-        ddl = athena_ddl(spec.name, spec.schema, f"{LAKE_PLACEHOLDER}/{spec.name}", True, spec.partition_keys)
-        path.write_text(ddl, encoding="utf-8")
+        location = f"{LAKE_PLACEHOLDER}/{spec.name}"
+        path.write_text(athena_ddl(spec.name, spec.storage_schema, location, True, spec.partition_by), encoding="utf-8")
         written.append(path)
     return written
 
 
-if __name__ == "__main__":  # python -m egress_optimizer.catalog [table ...]
+if __name__ == "__main__":  # python -m egress_optimizer.glue_catalog [table ...]
     for written_path in write_athena_sql(tables=sys.argv[1:] or None):
         print(written_path)

@@ -1,31 +1,32 @@
-"""Train and detect against a lake: what ``egress train`` / ``egress detect`` and the hourly Lambda call.
+"""Train and detect against a lake: what ``egress train`` / ``egress detect`` and the hourly Lambda run.
 
 ``detect`` scores every hour of the window it reads (baselines need the week before), but only reports as
-*new* the events it has not emitted before (``detection/state.json``), so running it every hour, or twice
-for the same hour, pages once per incident. ``anomalies`` and ``anomaly_events`` are rewritten per day, so
-re-running never duplicates rows.
+*new* the incidents it has not emitted before (``detection/state.json``), so running it every hour, or twice
+for the same hour, pages once per incident. ``anomalies`` and ``incidents`` rows are merged into their day's
+file by key, so re-running never duplicates rows.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet
 
+from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.detection import model_store
-from egress_optimizer.detection.detector import DetectorParams, EgressDetector
-from egress_optimizer.detection.events import MIN_IMPACT_SHARE, Event, PlannedWindow, build_events, planned_mask
-from egress_optimizer.detection.feedback import load_feedback, load_planned, threshold_multipliers
+from egress_optimizer.detection.detector import DetectorParams
+from egress_optimizer.detection.events import MIN_IMPACT_SHARE, Event, PlannedWindow
+from egress_optimizer.detection.feedback import load_feedback, load_planned
+from egress_optimizer.detection.incidents import to_incident
 from egress_optimizer.detection.panel import SERIES_KEY, Panel, build_panel
-from egress_optimizer.detection.signals import SIGNALS, compute_signals
+from egress_optimizer.detection.scoring import score
+from egress_optimizer.detection.signals import SIGNALS
 from egress_optimizer.detection.training import fit_detector
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
+from egress_optimizer.tables import ANOMALIES, EGRESS_HOURLY, INCIDENTS
 
 STATE = "detection/state.json"
 # Days of features an hourly run reads before the first new hour: a residual needs the week before it (its
@@ -33,15 +34,17 @@ STATE = "detection/state.json"
 # the newest hours' statistics rest on a young lake's weak early days, and the hourly run would not say what
 # scoring the whole history says (8 days moved 6-hour z by up to 4).
 HISTORY_DAYS = 15
+WRITER_ID = "detect"  # the file each day's detection rows are merged into
 
 
 def read_hourly(lake: Lake, since: pd.Timestamp | None = None) -> pd.DataFrame:
-    if not lake.exists("egress_hourly"):
+    """``egress_hourly`` rows (all, or from ``HISTORY_DAYS`` before ``since``) as a frame."""
+    if not lake.has(EGRESS_HOURLY):
         raise InputError(f"lake {lake.root!r} has no egress_hourly table: run `egress features --lake {lake.root}`")
     flt = None
     if since is not None:
-        flt = ds.field("dt") >= (since - pd.Timedelta(days=HISTORY_DAYS)).strftime("%Y-%m-%d")
-    return lake.read("egress_hourly", filter=flt).to_pandas()
+        flt = EGRESS_HOURLY.days_from((since - pd.Timedelta(days=HISTORY_DAYS)).strftime("%Y-%m-%d"))
+    return lake.read_table(EGRESS_HOURLY, filter=flt).to_pandas()
 
 
 def train(lake: Lake, params: DetectorParams | None = None) -> dict:
@@ -60,8 +63,8 @@ class DetectResult:
     scored_from: pd.Timestamp | None
     scored_to: pd.Timestamp | None
     anomalies: int
-    events: list[Event]
-    new_events: list[Event] = field(default_factory=list)
+    incidents: list[Incident]  # every incident that reaches into the hours this run scored
+    new_incidents: list[Incident] = field(default_factory=list)  # never reported before
 
     def to_json(self) -> dict:
         return {
@@ -69,53 +72,9 @@ class DetectResult:
             "scored_from": self.scored_from.isoformat() if self.scored_from is not None else None,
             "scored_to": self.scored_to.isoformat() if self.scored_to is not None else None,
             "anomalies": self.anomalies,
-            "events": [e.to_dict() for e in self.events],
-            "new_event_ids": [e.id for e in self.new_events],
+            "incidents": [i.to_json() for i in self.incidents],
+            "new_incident_ids": [i.id for i in self.new_incidents],
         }
-
-
-def score(
-    detector: EgressDetector,
-    panel: Panel,
-    planned: list[PlannedWindow],
-    feedback: list | None = None,
-    min_impact_usd: float = 0.0,
-    min_impact_pct: float = 0.0,
-    min_impact_share: float = MIN_IMPACT_SHARE,
-) -> tuple[dict[str, np.ndarray], list[Event]]:
-    """Score a panel and form events (planned hours never alert)."""
-    exclude = planned_mask(panel, planned)
-    sig = compute_signals(panel, exclude, demand_breadth=detector.params.thresholds.breadth)
-    return score_signals(detector, panel, sig, exclude, feedback, min_impact_usd, min_impact_pct, min_impact_share)
-
-
-def score_signals(
-    detector: EgressDetector,
-    panel: Panel,
-    sig: dict[str, np.ndarray],
-    exclude: np.ndarray,
-    feedback: list | None = None,
-    min_impact_usd: float = 0.0,
-    min_impact_pct: float = 0.0,
-    min_impact_share: float = MIN_IMPACT_SHARE,
-) -> tuple[dict[str, np.ndarray], list[Event]]:
-    """The decision half of ``score`` on signals computed once (evaluation reuses them across seeds)."""
-    out = detector.score_panel(panel, sig, threshold_multipliers(panel, feedback or []))
-    out["anomalous"] &= ~exclude
-    events = build_events(
-        panel,
-        out["anomalous"],
-        out["score"],
-        sig["expected_usd"],
-        3,
-        min_impact_usd,
-        min_impact_pct,
-        min_impact_share,
-        unpriced=detector.unpriced(sig, out["anomalous"]),
-        evidence_hours=out["evidence_hours"],
-        exclude=exclude,
-    )
-    return out, events
 
 
 def detect(
@@ -128,11 +87,11 @@ def detect(
     record_emitted: bool = True,
     min_impact_share: float = MIN_IMPACT_SHARE,
 ) -> DetectResult:
-    """Score new hours (after the last run, or from ``since``) and write anomalies and events.
+    """Score new hours (after the last run, or from ``since``) and write anomalies and incidents.
 
-    ``new_events`` are the events never reported before. With ``record_emitted=False`` the caller marks them
-    with ``mark_emitted`` once it has delivered them (the Lambda does, after EventBridge accepted them), so a
-    failed delivery is retried by the next run instead of being lost.
+    ``new_incidents`` are the incidents never reported before. With ``record_emitted=False`` the caller marks
+    them with ``mark_emitted`` once it has delivered them (the Lambda does, after EventBridge accepted them),
+    so a failed delivery is retried by the next run instead of being lost.
     """
     detector, meta = model_store.load(lake, model_version)
     state = lake.read_json(STATE) if lake.exists(STATE) else {}
@@ -149,24 +108,25 @@ def detect(
     if len(scored_hours):
         n_anom = _write_anomalies(lake, panel, out, cols, events, meta["version"])
         recent = [e for e in events if pd.Timestamp(e.end) > scored_hours[0]]
-        _write_events(lake, recent)
+        _write_incidents(lake, [to_incident(e) for e in recent])
         state.update(last_scored_hour=scored_hours[-1].isoformat(), model_version=meta["version"])
         lake.write_json(STATE, state)
     emitted = set(state.get("emitted", {}))
-    # Events not yet emitted, including ones an earlier run failed to deliver (up to a week back), even
+    # Incidents not yet emitted, including ones an earlier run failed to deliver (up to a week back), even
     # when there is no new hour to score.
     horizon = (scored_hours[0] if len(scored_hours) else panel.hours[-1]) - pd.Timedelta(days=7)
-    new = [e for e in events if e.id not in emitted and pd.Timestamp(e.end) > horizon]
+    new = [to_incident(e) for e in events if e.id not in emitted and pd.Timestamp(e.end) > horizon]
     if record_emitted:
         mark_emitted(lake, new)
     first, last = (scored_hours[0], scored_hours[-1]) if len(scored_hours) else (None, None)
-    return DetectResult(meta["version"], first, last, n_anom, recent, new)
+    return DetectResult(meta["version"], first, last, n_anom, [to_incident(e) for e in recent], new)
 
 
-def mark_emitted(lake: Lake, events: list[Event]) -> None:
+def mark_emitted(lake: Lake, incidents: list[Incident]) -> None:
+    """Remember incidents as reported (for 30 days after the newest one), so no later run reports them again."""
     state = lake.read_json(STATE) if lake.exists(STATE) else {}
     emitted = dict(state.get("emitted", {}))
-    emitted.update({e.id: e.start for e in events})
+    emitted.update({i.id: pd.Timestamp(i.window.start).isoformat() for i in incidents})
     if emitted:
         newest = max(pd.Timestamp(v) for v in emitted.values())
         keep_after = newest - pd.Timedelta(days=30)
@@ -190,13 +150,16 @@ def _write_anomalies(lake: Lake, panel: Panel, out: dict, cols: np.ndarray, even
     df["score"] = out["score"][rows, hrs]
     df["evidence"] = out["evidence"][rows, hrs]
     df["forest_score"] = out["forest_score"][rows, hrs]
-    for s in SIGNALS:
-        df[s] = sig[s][rows, hrs]
-    df["event_id"] = [
+    df["signals"] = [
+        [(s, float(v)) for s, v in zip(SIGNALS, vals, strict=True)]
+        for vals in np.stack([sig[s][rows, hrs] for s in SIGNALS], axis=1)
+    ]
+    df["incident_id"] = [
         _event_of(events, a, r, h) for a, r, h in zip(df["account"], df["region"], df["hour"], strict=True)
     ]
     df["model_version"] = version
-    _merge_days(lake, "anomalies", df, "hour", ["hour", *SERIES_KEY])
+    rows = pa.Table.from_pandas(df[ANOMALIES.columns], schema=ANOMALIES.schema, preserve_index=False)
+    lake.upsert(ANOMALIES, rows, ["hour", *SERIES_KEY], WRITER_ID)
     return len(df)
 
 
@@ -207,29 +170,38 @@ def _event_of(events: list[Event], account: str, region: str, hour: pd.Timestamp
     return None
 
 
-def _write_events(lake: Lake, events: list[Event]) -> None:
-    if not events:
+def _write_incidents(lake: Lake, incidents: list[Incident]) -> None:
+    if not incidents:
         return
-    df = pd.DataFrame([e.to_dict() for e in events])
-    for c in ("destinations", "teams", "entities"):
-        df[c] = [json.dumps(v) for v in df[c]]
-    df["start_ts"] = pd.to_datetime(df["start"], utc=True)
-    _merge_days(lake, "anomaly_events", df, "start_ts", ["id"])
+    rows = pa.Table.from_pylist(
+        [
+            {
+                "id": i.id,
+                "account": i.account,
+                "region": i.region,
+                "start": i.window.start,
+                "end": i.window.end,
+                "detected_at": i.window.detected_at,
+                "severity": i.severity.value,
+                "status": i.status.value,
+                "impact_usd": i.impact.total_usd,
+                "schema_version": i.schema_version,
+                "incident": i.model_dump_json(by_alias=True),
+            }
+            for i in incidents
+        ],
+        schema=INCIDENTS.schema,
+    )
+    lake.upsert(INCIDENTS, rows, ["id"], WRITER_ID)
 
 
-def _merge_days(lake: Lake, table: str, df: pd.DataFrame, when: str, unique: list[str]) -> None:
-    """One file per (account, region, day) with a fixed name: new rows replace rows with the same ``unique``
-    key and everything else already in that day's file is kept, so hourly runs accumulate and re-runs of the
-    same hours never duplicate."""
-    dt = pd.to_datetime(df[when], utc=True).dt.strftime("%Y-%m-%d")
-    for (account, region, day), idx in df.groupby([df["account"], df["region"], dt]).groups.items():
-        new = df.loc[idx].rename(columns={"account": "account_id"})
-        partition = {"account": account, "aws_region": region, "dt": day}
-        path = lake.path(table, *(f"{k}={v}" for k, v in partition.items()), "detect.parquet")
-        if lake.fs.get_file_info(path).type.name == "File":
-            with lake.fs.open_input_file(path) as f:
-                old = pa.parquet.read_table(f).to_pandas()
-            key = [("account_id" if k == "account" else k) for k in unique]
-            merged = pd.concat([old, new], ignore_index=True).drop_duplicates(key, keep="last")
-            new = merged.sort_values(key).reset_index(drop=True)
-        lake.write_part(table, pa.Table.from_pandas(new, preserve_index=False), partition, "detect")
+def read_incident(lake: Lake, incident_id: str) -> Incident:
+    """An incident the detector wrote, by id."""
+    import pyarrow.dataset as ds
+
+    if not lake.has(INCIDENTS):
+        raise InputError("the lake has no incidents yet: run `egress detect` first")
+    rows = lake.read_table(INCIDENTS, columns=["incident"], filter=ds.field("id") == incident_id).to_pylist()
+    if not rows:
+        raise InputError(f"no incident {incident_id!r} in the lake")
+    return Incident.from_json(rows[-1]["incident"])

@@ -1,0 +1,31 @@
+"""What attribution needs beside the logs: the inventory, the price table, AWS's IP ranges and the networks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from egress_optimizer.attribution.inventory import Inventory
+from egress_optimizer.ipranges import IpRanges
+from egress_optimizer.lake import Lake
+from egress_optimizer.networks import Networks
+from egress_optimizer.pricing import PriceCatalog, load_catalog
+
+
+@dataclass(frozen=True)
+class AttributionInputs:
+    inventory: Inventory
+    prices: PriceCatalog
+    ip_ranges: IpRanges
+    networks: Networks
+
+    @classmethod
+    def load(
+        cls, lake: Lake, inventory_dir: str | Path | None = None, networks_file: str | Path | None = None
+    ) -> AttributionInputs:
+        """The lake's inventory copy (or a snapshot folder), the shipped or configured price table and IP
+        ranges, and the networks file (``networks_file``, else ``$EGRESS_NETWORKS``, else the shipped cloud
+        ranges). The networks file is read first, so a bad one fails before any lake work."""
+        networks = Networks.load(networks_file)
+        inventory = Inventory.from_snapshot(inventory_dir) if inventory_dir else Inventory.from_lake(lake)
+        return cls(inventory, load_catalog(), IpRanges.load(), networks)

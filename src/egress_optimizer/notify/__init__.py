@@ -1,0 +1,2 @@
+"""Delivering incidents to where people and workflows pick them up (EventBridge today; SNS, Slack, webhooks
+join with the alerts issue)."""

@@ -1,0 +1,348 @@
+"""The pipeline, composed in one place: ingest -> attribute -> features -> train -> detect -> deliver.
+
+Every entry point (the ``egress`` command line and its demo, the Lambdas, the Glue and SageMaker scripts,
+``bench/`` and the tests) runs a stage through these functions; nothing else wires one stage to the next.
+Each takes a :class:`Lake` and returns typed results; rendering them is the caller's job. Stages talk
+through the lake's tables (``egress_optimizer.tables``) and the incident contract
+(``egress_optimizer.contracts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from egress_optimizer.attribution.attribute_logs import attribute_logs
+from egress_optimizer.attribution.features import build_features as hourly_features
+from egress_optimizer.attribution.features import cur_daily
+from egress_optimizer.attribution.inputs import AttributionInputs
+from egress_optimizer.attribution.reconcile import Reconciliation
+from egress_optimizer.attribution.reconcile import reconcile as reconcile_rows
+from egress_optimizer.attribution.top_talkers import top_talkers as rank_talkers
+from egress_optimizer.contracts.incident import Incident
+from egress_optimizer.detection import lake_runs
+from egress_optimizer.detection.detector import DetectorParams
+from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow
+from egress_optimizer.detection.feedback import Feedback, add_planned
+from egress_optimizer.detection.feedback import record_feedback as store_feedback
+from egress_optimizer.errors import InputError
+from egress_optimizer.glue_catalog import register_files
+from egress_optimizer.ingest.aws_event import S3ObjectRef, ingest_s3_object, s3_objects
+from egress_optimizer.ingest.objects import discover
+from egress_optimizer.ingest.pipeline import SOURCES, IngestReport, ObjectResult, ingest_objects
+from egress_optimizer.lake import Lake
+from egress_optimizer.notify.eventbridge import Delivery, put_incidents
+from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY, LOG_TABLES
+
+DetectResult = lake_runs.DetectResult
+
+
+# ---- ingest ---------------------------------------------------------------------------------------------------
+def ingest(
+    lake: Lake | str,
+    paths: list[str],
+    source: str = "auto",
+    progress: Callable[[ObjectResult, int, int], None] | None = None,
+) -> IngestReport:
+    """Parse files and folders (local or s3://) into the lake's log tables; nothing is lost (see ingest).
+    ``lake`` may be a root to open: it is created only once the paths are found, so a typo makes no lake."""
+    if source != "auto" and source not in SOURCES:
+        raise InputError(f"unknown source {source!r}; choose auto or one of {', '.join(SOURCES)}")
+    found = list(discover(paths))  # bad paths fail here, before anything is written
+    target = lake if isinstance(lake, Lake) else Lake.open(lake, create=True)
+    return ingest_objects(found, target, source, progress)
+
+
+def announced_objects(message_body: str | bytes | dict) -> list[S3ObjectRef]:
+    """The objects an S3, SNS or EventBridge notification announces as created."""
+    return s3_objects(message_body)
+
+
+@dataclass(frozen=True)
+class GlueTarget:
+    """Where ingestion registers the partitions it writes (``session`` None: the default boto3 session)."""
+
+    database: str
+    session: Any = None
+
+
+def ingest_announced(
+    lake: Lake, ref: S3ObjectRef, glue: GlueTarget | None = None, registered: set[str] | None = None
+) -> tuple[ObjectResult, int]:
+    """Ingest one announced S3 object and register the Glue partitions it wrote; returns the result and the
+    partitions created. ``registered`` (partition folders known to exist) saves Glue calls across objects and
+    grows only after Glue accepted them."""
+    result = ingest_s3_object(ref, lake)
+    if glue is None or result.skipped:
+        return result, 0
+    known = registered if registered is not None else set()
+    new_files = [f for f in result.files if f.rsplit("/", 1)[0] not in known]
+    if not new_files:
+        return result, 0
+    created = sum(register_files(glue.session, glue.database, lake, new_files).partitions.values())
+    known.update(f.rsplit("/", 1)[0] for f in new_files)
+    return result, created
+
+
+# ---- attribute and features -------------------------------------------------------------------------------------
+def attribution_inputs(
+    lake: Lake, inventory_dir: str | Path | None = None, networks_file: str | Path | None = None
+) -> AttributionInputs:
+    return AttributionInputs.load(lake, inventory_dir, networks_file)
+
+
+def attribute(lake: Lake, inputs: AttributionInputs | None = None) -> pd.DataFrame:
+    """Every billable byte of the lake's logs, priced and attributed (the ``attributed`` table's rows)."""
+    inputs = inputs or attribution_inputs(lake)
+    return attribute_logs(lake.connect(LOG_TABLES), inputs)
+
+
+def reconcile(
+    lake: Lake, inputs: AttributionInputs | None = None, attributed: pd.DataFrame | None = None
+) -> Reconciliation:
+    """Attributed against billed dollars per account, region, usage type and day."""
+    rows = attributed if attributed is not None else attribute(lake, inputs)
+    return reconcile_rows(rows, lake.connect([CUR]))
+
+
+def build_features(
+    lake: Lake, inputs: AttributionInputs | None = None, attributed: pd.DataFrame | None = None
+) -> dict[str, int]:
+    """Write ``attributed``, ``egress_hourly`` and ``cur_daily`` (rebuilt whole); returns their row counts."""
+    rows = attributed if attributed is not None else attribute(lake, inputs)
+    tables = {
+        ATTRIBUTED: pa.Table.from_pandas(rows, preserve_index=False),
+        EGRESS_HOURLY: hourly_features(rows),
+        CUR_DAILY: cur_daily(lake.connect([CUR])),
+    }
+    for table, data in tables.items():
+        lake.replace_table(table, data)
+    return {table.name: data.num_rows for table, data in tables.items()}
+
+
+def build_features_on_spark(spark: Any, lake_root: str) -> None:
+    """``egress_hourly`` from ``attributed`` with Spark (the Glue job): the same SQL, the same table."""
+    from egress_optimizer.attribution.spark import build_features_spark, write_table
+
+    spark.conf.set("spark.sql.session.timeZone", "UTC")  # hours and weekdays must not move with a zone
+    write_table(build_features_spark(spark, lake_root), lake_root, EGRESS_HOURLY)
+
+
+def build_lake(lake: Lake, paths: list[str], inputs: AttributionInputs | None = None) -> IngestReport:
+    """Ingest, attribute and build features: a lake ready to train and detect on."""
+    report = ingest(lake, paths)
+    build_features(lake, inputs)
+    return report
+
+
+def top_talkers(
+    lake: Lake,
+    by: str = "resource",
+    since: str | None = None,
+    limit: int = 10,
+    inputs: AttributionInputs | None = None,
+    attributed: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Who paid the most for data transfer (``by`` resource, peer, account or team), over the last ``since``."""
+    rows = attributed if attributed is not None else attribute(lake, inputs)
+    return rank_talkers(rows, by, since, limit)
+
+
+# ---- detect ---------------------------------------------------------------------------------------------------
+def train(lake: Lake, params: DetectorParams | None = None) -> dict:
+    """Fit the detector on the lake's hourly features; returns the stored model's metadata."""
+    return lake_runs.train(lake, params)
+
+
+def detect(
+    lake: Lake,
+    since: pd.Timestamp | None = None,
+    planned: list[PlannedWindow] | None = None,
+    min_impact_usd: float = 0.0,
+    min_impact_pct: float = 0.0,
+    min_impact_share: float = MIN_IMPACT_SHARE,
+    record_emitted: bool = True,
+) -> DetectResult:
+    """Score the hours since the last run; write anomalies and incidents; return the incidents."""
+    return lake_runs.detect(
+        lake,
+        since,
+        planned,
+        min_impact_usd,
+        min_impact_pct,
+        record_emitted=record_emitted,
+        min_impact_share=min_impact_share,
+    )
+
+
+def train_from_files(train_dir: Path, model_dir: Path, mode: str, seed: int, n_estimators: int) -> dict:
+    """SageMaker training: ``egress_hourly`` Parquet files in, ``model.joblib`` and ``metadata.json`` out."""
+    from egress_optimizer.detection.training import train_from_files as fit_files
+
+    return fit_files(train_dir, model_dir, mode, seed, n_estimators)
+
+
+def load_model(model_dir: str | Path) -> Any:
+    """A detector from a SageMaker model directory (refused when trained on other signals)."""
+    from egress_optimizer.detection.training import load_model_dir
+
+    return load_model_dir(model_dir)[0]
+
+
+def score_request(detector: Any, request: dict) -> dict:
+    """SageMaker inference: hourly rows in, incidents (the contract, as JSON) and anomalous rows out."""
+    from egress_optimizer.detection.training import score_request as score_rows
+
+    return score_rows(detector, request)
+
+
+def deliver_incidents(lake: Lake, client: Any, bus: str, incidents: list[Incident]) -> Delivery:
+    """Put incidents on an EventBridge bus and remember the accepted ones as reported."""
+    delivery = put_incidents(client, bus, incidents)
+    lake_runs.mark_emitted(lake, delivery.delivered)
+    return delivery
+
+
+def incident(lake: Lake, incident_id: str) -> Incident:
+    return lake_runs.read_incident(lake, incident_id)
+
+
+def record_feedback(lake: Lake, incident_id: str, verdict: str, note: str = "") -> Feedback:
+    """A person's verdict on an incident (true, false, planned); future scoring of its series adjusts."""
+    return store_feedback(lake, incident(lake, incident_id), verdict, note)
+
+
+def declare_planned(lake: Lake, windows: list[dict]) -> int:
+    """Planned work declared ahead of time: matching hours inside the windows never alert."""
+    return add_planned(lake, windows)
+
+
+def evaluate(
+    lake: Lake, labels: dict, seeds: int = 5, mode: str = "ensemble", progress: Callable | None = None
+) -> dict:
+    """Train and score the lake once per model seed and compare the incidents with labelled ground truth."""
+    from egress_optimizer.detection.evaluate import evaluate_lake
+
+    return evaluate_lake(lake, labels, seeds, mode, progress=progress)
+
+
+# ---- plan -----------------------------------------------------------------------------------------------------
+def recommend(lake: Lake, min_monthly_usd: float = 1.0, top: int = 5, inputs: AttributionInputs | None = None):
+    """Savings the planners find in the lake (needs ``build_features``), largest first."""
+    from egress_optimizer.planners.from_lake import recommend as find
+
+    if inputs is None:
+        return find(lake, min_monthly_usd=min_monthly_usd, top=top)
+    return find(
+        lake,
+        inventory=inputs.inventory,
+        catalog=inputs.prices,
+        ranges=inputs.ip_ranges,
+        min_monthly_usd=min_monthly_usd,
+        top=top,
+    )
+
+
+# ---- the demo ---------------------------------------------------------------------------------------------------
+@dataclass
+class DemoRun:
+    raw: Path
+    lake: Lake
+    estate: Any  # estate.generate.GenerateResult
+    ingest: IngestReport
+    reconciliation: Reconciliation
+    features: dict[str, int]
+    top_resources: pd.DataFrame
+    detection: dict  # model_version, incidents, evaluation (or skipped: why)
+    incidents: list[Incident]
+
+
+def run_demo(
+    out: Path,
+    seed: int = 42,
+    days: int = 14,
+    start: str = "2026-10-01",
+    generate_progress: Callable[[str, float], None] | None = None,
+    ingest_progress: Callable[[ObjectResult, int, int], None] | None = None,
+) -> DemoRun:
+    """The main job end to end on a small generated estate: generate, ingest, attribute and reconcile, top
+    talkers, features, train, detect every hour, and score the incidents against the generator's labels."""
+    from egress_optimizer.estate.generate import generate
+
+    raw, lake_dir = out / "raw", out / "lake"
+    _fresh_lake(lake_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    estate = generate(raw, days, seed, "small", start, progress=generate_progress)
+    lake = Lake.open(str(lake_dir), create=True)
+    report = ingest(lake, [str(raw)], progress=ingest_progress)
+    rec = reconcile(lake)
+    features = build_features(lake, attributed=rec.attributed)
+    top = rank_talkers(rec.attributed, "resource", None, 5)
+    detection, incidents = _demo_detection(lake, raw)
+    return DemoRun(raw, lake, estate, report, rec, features, top, detection, incidents)
+
+
+def _demo_detection(lake: Lake, raw: Path) -> tuple[dict, list[Incident]]:
+    """Declare the estate's planned work, train, detect every hour, and score the result against the labels."""
+    import json
+
+    from egress_optimizer.detection.evaluate import evaluate_events
+    from egress_optimizer.detection.feedback import read_planned_file
+    from egress_optimizer.detection.signals import WARMUP_HOURS
+
+    declare_planned(lake, read_planned_file(raw / "planned_activities.json"))
+    try:
+        meta = train(lake)
+    except InputError as exc:  # too few days for baselines (the demo allows short runs)
+        return {"skipped": str(exc)}, []
+    result = detect(lake)
+    labels = json.loads((raw / "labels.json").read_text())
+    start = pd.Timestamp(meta["training_window"]["start"]) + pd.Timedelta(hours=WARMUP_HOURS)
+    end = pd.Timestamp(meta["training_window"]["end"]) + pd.Timedelta(hours=1)
+    ev = evaluate_events(result.incidents, labels, start, end)
+    summary = {
+        "model_version": meta["version"],
+        "incidents": len(result.incidents),
+        "evaluation": {k: ev[k] for k in ("precision", "recall", "f1", "planned_alerts", "false_alerts")},
+    }
+    return summary, result.incidents
+
+
+def _fresh_lake(lake_dir: Path) -> None:
+    """The demo builds its lake from scratch, as `generate` does its raw folder: a lake left by an earlier demo
+    would carry that estate's rows and the detector's "already scored" state into this run."""
+    import shutil
+
+    from egress_optimizer.lake import MARKER
+
+    if not lake_dir.exists() or not any(lake_dir.iterdir()):
+        return
+    if not (lake_dir / MARKER).exists():
+        raise InputError(f"{lake_dir} is not empty and is not a lake written by egress; choose another --out")
+    shutil.rmtree(lake_dir)
+
+
+# ---- query ------------------------------------------------------------------------------------------------------
+def query(lake: Lake, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run SQL with DuckDB over every lake table; returns (column names, rows)."""
+    import duckdb
+
+    try:
+        result = lake.connect().execute(sql)
+    except duckdb.Error as e:
+        raise InputError(f"query failed: {e}") from None
+    return [d[0] for d in result.description or []], result.fetchall()
+
+
+def query_athena(
+    sql: str, database: str, workgroup: str | None = None, output: str | None = None, session: Any = None
+) -> tuple[list[str], list[tuple]]:
+    """Run SQL in Amazon Athena over the lake's Glue tables; returns (column names, rows)."""
+    from egress_optimizer.athena import run_query
+
+    return run_query(sql, database, workgroup, output, session)
