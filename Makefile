@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint bench clean env tools lock
+.PHONY: demo test lint bench clean env tools lock package
 
 env: $(STAMP)
 
@@ -35,6 +35,10 @@ $(TOOLS_VENV)/.installed: tools/checkov.lock
 	touch $@
 
 tools: $(TOOLS_VENV)/.installed
+
+# Deployable artefacts: the library's wheel and the SageMaker source bundle (build/).
+package: $(STAMP)
+	$(BIN)/python tools/package.py --out build
 
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --scale small --days 14
