@@ -15,8 +15,9 @@ import pytest
 
 from egress_optimizer import usage_types as ut
 from egress_optimizer.attribution import destinations
-from egress_optimizer.attribution.attribute import attribute_flows, direct_connect_out_per_gb, price
+from egress_optimizer.attribution.attribute import attribute_flows
 from egress_optimizer.attribution.inventory import Inventory
+from egress_optimizer.attribution.pricing_sql import direct_connect_out_per_gb, price_rows
 from egress_optimizer.attribution.reconcile import BILLED_TRANSFER
 from egress_optimizer.errors import InputError
 from egress_optimizer.ingest.vpc_flow import SCHEMA
@@ -218,7 +219,7 @@ def _attribute(records, inv=None, networks=None):
     con.register("vpc_flow", pa.Table.from_pylist(records, schema=SCHEMA))
     inv = inv or _inventory()
     rows = attribute_flows(con, inv, shipped(), networks if networks is not None else Networks.from_config({}))
-    return price(rows, load_catalog(), inv.payer)
+    return price_rows(rows, load_catalog(), pd.DataFrame())[0]
 
 
 def _only(df, **where):

@@ -29,7 +29,7 @@ def _row(hour, peer, bytes_, *, dest="internet", team="web", packets=10, records
 
 def _features(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows).astype({"bytes": "int64", "records": "int64", "packets": "Int64"})
-    return build_features(df).to_pandas().set_index(["hour", "destination"])
+    return build_features(df)[0].to_pandas().set_index(["hour", "destination"])
 
 
 def test_rows_without_a_peer_count_in_the_sums_but_not_as_peers():
@@ -78,7 +78,7 @@ def test_a_peer_is_new_once_per_entity_and_counted_once_per_group_and_hour():
 
 def test_output_columns_and_types():
     df = pd.DataFrame([_row(H0, "10.0.0.1", 1)]).astype({"bytes": "int64", "records": "int64", "packets": "Int64"})
-    types = {f.name: str(f.type) for f in build_features(df).schema}
+    types = {f.name: str(f.type) for f in build_features(df)[0].schema}
     count, ratio = "decimal128(38, 0)", "double"  # DuckDB's sum() of integers is a HUGEINT
     want = {
         "hour": "timestamp[us]",

@@ -15,8 +15,9 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -55,6 +56,8 @@ def embedded_engine() -> duckdb.DuckDBPyConnection:
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    # Hours, days and weekdays are UTC's, whatever the machine's zone (the Spark jobs set the same).
+    con.execute("SET TimeZone = 'UTC'")
     return con
 
 
@@ -168,6 +171,36 @@ class Lake:
         parts = [f"{k}={_partition_value(v)}" for k, v in partition.items()]
         return self.path(table, *parts, f"{file_id}.parquet")
 
+    def files_of(self, table: Table | str, file_id: str) -> list[str]:
+        """The files one id wrote, whatever partitions they are in."""
+        return sorted(i.path for i in self._files(_name(table)) if i.base_name == f"{file_id}.parquet")
+
+    def partition_of(self, table: Table | str, path: str) -> str:
+        """``account=1/aws_region=x/dt=d`` for a file of ``table``."""
+        return path[len(self.path(_name(table))) + 1 :].rsplit("/", 1)[0]
+
+    def hours_in(self, path: str, column: str) -> list[str]:
+        """The hours (ISO, UTC) a file's ``column`` spans, from its row-group statistics (read when missing)."""
+        import pandas as pd
+
+        with self.fs.open_input_file(path) as f:
+            pf = pq.ParquetFile(f)
+            index = pf.schema_arrow.get_field_index(column)
+            lows, highs = [], []
+            for i in range(pf.metadata.num_row_groups):
+                stats = pf.metadata.row_group(i).column(index).statistics
+                if stats is None or not stats.has_min_max:
+                    values = pf.read(columns=[column]).column(0).drop_null()
+                    lows, highs = [values.to_pandas().min()], [values.to_pandas().max()]
+                    break
+                lows.append(stats.min)
+                highs.append(stats.max)
+        if not lows:
+            return []
+        lo, hi = pd.Timestamp(min(lows)), pd.Timestamp(max(highs))
+        lo, hi = (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC") for t in (lo, hi))
+        return [h.isoformat() for h in pd.date_range(lo.floor("h"), hi.floor("h"), freq="h")]
+
     def delete_files(self, table: Table | str, file_id: str) -> int:
         """Remove every file of one id, whatever partitions it landed in (for re-ingest with new partitions)."""
         removed = 0
@@ -183,18 +216,55 @@ class Lake:
             i for i in self.fs.get_file_info(sel) if i.type == pafs.FileType.File and i.base_name.endswith(".parquet")
         ]
 
-    def files(self, table: Table | str) -> list[str]:
-        return sorted(i.path for i in self._files(_name(table)))
+    def files(self, table: Table | str, days: Iterable[str] | None = None) -> list[str]:
+        """A table's data files; with ``days``, only those of the date partitions of these days (listed
+        partition by partition, so the cost follows the days asked for, not the lake's age)."""
+        if days is None:
+            return sorted(i.path for i in self._files(_name(table)))
+        out: list[str] = []
+        for folder in self._day_folders(_name(table), set(days)):
+            sel = pafs.FileSelector(folder, recursive=True, allow_not_found=True)
+            out += [
+                i.path
+                for i in self.fs.get_file_info(sel)
+                if i.type == pafs.FileType.File and i.base_name.endswith(".parquet") and not i.base_name.startswith(".")
+            ]
+        return sorted(out)
+
+    def days(self, table: Table | str) -> set[str]:
+        """The days (``dt`` partition values, YYYY-MM-DD) a table holds data for."""
+        return {f.rsplit("dt=", 1)[1] for f in self._day_folders(_name(table), None)} - {"unknown"}
+
+    def _day_folders(self, table: str, days: set[str] | None) -> list[str]:
+        """The ``dt=<day>`` folders of a table for these days (all when None), below any account / region
+        folders."""
+        folders, level = [], [self.path(table)]
+        while level:
+            nxt = []
+            for folder in level:
+                sel = pafs.FileSelector(folder, allow_not_found=True)
+                for info in self.fs.get_file_info(sel):
+                    if info.type != pafs.FileType.Directory or "=" not in info.base_name:
+                        continue
+                    key, _, value = info.base_name.partition("=")
+                    if key == "dt":
+                        if days is None or value in days:
+                            folders.append(info.path)
+                    else:
+                        nxt.append(info.path)
+            level = nxt
+        return sorted(folders)
 
     def has(self, table: Table | str) -> bool:
         """Whether the table has any data file."""
         return bool(self._files(_name(table)))
 
-    def dataset(self, table: Table | str) -> ds.Dataset:
-        """The table as a dataset; partition values are read as strings (account ids keep leading zeros)."""
+    def dataset(self, table: Table | str, days: Iterable[str] | None = None) -> ds.Dataset:
+        """The table as a dataset (only ``days``' partitions when given); partition values are read as
+        strings (account ids keep leading zeros)."""
         name = _name(table)
         _check_name(name)
-        files = self.files(name)
+        files = self.files(name, days)
         if isinstance(table, Table):
             keys = list(table.partition_by)
         elif files:
@@ -203,8 +273,16 @@ class Lake:
         else:
             keys = []
         partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
+        schema = table.storage_schema if isinstance(table, Table) and not files else None
+        if schema is not None:
+            schema = pa.schema([*schema, *(pa.field(k, pa.string()) for k in keys)])
         return ds.dataset(
-            files, filesystem=self.fs, format="parquet", partitioning=partitioning, partition_base_dir=self.path(name)
+            files,
+            schema=schema,
+            filesystem=self.fs,
+            format="parquet",
+            partitioning=partitioning,
+            partition_base_dir=self.path(name),
         )
 
     def read(
@@ -219,7 +297,11 @@ class Lake:
     def read_table(
         self, table: Table, columns: list[str] | None = None, filter: ds.Expression | None = None
     ) -> pa.Table:
-        """A table's logical columns (``columns`` by their logical names); partition filters are welcome."""
+        """A table's logical columns (``columns`` by their logical names); partition filters are welcome. A table
+        with no data yet reads as empty."""
+        if not self.has(table):
+            empty = table.schema.empty_table()
+            return empty if columns is None else empty.select(columns)
         stored = None if columns is None else table.stored_names(columns)
         return table.from_storage(self.read(table, stored, filter))
 
@@ -232,9 +314,13 @@ class Lake:
 
     def replace_table(self, table: Table, data: pa.Table) -> list[str]:
         """Rebuild a derived table whole: its old files go, the rows are written."""
+        self.clear(table)
+        return self.write_table(table, data)
+
+    def clear(self, table: Table) -> None:
+        """Remove every file of a table (a rebuild starts from nothing)."""
         for path in self.files(table):
             self.fs.delete_file(path)
-        return self.write_table(table, data)
 
     def upsert(self, table: Table, data: pa.Table, key: list[str], file_id: str) -> list[str]:
         """Merge rows into their partitions' ``file_id`` files: a row replaces the row with the same ``key``,
@@ -250,13 +336,171 @@ class Lake:
             written.append(self.write_part(table, merged, partition, file_id))
         return written
 
-    def connect(self, tables: Iterable[Table] = ALL) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with a view per table that has data (through pyarrow, so s3:// lakes work)."""
+    def drop_rows(
+        self, table: Table, days: Iterable[str], where: Callable[[pa.Table], pa.Array], file_id: str
+    ) -> pa.Table:
+        """Remove the rows for which ``where`` (rows with logical columns -> booleans) is true from the
+        ``file_id`` files of ``days``; returns the rows removed. What a stage that redoes hours clears first."""
+        import pyarrow.compute as pc
+
+        removed = []
+
+        def drop(rows: pa.Table) -> pa.Table | None:
+            mask = pc.fill_null(where(rows), False)
+            if not pc.any(mask).as_py():
+                return None
+            removed.append(rows.filter(mask))
+            return rows.filter(pc.invert(mask))
+
+        self.edit_rows(table, days, drop, file_id)
+        return pa.concat_tables(removed) if removed else table.schema.empty_table()
+
+    def edit_rows(
+        self, table: Table, days: Iterable[str], edit: Callable[[pa.Table], pa.Table | None], file_id: str
+    ) -> None:
+        """Rewrite each ``file_id`` file of ``days`` with ``edit(rows)`` (logical columns); None leaves a file
+        as it is, no rows remove it."""
+        for path in self.files(table, days):
+            if path.rsplit("/", 1)[1] != f"{file_id}.parquet":
+                continue
+            with self.fs.open_input_file(path) as f:
+                rows = table.from_storage(pq.read_table(f).cast(table.storage_schema))
+            edited = edit(rows)
+            if edited is None:
+                continue
+            partition = dict(seg.split("=", 1) for seg in self.partition_of(table, path).split("/"))
+            if edited.num_rows:
+                self.write_part(table, table.to_storage(edited.cast(table.schema)), partition, file_id)
+            else:
+                self.fs.delete_file(path)
+
+    def connect(
+        self, tables: Iterable[Table] = ALL, window: tuple[datetime, datetime] | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with a view per table that has data (through pyarrow, so s3:// lakes work).
+        With ``window`` (start, end), a table's view holds only its rows whose time column falls in
+        [start, end), read from those days' partitions only."""
         con = embedded_engine()
         for table in tables:
-            if self.has(table):
-                con.register(table.name, self.dataset(table))
+            if window is None:
+                if self.has(table):
+                    con.register(table.name, self.dataset(table))
+                continue
+            dataset = self.dataset(table, days_between(*window))
+            if dataset.files:
+                con.register(table.name, dataset.filter(_within(table.time_column, *window)))
         return con
+
+    # ---- hours of derived tables --------------------------------------------------------------------------
+    def write_hours(self, table: Table, rows: pa.Table, hours: Iterable[datetime], daily: bool = False) -> dict:
+        """Replace ``hours`` of a derived table with ``rows`` (logical columns, rows of those hours only);
+        returns the partitions written or emptied, with their hours (what the journal records).
+
+        Big tables keep a file per partition and hour (``hNN``): replacing an hour rewrites only it. Small
+        state tables (``daily``) keep a file per partition and day, merged: the day's other hours stay."""
+        import pandas as pd
+
+        hours = sorted({pd.Timestamp(h).tz_convert("UTC") for h in hours})
+        if not hours:
+            return {}
+        by_day: dict[str, list] = {}
+        for h in hours:
+            by_day.setdefault(h.strftime("%Y-%m-%d"), []).append(h)
+        changed: dict[str, set[str]] = {}
+        names = {(h.strftime("%Y-%m-%d"), f"h{h.hour:02d}.parquet") for h in hours}
+        for path in self.files(table, by_day):
+            day, name = path.rsplit("/dt=", 1)[1].split("/", 1)[0], path.rsplit("/", 1)[1]
+            if daily:
+                touched = by_day[day]
+            elif (day, name) in names:
+                touched = [h for h in by_day[day] if f"h{h.hour:02d}.parquet" == name]
+                self.fs.delete_file(path)
+            else:
+                continue
+            changed.setdefault(self.partition_of(table, path), set()).update(h.isoformat() for h in touched)
+        for partition, part in table.partitions(rows):
+            rel = "/".join(f"{k}={v}" for k, v in partition.items())
+            for hour in sorted(set(part.column(table.time_column).to_pylist())):
+                changed.setdefault(rel, set()).add(pd.Timestamp(hour).tz_convert("UTC").isoformat())
+        if daily:
+            self._merge_days(table, rows, by_day, changed)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            def write(job: tuple) -> str:
+                partition, hour, at = job
+                return self.write_part(table, table.to_storage(at), partition, f"h{hour.hour:02d}")
+
+            jobs = [
+                (partition, hour, at)
+                for partition, part in table.partitions(rows)
+                for hour, at in _split_hours(part, table.time_column)
+            ]
+            # Parquet encoding and the writes release the GIL: a few files at a time, not one after another.
+            with ThreadPoolExecutor(max_workers=4, thread_name_prefix="lake-hours") as pool:
+                list(pool.map(write, jobs))
+        return changed
+
+    def _merge_days(self, table: Table, rows: pa.Table, by_day: dict, changed: dict) -> None:
+        """Daily state files: each touched partition keeps its other hours and takes the new rows."""
+        import pandas as pd
+        import pyarrow.compute as pc
+
+        replaced = pa.array(
+            [pd.Timestamp(h).to_pydatetime() for hs in by_day.values() for h in hs], pa.timestamp("us", tz="UTC")
+        )
+        new = {tuple(p.items()): part for p, part in table.partitions(rows)}
+        for rel in changed:
+            partition = dict(seg.split("=", 1) for seg in rel.split("/"))
+            path = self._part_path(table.name, partition, "day")
+            parts = []
+            if self.fs.get_file_info(path).type == pafs.FileType.File:
+                with self.fs.open_input_file(path) as f:
+                    old = table.from_storage(pq.read_table(f).cast(table.storage_schema))
+                when = pc.cast(old.column(table.time_column), pa.timestamp("us", tz="UTC"))
+                parts.append(old.filter(pc.invert(pc.is_in(when, replaced))).cast(table.schema))
+            if tuple(partition.items()) in new:
+                parts.append(new[tuple(partition.items())].select(table.columns).cast(table.schema))
+            merged = pa.concat_tables(parts) if parts else table.schema.empty_table()
+            if merged.num_rows:
+                self.write_part(table, table.to_storage(merged), partition, "day")
+            elif self.fs.get_file_info(path).type == pafs.FileType.File:
+                self.fs.delete_file(path)
+
+    def read_hours(self, table: Table, start: datetime, end: datetime, columns: list[str] | None = None) -> pa.Table:
+        """A derived table's rows (logical columns) whose time column falls in [start, end)."""
+        dataset = self.dataset(table, days_between(start, end))
+        if not dataset.files:
+            return table.schema.empty_table() if columns is None else table.schema.empty_table().select(columns)
+        stored = None if columns is None else table.stored_names(columns)
+        got = dataset.to_table(columns=stored, filter=_within(table.time_column, start, end))
+        return table.from_storage(got)
+
+
+def days_between(start: datetime, end: datetime) -> list[str]:
+    """The UTC days (YYYY-MM-DD) that hold some instant of [start, end)."""
+    import pandas as pd
+
+    lo = pd.Timestamp(start).tz_convert("UTC").floor("D")
+    hi = (pd.Timestamp(end).tz_convert("UTC") - pd.Timedelta(microseconds=1)).floor("D")
+    return [d.strftime("%Y-%m-%d") for d in pd.date_range(lo, hi, freq="D")]
+
+
+def _within(column: str, start: datetime, end: datetime) -> ds.Expression:
+    import pandas as pd
+
+    lo, hi = (pa.scalar(pd.Timestamp(t).to_pydatetime(), pa.timestamp("us", tz="UTC")) for t in (start, end))
+    return (ds.field(column) >= lo) & (ds.field(column) < hi)
+
+
+def _split_hours(rows: pa.Table, column: str):
+    """(hour, rows of that hour) for each hour of ``rows``."""
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    when = pc.floor_temporal(rows.column(column), unit="hour")
+    for hour in sorted(set(when.to_pylist())):
+        yield pd.Timestamp(hour).tz_convert("UTC"), rows.filter(pc.equal(when, pa.scalar(hour, when.type)))
 
 
 def _merge_by_key(old: pa.Table, new: pa.Table, key: list[str]) -> pa.Table:

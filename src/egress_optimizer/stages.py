@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
-from egress_optimizer.attribution.attribute_logs import attribute_logs
-from egress_optimizer.attribution.features import build_features as hourly_features
-from egress_optimizer.attribution.features import cur_daily
+from egress_optimizer.attribution.attribute_runs import AttributionRun, attribute_lake
+from egress_optimizer.attribution.feature_runs import FeatureRun, build_hourly_features, roll_up_cur
 from egress_optimizer.attribution.inputs import AttributionInputs
 from egress_optimizer.attribution.reconcile import Reconciliation
-from egress_optimizer.attribution.reconcile import reconcile as reconcile_rows
+from egress_optimizer.attribution.reconcile import reconcile as reconcile_tables
 from egress_optimizer.attribution.top_talkers import top_talkers as rank_talkers
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.detection import lake_runs
@@ -37,7 +35,7 @@ from egress_optimizer.ingest.objects import discover
 from egress_optimizer.ingest.pipeline import SOURCES, IngestReport, ObjectResult, ingest_objects
 from egress_optimizer.lake import Lake
 from egress_optimizer.notify.eventbridge import Delivery, put_incidents
-from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY, LOG_TABLES
+from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY
 
 DetectResult = lake_runs.DetectResult
 
@@ -48,12 +46,14 @@ def ingest(
     paths: list[str],
     source: str = "auto",
     progress: Callable[[ObjectResult, int, int], None] | None = None,
+    key_base: str | None = None,
 ) -> IngestReport:
     """Parse files and folders (local or s3://) into the lake's log tables; nothing is lost (see ingest).
-    ``lake`` may be a root to open: it is created only once the paths are found, so a typo makes no lake."""
+    ``lake`` may be a root to open: it is created only once the paths are found, so a typo makes no lake.
+    ``key_base``: files given one by one are keyed by their path below it (a mirrored bucket)."""
     if source != "auto" and source not in SOURCES:
         raise InputError(f"unknown source {source!r}; choose auto or one of {', '.join(SOURCES)}")
-    found = list(discover(paths))  # bad paths fail here, before anything is written
+    found = list(discover(paths, key_base))  # bad paths fail here, before anything is written
     target = lake if isinstance(lake, Lake) else Lake.open(lake, create=True)
     return ingest_objects(found, target, source, progress)
 
@@ -96,41 +96,46 @@ def attribution_inputs(
     return AttributionInputs.load(lake, inventory_dir, networks_file)
 
 
-def attribute(lake: Lake, inputs: AttributionInputs | None = None) -> pd.DataFrame:
-    """Every billable byte of the lake's logs, priced and attributed (the ``attributed`` table's rows)."""
-    inputs = inputs or attribution_inputs(lake)
-    return attribute_logs(lake.connect(LOG_TABLES), inputs)
+def attribute(
+    lake: Lake, inputs: AttributionInputs | None = None, rebuild: bool = False, progress=None, engine=None
+) -> AttributionRun:
+    """Bring ``attributed`` up to date with the logs: the hours whose logs changed since the last run, priced
+    against the carried tier meter (all of them on a first run, a rebuild, or new attribution inputs)."""
+    return attribute_lake(lake, inputs or attribution_inputs(lake), rebuild, progress, engine)
 
 
-def reconcile(
-    lake: Lake, inputs: AttributionInputs | None = None, attributed: pd.DataFrame | None = None
-) -> Reconciliation:
-    """Attributed against billed dollars per account, region, usage type and day."""
-    rows = attributed if attributed is not None else attribute(lake, inputs)
-    return reconcile_rows(rows, lake.connect([CUR]))
+@dataclass
+class FeatureBuild:
+    attribution: AttributionRun
+    features: FeatureRun
+    cur_daily_rows: int
+
+    def to_json(self) -> dict:
+        return {
+            ATTRIBUTED.name: self.attribution.rows,
+            EGRESS_HOURLY.name: self.features.rows,
+            CUR_DAILY.name: self.cur_daily_rows,
+            "attribution": self.attribution.to_json(),
+            "features": self.features.to_json(),
+        }
 
 
 def build_features(
-    lake: Lake, inputs: AttributionInputs | None = None, attributed: pd.DataFrame | None = None
-) -> dict[str, int]:
-    """Write ``attributed``, ``egress_hourly`` and ``cur_daily`` (rebuilt whole); returns their row counts."""
-    rows = attributed if attributed is not None else attribute(lake, inputs)
-    tables = {
-        ATTRIBUTED: pa.Table.from_pandas(rows, preserve_index=False),
-        EGRESS_HOURLY: hourly_features(rows),
-        CUR_DAILY: cur_daily(lake.connect([CUR])),
-    }
-    for table, data in tables.items():
-        lake.replace_table(table, data)
-    return {table.name: data.num_rows for table, data in tables.items()}
+    lake: Lake, inputs: AttributionInputs | None = None, rebuild: bool = False, progress=None, engine=None
+) -> FeatureBuild:
+    """Bring ``attributed``, ``egress_hourly`` and ``cur_daily`` up to date with the logs, hour by hour; a run
+    with nothing new does nothing; ``rebuild`` rebuilds them whole (the same tables). ``engine``: where the
+    rows are worked on (this process, or ``spark_engine``)."""
+    attribution = attribute(lake, inputs, rebuild, progress, engine)
+    features = build_hourly_features(lake, rebuild or attribution.rebuild, progress, engine)
+    return FeatureBuild(attribution, features, roll_up_cur(lake, rebuild))
 
 
-def build_features_on_spark(spark: Any, lake_root: str) -> None:
-    """``egress_hourly`` from ``attributed`` with Spark (the Glue job): the same SQL, the same table."""
-    from egress_optimizer.attribution.spark import build_features_spark, write_table
+def spark_engine(spark: Any):
+    """The engine the Glue jobs run the stages with (attribution by hour on executors, Spark SQL)."""
+    from egress_optimizer.attribution.spark import SparkEngine
 
-    spark.conf.set("spark.sql.session.timeZone", "UTC")  # hours and weekdays must not move with a zone
-    write_table(build_features_spark(spark, lake_root), lake_root, EGRESS_HOURLY)
+    return SparkEngine(spark)
 
 
 def build_lake(lake: Lake, paths: list[str], inputs: AttributionInputs | None = None) -> IngestReport:
@@ -140,17 +145,20 @@ def build_lake(lake: Lake, paths: list[str], inputs: AttributionInputs | None = 
     return report
 
 
+def reconcile(lake: Lake, inputs: AttributionInputs | None = None) -> Reconciliation:
+    """Attributed against billed dollars per account, region, usage type and day (``attributed`` brought up
+    to date first)."""
+    attribute(lake, inputs)
+    return reconcile_tables(lake.connect([ATTRIBUTED, CUR]))
+
+
 def top_talkers(
-    lake: Lake,
-    by: str = "resource",
-    since: str | None = None,
-    limit: int = 10,
-    inputs: AttributionInputs | None = None,
-    attributed: pd.DataFrame | None = None,
+    lake: Lake, by: str = "resource", since: str | None = None, limit: int = 10, inputs: AttributionInputs | None = None
 ) -> pd.DataFrame:
-    """Who paid the most for data transfer (``by`` resource, peer, account or team), over the last ``since``."""
-    rows = attributed if attributed is not None else attribute(lake, inputs)
-    return rank_talkers(rows, by, since, limit)
+    """Who paid the most for data transfer (``by`` resource, peer, account or team), over the last ``since``
+    (``attributed`` brought up to date first)."""
+    attribute(lake, inputs)
+    return rank_talkers(lake.connect([ATTRIBUTED]), by, since, limit)
 
 
 # ---- detect ---------------------------------------------------------------------------------------------------
@@ -256,7 +264,7 @@ class DemoRun:
     estate: Any  # estate.generate.GenerateResult
     ingest: IngestReport
     reconciliation: Reconciliation
-    features: dict[str, int]
+    features: dict  # what build_features did
     top_resources: pd.DataFrame
     detection: dict  # model_version, incidents, evaluation (or skipped: why)
     incidents: list[Incident]
@@ -280,9 +288,9 @@ def run_demo(
     estate = generate(raw, days, seed, "small", start, progress=generate_progress)
     lake = Lake.open(str(lake_dir), create=True)
     report = ingest(lake, [str(raw)], progress=ingest_progress)
+    features = build_features(lake).to_json()
     rec = reconcile(lake)
-    features = build_features(lake, attributed=rec.attributed)
-    top = rank_talkers(rec.attributed, "resource", None, 5)
+    top = top_talkers(lake, "resource", None, 5)
     detection, incidents = _demo_detection(lake, raw)
     return DemoRun(raw, lake, estate, report, rec, features, top, detection, incidents)
 

@@ -36,7 +36,6 @@ from egress_optimizer.attribution.inventory import Inventory
 from egress_optimizer.cloudfront_edges import geography
 from egress_optimizer.ipranges import IpRanges
 from egress_optimizer.networks import ON_PREMISES, OTHER_CLOUD, Networks
-from egress_optimizer.pricing import PriceCatalog, TierMeter
 from egress_optimizer.tables import CLOUDFRONT, S3_ACCESS, VPC_FLOW
 
 GIB = 1024**3
@@ -77,9 +76,12 @@ PEER_COLUMNS = [
 CLOUDFRONT_SERVICES = ("CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING")
 
 
-def _peer_table(con: duckdb.DuckDBPyConnection, ranges: IpRanges, networks: Networks, inv: Inventory) -> pd.DataFrame:
+def _peer_table(
+    con: duckdb.DuckDBPyConnection, ranges: IpRanges, networks: Networks, inv: Inventory, cache: dict | None = None
+) -> pd.DataFrame:
     """Classify every distinct peer address once: AWS service and region, internet, private, inside a VPC CIDR
-    of the inventory, and the declared or published network (on-premises site, other cloud) it belongs to."""
+    of the inventory, and the declared or published network (on-premises site, other cloud) it belongs to.
+    ``cache`` (peer -> classification) carries what earlier batches of the same run found."""
     peers = (
         con.sql("""
       SELECT peer FROM flows WHERE peer IS NOT NULL
@@ -89,23 +91,28 @@ def _peer_table(con: duckdb.DuckDBPyConnection, ranges: IpRanges, networks: Netw
         .to_pandas()["peer"]
         .tolist()
     )
-    owners = ranges.owners(peers)
-    nets = networks.lookup(peers)
-    df = pd.DataFrame(
-        {
-            "peer": peers,
-            "aws_service": [o.service if o else None for o in owners],
-            "aws_region": [o.region if o else None for o in owners],
-            "is_global": pd.Series([_is_global(a) for a in peers], dtype=bool),
-            "in_vpc": pd.Series(inv.topology.in_any_vpc(peers), dtype=bool),
-            "net_kind": [n.kind if n else None for n in nets],
-            "net_name": [n.name if n else None for n in nets],
-            "net_via": [n.via if n else None for n in nets],
-            "net_dx": [n.dx_location if n else None for n in nets],
-            "cloudfront": pd.Series(_cloudfront(ranges, peers, owners), dtype=bool),
-        },
-        columns=PEER_COLUMNS,
-    )
+    cache = cache if cache is not None else {}
+    fresh = [p for p in peers if p not in cache]
+    if fresh:
+        owners = ranges.owners(fresh)
+        nets = networks.lookup(fresh)
+        in_vpc = inv.topology.in_any_vpc(fresh)
+        cloudfront = _cloudfront(ranges, fresh, owners)
+        for p, o, n, v, cf in zip(fresh, owners, nets, in_vpc, cloudfront, strict=True):
+            cache[p] = (
+                o.service if o else None,
+                o.region if o else None,
+                _is_global(p),
+                bool(v),
+                n.kind if n else None,
+                n.name if n else None,
+                n.via if n else None,
+                n.dx_location if n else None,
+                bool(cf),
+            )
+    rows = [(p, *cache[p]) for p in peers]
+    df = pd.DataFrame(rows, columns=PEER_COLUMNS) if rows else pd.DataFrame(columns=PEER_COLUMNS)
+    df = df.astype({"is_global": bool, "in_vpc": bool, "cloudfront": bool})
     con.register("peers", df)
     return df
 
@@ -147,13 +154,17 @@ SELECT g.*, date_trunc('hour', g.start) AS hour FROM g
 
 
 def attribute_flows(
-    con: duckdb.DuckDBPyConnection, inv: Inventory, ranges: IpRanges, networks: Networks | None = None
+    con: duckdb.DuckDBPyConnection,
+    inv: Inventory,
+    ranges: IpRanges,
+    networks: Networks | None = None,
+    peer_cache: dict | None = None,
 ) -> pd.DataFrame:
     networks = networks if networks is not None else Networks.load()
     enis = inv.enis if "subnet_id" in inv.enis.columns else inv.enis.assign(subnet_id=None)
     con.register("enis", enis)
     con.execute(f"CREATE OR REPLACE TEMP VIEW flows AS {FLOW_SQL}")
-    peers = _peer_table(con, ranges, networks, inv)
+    peers = _peer_table(con, ranges, networks, inv, peer_cache)
     df = (
         con.sql("""
       SELECT f.hour, f.direction, f.eni_kind, f.eni_account, f.eni_region, f.eni_az, f.eni_resource, f.eni_team,
@@ -220,7 +231,7 @@ def attribute_flows(
     m = egress & internet & direct
     # A load balancer's bytes are billed to Elastic Load Balancing, everything else's to EC2.
     df["_eni_product"] = np.where(df.eni_kind == "alb", "AWSELB", "AmazonEC2")
-    df["_internet_usage"] = [ut.internet_out(r, p) for r, p in zip(df.eni_region, df._eni_product, strict=True)]
+    df["_internet_usage"] = _per_value(ut.internet_out, df.eni_region, df._eni_product)
     emit(
         m,
         account="eni_account",
@@ -235,7 +246,7 @@ def attribute_flows(
     )
     # CloudFront origin fetches: what the origin sends to CloudFront is billed at $0 (AWS origins) under
     # ...CloudFront-Out-Bytes, on the origin (the load balancer, the instance, or the NAT gateway that sends it).
-    df["_cf_usage"] = [ut.to_cloudfront(r, p) for r, p in zip(df.eni_region, df._eni_product, strict=True)]
+    df["_cf_usage"] = _per_value(ut.to_cloudfront, df.eni_region, df._eni_product)
     emit(
         egress & df.to_cloudfront & direct,
         account="eni_account",
@@ -252,7 +263,7 @@ def attribute_flows(
     # from the instance, pkt-srcaddr of the responses sent back to it; dstaddr/srcaddr when they carry it), so
     # the label and the peer come from there: S3 or DynamoDB behind the gateway, another cloud, the internet.
     nat_private = (df.eni_kind == "nat") & df.hop_account.notna()
-    df["_nat_usage"] = [ut.nat_bytes(r) for r in df.eni_region]
+    df["_nat_usage"] = _per_value(ut.nat_bytes, df.eni_region)
     far_known = df.far.notna() & (df.far != df.eni_ip) & (df.far != df.hop_peer)
     if (nat_private & ~far_known).any():
         _far_from_instances(df, nat_private & ~far_known, peers)
@@ -294,7 +305,7 @@ def attribute_flows(
     both_known = df.peer_account.notna() & (df.peer_region_eni == df.eni_region)
     cross = both_known & (df.peer_az != df.eni_az) & (df.eni_kind != "nat") & (df.peer_kind != "nat")
     cross = cross & ~tgw_eni & (df.peer_kind != "tgw") & (df._route_kind != "tgw")
-    df["_regional_usage"] = [ut.regional(r) for r in df.eni_region]
+    df["_regional_usage"] = _per_value(ut.regional, df.eni_region)
     emit(
         cross,
         account="eni_account",
@@ -321,10 +332,9 @@ def attribute_flows(
     )
     # Inter-region: on the sending ENI, priced by the pair (also over transit gateway peering).
     inter = egress & df.peer_account.notna() & (df.peer_region_eni != df.eni_region) & ~tgw_eni
-    df["_ir_usage"] = [
-        ut.inter_region_out(a, b) if isinstance(b, str) else None
-        for a, b in zip(df.eni_region, df.peer_region_eni, strict=True)
-    ]
+    df["_ir_usage"] = _per_value(
+        lambda a, b: ut.inter_region_out(a, b) if b else None, df.eni_region, df.peer_region_eni
+    )
     emit(
         inter,
         account="eni_account",
@@ -339,7 +349,7 @@ def attribute_flows(
     )
     # Interface endpoints: bytes processed in both directions on the endpoint's ENI.
     vpce = (df.eni_kind == "vpce") & df.hop_account.notna()
-    df["_vpce_usage"] = [ut.vpc_endpoint_bytes(r) for r in df.eni_region]
+    df["_vpce_usage"] = _per_value(ut.vpc_endpoint_bytes, df.eni_region)
     emit(
         vpce,
         account="eni_account",
@@ -353,11 +363,8 @@ def attribute_flows(
     )
     # On-premises: on the sending ENI, over Direct Connect at the DX rate, over VPN as EC2 data transfer out.
     onprem = onprem_candidate & df._onprem_via.notna()
-    df["_dx_usage"] = [
-        ut.direct_connect_out(r, loc if isinstance(loc, str) else None)
-        for r, loc in zip(df.eni_region, df.net_dx, strict=True)
-    ]
-    df["_vpn_usage"] = [ut.internet_out(r, "AmazonEC2") for r in df.eni_region]
+    df["_dx_usage"] = _per_value(ut.direct_connect_out, df.eni_region, df.net_dx)
+    df["_vpn_usage"] = _per_value(lambda r: ut.internet_out(r, "AmazonEC2"), df.eni_region)
     for via, product_code, usage in (
         ("direct_connect", "AWSDirectConnect", "_dx_usage"),
         ("vpn", "AmazonEC2", "_vpn_usage"),
@@ -571,6 +578,20 @@ def _tgw_rows(sel: pd.DataFrame, account: pd.Series, arn: pd.Series, team: pd.Se
     )
 
 
+def _per_value(fn, *columns: pd.Series) -> np.ndarray:
+    """``fn`` applied to each row's values of ``columns``, computed once per distinct combination (a day has
+    hundreds of thousands of rows and a handful of regions). Missing values reach ``fn`` as None."""
+    if not len(columns[0]):
+        return np.array([], dtype=object)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    factorized = [pd.factorize(c.to_numpy(dtype=object), use_na_sentinel=True) for c in columns]
+    for codes, uniques in factorized:  # one integer per row for its combination of values
+        key = key * (len(uniques) + 1) + (codes + 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    values = [fn(*(None if codes[row] < 0 else uniques[codes[row]] for codes, uniques in factorized)) for row in first]
+    return np.array(values, dtype=object)[inverse]
+
+
 def _col(sub: pd.DataFrame, spec: str | None):
     if spec is None:
         return None
@@ -731,66 +752,3 @@ def attribute_cloudfront(con: duckdb.DuckDBPyConnection, inv: Inventory) -> pd.D
             CACHE_MISSES: g.cache_misses.astype("float64"),
         }
     )[[*COLUMNS, CACHE_MISSES]]
-
-
-def direct_connect_out_per_gb(catalog: PriceCatalog, region: str) -> float:
-    """Direct Connect data transfer out from ``region`` (private/transit virtual interface): the table's
-    ``direct_connect_out.from_region`` entry, else its default."""
-    dx = catalog.raw["direct_connect_out"]
-    return float(dx.get("from_region", {}).get(region, dx["default"]))
-
-
-PRICING_ORDER = [
-    "hour", "account", "region", "usage_type", "resource_id", "destination", "peer_region", "peer", "bytes",
-    "packets", "records",
-]  # fmt: skip
-
-
-def price(rows: pd.DataFrame, catalog: PriceCatalog, payer: str) -> pd.DataFrame:
-    """Dollars per row; internet and CloudFront through AWS's monthly tiers, in time order. Rows of the same
-    hour are metered in the order of their own columns, so the free tier and the tier boundaries land on the
-    same rows however the engine returned them (a rebuild prices every row as before)."""
-    rows = rows.sort_values(PRICING_ORDER, kind="stable", na_position="last").reset_index(drop=True)
-    usd = np.zeros(len(rows))
-    meter = TierMeter()
-    for i, r in enumerate(rows.itertuples(index=False)):
-        u, month = r.usage_type, pd.Timestamp(r.hour).strftime("%Y-%m")
-        if r.product == "AmazonCloudFront":
-            geo = u.split("-", 1)[0]
-            usd[i] = sum(
-                s.cost
-                for s in meter.consume(
-                    (payer, month, geo),
-                    r.gb,
-                    catalog.cloudfront_tiers(geo),
-                    (payer, month, "cloudfront"),
-                    catalog.cloudfront_free_gb,
-                )
-            )
-        elif r.product == "AWSDirectConnect":
-            usd[i] = r.gb * direct_connect_out_per_gb(catalog, r.region)
-        elif u.endswith("TransitGateway-Bytes"):
-            usd[i] = r.gb * catalog.transit_gateway_per_gb
-        elif u.endswith("CloudFront-Out-Bytes"):  # an AWS origin sending to CloudFront
-            usd[i] = r.gb * catalog.cloudfront_origin_fetch_per_gb
-        elif u.endswith("DataTransfer-Out-Bytes"):
-            usd[i] = sum(
-                s.cost
-                for s in meter.consume(
-                    (payer, month, r.region),
-                    r.gb,
-                    catalog.internet_egress_tiers(r.region),
-                    (payer, month, "internet"),
-                    catalog.internet_free_gb,
-                )
-            )
-        elif u.endswith("NatGateway-Bytes"):
-            usd[i] = r.gb * catalog.nat_per_gb(r.region)
-        elif u.endswith("Regional-Bytes"):
-            usd[i] = r.gb * catalog.inter_az_each_direction
-        elif u.endswith("AWS-Out-Bytes"):
-            usd[i] = r.gb * catalog.inter_region(r.region, r.peer_region) if r.peer_region else 0.0
-        elif u.endswith("VpcEndpoint-Bytes"):
-            usd[i] = r.gb * catalog.interface_endpoint_per_gb
-    rows["usd"] = usd
-    return rows

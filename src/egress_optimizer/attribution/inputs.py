@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from egress_optimizer.attribution.inventory import Inventory
@@ -18,6 +18,8 @@ class AttributionInputs:
     prices: PriceCatalog
     ip_ranges: IpRanges
     networks: Networks
+    # What peer addresses turned out to be (AWS service, network, ...), kept across the batches of a run.
+    peer_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(
@@ -29,3 +31,21 @@ class AttributionInputs:
         networks = Networks.load(networks_file)
         inventory = Inventory.from_snapshot(inventory_dir) if inventory_dir else Inventory.from_lake(lake)
         return cls(inventory, load_catalog(), IpRanges.load(), networks)
+
+    @property
+    def fingerprint(self) -> str:
+        """What the attributed rows depend on besides the logs: when it changes, history is attributed again."""
+        import hashlib
+        import json
+
+        networks = [
+            (n.kind, n.name, n.cidr, n.via, n.dx_location, n.source)
+            for n in [*self.networks.declared, *self.networks.clouds]
+        ]
+        doc = {
+            "inventory": self.inventory.digest,
+            "prices": hashlib.sha256(json.dumps(self.prices.raw, sort_keys=True).encode()).hexdigest(),
+            "ip_ranges": [self.ip_ranges.sync_token, self.ip_ranges.create_date],
+            "networks": hashlib.sha256(json.dumps(sorted(networks, key=str)).encode()).hexdigest(),
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()

@@ -66,6 +66,7 @@ class Inventory:
     payer: str
     # VPC CIDRs, route tables, VPN connections and TGW attachments (empty for snapshots without them)
     topology: Topology = field(default_factory=Topology)
+    digest: str = ""  # of the snapshot's documents: attribution redone when the inventory changes
 
     @classmethod
     def from_snapshot(cls, root: str | Path) -> Inventory:
@@ -175,4 +176,14 @@ class Inventory:
             pd.DataFrame(dists),
             payer,
             Topology.from_documents(files),
+            _digest(files),
         )
+
+
+def _digest(files: dict[str, str]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return h.hexdigest()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from egress_optimizer.tables import CUR
+from egress_optimizer.tables import ATTRIBUTED, CUR
 
 # Outbound data-transfer usage types (inbound types are free and left out); Direct Connect out is
 # ``...DataXfer-Out`` (public VIF) or ``...DataXfer-Out:dc.N`` (private/transit VIF). Origin fetches by CloudFront
@@ -34,7 +34,6 @@ WITH versions AS (
 @dataclass
 class Reconciliation:
     rows: pd.DataFrame  # per KEYS: attributed_usd, billed_usd, unexplained_usd
-    attributed: pd.DataFrame  # per flow-hour / request-hour row, with usd
 
     @property
     def billed_usd(self) -> float:
@@ -60,23 +59,32 @@ class Reconciliation:
         }
 
 
-def reconcile(attributed: pd.DataFrame, con: duckdb.DuckDBPyConnection) -> Reconciliation:
-    """Attributed rows against the bill (the ``cur`` table ``con`` holds), per account, region, usage type and
-    day."""
-    a = attributed.assign(day=pd.to_datetime(attributed.hour).dt.date, region=attributed.region.fillna("global"))
-    a = a.groupby(KEYS, dropna=False).usd.sum().rename("attributed_usd").reset_index()
-    billed = (
-        con.sql(f"""
-      {BILL_SQL}
-      SELECT CAST(usage_start AS DATE) AS day, usage_account_id AS account, coalesce(region_code, 'global') AS region,
-             usage_type, sum(unblended_cost) AS billed_usd
-      FROM bill WHERE regexp_matches(usage_type, '{BILLED_TRANSFER}') GROUP BY ALL
-    """)
-        .to_arrow_table()
-        .to_pandas()
-    )
-    billed["day"] = pd.to_datetime(billed.day).dt.date
-    rows = billed.merge(a, on=KEYS, how="outer").fillna({"attributed_usd": 0.0, "billed_usd": 0.0})
+# Attributed dollars per account, region, usage type and day, from the ``attributed`` table (the files carry
+# the account as account_id; a day is a UTC day).
+ATTRIBUTED_DAILY_SQL = f"""
+SELECT CAST(hour AS DATE) AS day, account_id AS account, coalesce(region, 'global') AS region, usage_type,
+       sum(usd) AS attributed_usd
+FROM {ATTRIBUTED.name} GROUP BY ALL
+"""
+BILLED_DAILY_SQL = f"""
+{BILL_SQL}
+SELECT CAST(usage_start AS DATE) AS day, usage_account_id AS account, coalesce(region_code, 'global') AS region,
+       usage_type, sum(unblended_cost) AS billed_usd
+FROM bill WHERE regexp_matches(usage_type, '{BILLED_TRANSFER}') GROUP BY ALL
+"""
+
+
+def reconcile(con: duckdb.DuckDBPyConnection) -> Reconciliation:
+    """The ``attributed`` table against the bill (the ``cur`` table), both held by ``con``, per account,
+    region, usage type and day."""
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    attributed = con.sql(ATTRIBUTED_DAILY_SQL).to_arrow_table().to_pandas() if ATTRIBUTED.name in tables else None
+    billed = con.sql(BILLED_DAILY_SQL).to_arrow_table().to_pandas() if CUR.name in tables else None
+    attributed = attributed if attributed is not None else pd.DataFrame(columns=[*KEYS, "attributed_usd"])
+    billed = billed if billed is not None else pd.DataFrame(columns=[*KEYS, "billed_usd"])
+    for df in (attributed, billed):
+        df["day"] = pd.to_datetime(df.day).dt.date
+    rows = billed.merge(attributed, on=KEYS, how="outer").fillna({"attributed_usd": 0.0, "billed_usd": 0.0})
     rows["unexplained_usd"] = rows.billed_usd - rows.attributed_usd
     rows = rows.sort_values(KEYS, kind="stable").reset_index(drop=True)
-    return Reconciliation(rows, attributed)
+    return Reconciliation(rows)

@@ -9,6 +9,7 @@ import typer
 
 from egress_optimizer.cli import app, stdout
 from egress_optimizer.cli.attribution import INVENTORY_OPT, LAKE_OPT, NETWORKS_OPT, open_for_attribution
+from egress_optimizer.cli.progress import stage_progress
 
 
 @app.command("features")
@@ -17,13 +18,24 @@ def features_cmd(
     inventory: Path = INVENTORY_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     networks: Path = NETWORKS_OPT,
+    rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild the tables whole instead of what changed."),
 ) -> None:
-    """Write 'attributed', 'egress_hourly' and 'cur_daily' with the embedded engine (DuckDB)."""
+    """Bring 'attributed', 'egress_hourly' and 'cur_daily' up to date with the logs (the hours that changed
+    since the last run), with the embedded engine (DuckDB)."""
     from egress_optimizer import stages
 
     the_lake, inputs = open_for_attribution(lake, inventory, networks)
-    counts = stages.build_features(the_lake, inputs)
+    with stage_progress("features", not json_out) as update:
+        built = stages.build_features(the_lake, inputs, rebuild=rebuild, progress=update)
     if json_out:
-        print(json.dumps(counts))
-    else:
-        stdout.print(", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
+        print(json.dumps(built.to_json()))
+        return
+    a, f = built.attribution, built.features
+    if not (a.attributed_hours or a.repriced_hours or f.hours or built.cur_daily_rows):
+        stdout.print("Nothing new since the last run: the tables are up to date.")
+        return
+    stdout.print(
+        f"{'Rebuilt' if a.rebuild else 'Updated'}: attributed {len(a.attributed_hours):,} hours "
+        f"({a.rows:,} rows; {len(a.repriced_hours):,} later hours re-priced), egress_hourly {len(f.hours):,} "
+        f"hours ({f.rows:,} rows), cur_daily {built.cur_daily_rows:,} rows"
+    )

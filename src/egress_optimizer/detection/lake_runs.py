@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from egress_optimizer import changes
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.detection import model_store
 from egress_optimizer.detection.detector import DetectorParams
@@ -25,7 +26,7 @@ from egress_optimizer.detection.scoring import score
 from egress_optimizer.detection.signals import SIGNALS
 from egress_optimizer.detection.training import fit_detector
 from egress_optimizer.errors import InputError
-from egress_optimizer.lake import Lake
+from egress_optimizer.lake import Lake, days_between
 from egress_optimizer.tables import ANOMALIES, EGRESS_HOURLY, INCIDENTS
 
 STATE = "detection/state.json"
@@ -35,16 +36,26 @@ STATE = "detection/state.json"
 # scoring the whole history says (8 days moved 6-hour z by up to 4).
 HISTORY_DAYS = 15
 WRITER_ID = "detect"  # the file each day's detection rows are merged into
+CONSUMER = "detect"  # this stage's name in the change journal
+HOUR = pd.Timedelta(hours=1)
+UNDELIVERED_FOR = pd.Timedelta(days=7)  # how far back an incident not yet delivered is offered again
+INCIDENT_REACH = pd.Timedelta(days=HISTORY_DAYS + 1)  # the longest an incident can start before hours scored
 
 
-def read_hourly(lake: Lake, since: pd.Timestamp | None = None) -> pd.DataFrame:
-    """``egress_hourly`` rows (all, or from ``HISTORY_DAYS`` before ``since``) as a frame."""
+def read_hourly(lake: Lake, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """``egress_hourly`` rows: all, or from ``HISTORY_DAYS`` before ``since`` (up to ``until`` when known,
+    so only those days' partitions are listed)."""
     if not lake.has(EGRESS_HOURLY):
         raise InputError(f"lake {lake.root!r} has no egress_hourly table: run `egress features --lake {lake.root}`")
-    flt = None
-    if since is not None:
-        flt = EGRESS_HOURLY.days_from((since - pd.Timedelta(days=HISTORY_DAYS)).strftime("%Y-%m-%d"))
-    return lake.read_table(EGRESS_HOURLY, filter=flt).to_pandas()
+    if since is None:
+        return lake.read_table(EGRESS_HOURLY).to_pandas()
+    start = (since - pd.Timedelta(days=HISTORY_DAYS)).floor("D")
+    if until is None:
+        days = sorted(lake.days(EGRESS_HOURLY))
+        if not days:
+            return EGRESS_HOURLY.schema.empty_table().to_pandas()
+        until = pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1)
+    return lake.read_hours(EGRESS_HOURLY, start, max(until, start + HOUR)).to_pandas()
 
 
 def train(lake: Lake, params: DetectorParams | None = None) -> dict:
@@ -65,6 +76,7 @@ class DetectResult:
     anomalies: int
     incidents: list[Incident]  # every incident that reaches into the hours this run scored
     new_incidents: list[Incident] = field(default_factory=list)  # never reported before
+    withdrawn: list[str] = field(default_factory=list)  # incidents late data no longer supports (ids)
 
     def to_json(self) -> dict:
         return {
@@ -74,6 +86,7 @@ class DetectResult:
             "anomalies": self.anomalies,
             "incidents": [i.to_json() for i in self.incidents],
             "new_incident_ids": [i.id for i in self.new_incidents],
+            "withdrawn_incident_ids": self.withdrawn,
         }
 
 
@@ -87,39 +100,80 @@ def detect(
     record_emitted: bool = True,
     min_impact_share: float = MIN_IMPACT_SHARE,
 ) -> DetectResult:
-    """Score new hours (after the last run, or from ``since``) and write anomalies and incidents.
+    """Score the hours of ``egress_hourly`` that changed since the last run (new hours, and earlier hours late
+    data rewrote), or every hour from ``since``; replace their anomalies and the incidents reaching into them.
 
     ``new_incidents`` are the incidents never reported before. With ``record_emitted=False`` the caller marks
     them with ``mark_emitted`` once it has delivered them (the Lambda does, after EventBridge accepted them),
-    so a failed delivery is retried by the next run instead of being lost.
+    so a failed delivery is retried by the next run instead of being lost. A run with nothing changed reads
+    no features: it only offers again the incidents not yet delivered.
     """
     detector, meta = model_store.load(lake, model_version)
     state = lake.read_json(STATE) if lake.exists(STATE) else {}
+    pending = changes.pending(lake, CONSUMER, EGRESS_HOURLY)
     if since is None and state.get("last_scored_hour"):
-        since = pd.Timestamp(state["last_scored_hour"]) + pd.Timedelta(hours=1)
-    panel = build_panel(read_hourly(lake, since))
+        if not pending:
+            return DetectResult(meta["version"], None, None, 0, [], _undelivered(lake, state))
+        since = min([pd.Timestamp(state["last_scored_hour"]) + HOUR, *pending.all_hours])
+    until = max(pending.all_hours) + HOUR if pending.all_hours and since is not None else None
+    panel = build_panel(read_hourly(lake, since, until))
     if panel.shape[1] == 0:
         return DetectResult(meta["version"], None, None, 0, [])
     windows = [*load_planned(lake), *(planned or [])]
     out, events = score(detector, panel, windows, load_feedback(lake), min_impact_usd, min_impact_pct, min_impact_share)
     cols = np.ones(panel.shape[1], dtype=bool) if since is None else np.asarray(panel.hours >= since)
     scored_hours = panel.hours[cols]
-    n_anom, recent = 0, []
+    n_anom, recent, withdrawn = 0, [], []
     if len(scored_hours):
+        recent = [to_incident(e) for e in events if pd.Timestamp(e.end) > scored_hours[0]]
+        withdrawn = _clear_scored(lake, scored_hours[0], scored_hours[-1], {i.id for i in recent})
         n_anom = _write_anomalies(lake, panel, out, cols, events, meta["version"])
-        recent = [e for e in events if pd.Timestamp(e.end) > scored_hours[0]]
-        _write_incidents(lake, [to_incident(e) for e in recent])
+        _link_earlier_anomalies(
+            lake, [e for e in events if pd.Timestamp(e.end) > scored_hours[0]], withdrawn, scored_hours[0]
+        )
+        _write_incidents(lake, recent)
         state.update(last_scored_hour=scored_hours[-1].isoformat(), model_version=meta["version"])
         lake.write_json(STATE, state)
+    changes.acknowledge(lake, CONSUMER, EGRESS_HOURLY, pending)
     emitted = set(state.get("emitted", {}))
-    # Incidents not yet emitted, including ones an earlier run failed to deliver (up to a week back), even
-    # when there is no new hour to score.
-    horizon = (scored_hours[0] if len(scored_hours) else panel.hours[-1]) - pd.Timedelta(days=7)
+    # Incidents not yet emitted, including ones an earlier run failed to deliver (up to a week back).
+    horizon = (scored_hours[0] if len(scored_hours) else panel.hours[-1]) - UNDELIVERED_FOR
     new = [to_incident(e) for e in events if e.id not in emitted and pd.Timestamp(e.end) > horizon]
     if record_emitted:
         mark_emitted(lake, new)
     first, last = (scored_hours[0], scored_hours[-1]) if len(scored_hours) else (None, None)
-    return DetectResult(meta["version"], first, last, n_anom, [to_incident(e) for e in recent], new)
+    return DetectResult(meta["version"], first, last, n_anom, recent, new, withdrawn)
+
+
+def _clear_scored(lake: Lake, first: pd.Timestamp, last: pd.Timestamp, kept: set[str]) -> list[str]:
+    """Before hours [first, last] are written again: their anomalies go, and so do the incidents reaching
+    into them (an incident starts at most ``INCIDENT_REACH`` before them). Returns the ids of the incidents
+    removed that scoring no longer finds."""
+    import pyarrow.compute as pc
+
+    at = pa.scalar(first.to_pydatetime(), pa.timestamp("us", tz="UTC"))
+    lake.drop_rows(ANOMALIES, days_between(first, last + HOUR), lambda t: pc.greater_equal(t["hour"], at), WRITER_ID)
+    gone = lake.drop_rows(
+        INCIDENTS, days_between(first - INCIDENT_REACH, last + HOUR), lambda t: pc.greater(t["end"], at), WRITER_ID
+    )
+    return sorted(set(gone.column("id").to_pylist()) - kept)
+
+
+def _undelivered(lake: Lake, state: dict) -> list[Incident]:
+    """Incidents written but not emitted, ending within ``UNDELIVERED_FOR`` of the last scored hour."""
+    import pyarrow.compute as pc
+
+    if not lake.has(INCIDENTS):
+        return []
+    last = pd.Timestamp(state["last_scored_hour"])
+    horizon = last - UNDELIVERED_FOR
+    at = pa.scalar(horizon.to_pydatetime(), pa.timestamp("us", tz="UTC"))
+    rows = lake.read_hours(INCIDENTS, horizon - INCIDENT_REACH, last + HOUR, columns=["id", "end", "incident"])
+    rows = rows.filter(pc.greater(rows["end"], at))
+    emitted = set(state.get("emitted", {}))
+    ids, texts = rows["id"].to_pylist(), rows["incident"].to_pylist()
+    found = [Incident.from_json(text) for i, text in zip(ids, texts, strict=True) if i not in emitted]
+    return sorted(found, key=lambda i: (i.window.start, i.id))
 
 
 def mark_emitted(lake: Lake, incidents: list[Incident]) -> None:
@@ -161,6 +215,30 @@ def _write_anomalies(lake: Lake, panel: Panel, out: dict, cols: np.ndarray, even
     rows = pa.Table.from_pandas(df[ANOMALIES.columns], schema=ANOMALIES.schema, preserve_index=False)
     lake.upsert(ANOMALIES, rows, ["hour", *SERIES_KEY], WRITER_ID)
     return len(df)
+
+
+def _link_earlier_anomalies(lake: Lake, events: list[Event], withdrawn: list[str], first: pd.Timestamp) -> None:
+    """Anomalies scored by an earlier run take the id of the event that now covers their hour (an event
+    starts where its rise began, which can be before the hours scored now); ids of withdrawn events go."""
+    starts = [pd.Timestamp(e.start) for e in events if pd.Timestamp(e.start) < first]
+    if not starts and not withdrawn:
+        return
+    gone = set(withdrawn)
+
+    def relink(rows: pa.Table) -> pa.Table | None:
+        old = rows.column("incident_id").to_pylist()
+        keys = zip(*(rows.column(c).to_pylist() for c in ("account", "region", "hour")), strict=True)
+        new = [
+            i if hour >= first else (_event_of(events, a, r, pd.Timestamp(hour)) or (None if i in gone else i))
+            for (a, r, hour), i in zip(keys, old, strict=True)
+        ]
+        if new == old:
+            return None
+        return rows.set_column(rows.schema.get_field_index("incident_id"), "incident_id", pa.array(new, pa.string()))
+
+    lake.edit_rows(
+        ANOMALIES, days_between(min([*starts, first - INCIDENT_REACH if gone else first]), first), relink, WRITER_ID
+    )
 
 
 def _event_of(events: list[Event], account: str, region: str, hour: pd.Timestamp) -> str | None:

@@ -41,7 +41,7 @@ from aws_lambda_powertools.utilities.parser.models.s3 import (
 from pydantic import BaseModel
 
 from egress_optimizer.ingest.objects import FsBody, source_object
-from egress_optimizer.ingest.pipeline import ObjectResult, detect_source, ingest_object
+from egress_optimizer.ingest.pipeline import ObjectResult, detect_source, ingest_object, record_changes
 from egress_optimizer.lake import Lake, s3_filesystem
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -220,4 +220,6 @@ def ingest_s3_object(ref: S3ObjectRef, lake: Lake) -> ObjectResult:
     source, why = detect_source(obj, body)
     if source is None:
         return ObjectResult(uri=obj.uri, source=None, bytes=obj.size, skipped=True, reason=why)
-    return ingest_object(lake, obj, body, source)
+    result = ingest_object(lake, obj, body, source)
+    record_changes(lake, [result])
+    return result

@@ -120,19 +120,21 @@ def source_object(fs: pafs.FileSystem, path: str, uri: str, key: str) -> SourceO
     return SourceObject(uri=uri, key=key, size=int(info.size or 0), version=version)
 
 
-def discover(paths: list[str]) -> Iterator[tuple[SourceObject, FsBody]]:
+def discover(paths: list[str], key_base: str | None = None) -> Iterator[tuple[SourceObject, FsBody]]:
     """Every object under the given files or folders (local or s3://), in a stable order.
 
     The key of an object found under a folder is its path below that folder, so a folder that mirrors a
-    bucket (as ``egress generate`` writes it) yields the same keys AWS would deliver."""
+    bucket (as ``egress generate`` writes it) yields the same keys AWS would deliver. A file given on its own
+    is keyed by its name, or by its path below ``key_base`` (files of a mirrored bucket, one delivery at a
+    time)."""
     for uri in paths:
         fs, path = _fs_for(uri)
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.NotFound:
             raise InputError(f"{uri!r} does not exist")
         if info.type == pafs.FileType.File:
-            base = path.rsplit("/", 1)[0]
-            yield _entry(fs, path, uri, base)
+            base = _fs_for(key_base)[1].rstrip("/") if key_base else path.rsplit("/", 1)[0]
+            yield _entry(fs, path, uri if not key_base else None, base)
             continue
         try:
             infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))

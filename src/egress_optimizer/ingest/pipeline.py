@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from egress_optimizer import changes
+from egress_optimizer.changes import hour_key
 from egress_optimizer.errors import InputError
 from egress_optimizer.ingest.base import Parser, QuarantineSink, SourceObject, UnreadableObject
 from egress_optimizer.ingest.objects import FsBody, discover
@@ -65,6 +67,8 @@ class ObjectResult:
     skipped: bool = False
     reason: str = ""
     files: list[str] = field(default_factory=list)
+    # Hours of data written or removed, by partition (``account=../aws_region=../dt=..``): for the journal.
+    changed_hours: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,8 +103,12 @@ class IngestReport:
             "by_source": self.by_source(),
             "skipped": [{"uri": r.uri, "reason": r.reason} for r in self.objects if r.skipped],
             "failed": [{"uri": r.uri, "source": r.source, "reason": r.reason} for r in self.objects if r.failed],
-            "objects": [asdict(r) for r in self.objects if not r.skipped],
+            "objects": [_public(r) for r in self.objects if not r.skipped],
         }
+
+
+def _public(r: ObjectResult) -> dict:
+    return {k: v for k, v in asdict(r).items() if k != "changed_hours"}
 
 
 def parser_for(source: str) -> Parser:
@@ -239,6 +247,7 @@ def ingest_object(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> O
                     part = t if sel is None else t.filter(sel)
                     pending.append(pool.submit(w.write, part))
                     result.parsed += part.num_rows
+                    _note_hours(result, values, part.column(table.time_column))
                 while len(pending) > 3:
                     pending.popleft().result()
         except UnreadableObject as e:
@@ -260,11 +269,20 @@ def ingest_object(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> O
     return result
 
 
+def _note_hours(result: ObjectResult, partition: tuple[str, ...], times: pa.ChunkedArray) -> None:
+    rel = "/".join(f"{k}={v}" for k, v in zip(PARTITIONS, partition, strict=True))
+    hours = pc.unique(pc.floor_temporal(times, unit="hour")).drop_null()
+    result.changed_hours.setdefault(rel, set()).update(hour_key(h) for h in hours.to_pylist())
+
+
 def _replace_outputs(
     lake: Lake, table: Table | None, obj: SourceObject, writers: list, q: QuarantineSink, result: ObjectResult
 ) -> None:
     """Swap this object's previous outputs for the new ones (same names, so re-ingest never duplicates)."""
     if table is not None:
+        for old in lake.files_of(table, obj.object_id):  # what the object held before changes too
+            hours = lake.hours_in(old, table.time_column)
+            result.changed_hours.setdefault(lake.partition_of(table, old), set()).update(hours)
         lake.delete_files(table, obj.object_id)
     lake.delete_files(QUARANTINE, obj.object_id)
     result.files = [w.commit() for w in writers]
@@ -312,7 +330,21 @@ def ingest_objects(
         done += obj.size
         if progress:
             progress(result, done, total)
+    record_changes(lake, report.objects)
     return report
+
+
+def record_changes(lake: Lake, results: Iterable[ObjectResult]) -> None:
+    """Journal the hours the objects changed, one entry per table (the incremental stages read it)."""
+    by_table: dict[str, dict[str, set[str]]] = {}
+    for r in results:
+        if r.source is None or not r.changed_hours:
+            continue
+        merged = by_table.setdefault(r.source, {})
+        for partition, hours in r.changed_hours.items():
+            merged.setdefault(partition, set()).update(hours)
+    for source, hours in by_table.items():
+        changes.record(lake, TABLES[source], hours)
 
 
 _INVENTORY = re.compile(r"(?:^|/)inventory/(.+\.json)$")

@@ -22,7 +22,9 @@ from egress_optimizer.tables.derived import (
     ATTRIBUTED_SCHEMA,
     CUR_DAILY_SCHEMA,
     EGRESS_HOURLY_SCHEMA,
+    FIRST_SEEN_SCHEMA,
     INCIDENTS_SCHEMA,
+    TIER_METER_SCHEMA,
 )
 from egress_optimizer.tables.logs import (
     CLOUDFRONT_SCHEMA,
@@ -96,13 +98,14 @@ class Table:
     def partition_sources(self) -> dict[str, tuple[str, str | None]]:
         """Derived tables: partition key -> (the logical column it comes from, the value when that is null).
         The date partition is the UTC date of ``time_column`` (never null)."""
-        if not self.derived or self.partition_by != BY_ACCOUNT_REGION_DAY or self.time_column is None:
+        if not self.derived or self.time_column is None:
             raise ValueError(f"{self.name} is not partitioned by its own columns")
-        return {
+        sources = {
             PARTITION_ACCOUNT: ("account", UNKNOWN),
             PARTITION_REGION: ("region", GLOBAL),
             PARTITION_DATE: (self.time_column, None),
         }
+        return {key: sources[key] for key in self.partition_by}
 
     def partition_values(self, data: pa.Table) -> dict[str, pa.Array]:
         """Per row of a derived table (logical columns): its partition values."""
@@ -155,9 +158,16 @@ EGRESS_HOURLY = _derived("egress_hourly", EGRESS_HOURLY_SCHEMA, "hour", "hourly 
 CUR_DAILY = _derived("cur_daily", CUR_DAILY_SCHEMA, "day", "billed data transfer per usage type and day")
 ANOMALIES = _derived("anomalies", ANOMALIES_SCHEMA, "hour", "anomalous series-hours and their signals")
 INCIDENTS = _derived("incidents", INCIDENTS_SCHEMA, "start", "incidents in the incident contract")
+TIER_METER = Table(
+    "tier_meter", TIER_METER_SCHEMA, (PARTITION_DATE,), "hour", "bytes each tier pool took per hour", derived=True
+)
+FIRST_SEEN = Table(
+    "first_seen", FIRST_SEEN_SCHEMA, (PARTITION_DATE,), "first_hour", "first hour an entity met a peer", derived=True
+)
 
 LOG_TABLES = (VPC_FLOW, S3_ACCESS, CLOUDFRONT, CUR)
-ALL = (*LOG_TABLES, QUARANTINE, ATTRIBUTED, EGRESS_HOURLY, CUR_DAILY, ANOMALIES, INCIDENTS)
+STATE_TABLES = (TIER_METER, FIRST_SEEN)
+ALL = (*LOG_TABLES, QUARANTINE, ATTRIBUTED, EGRESS_HOURLY, CUR_DAILY, ANOMALIES, INCIDENTS, *STATE_TABLES)
 BY_NAME = {t.name: t for t in ALL}
 
 

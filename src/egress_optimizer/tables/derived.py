@@ -116,3 +116,26 @@ INCIDENTS_SCHEMA = pa.schema(
         pa.field("incident", _STR),
     ]
 )
+
+
+# State the incremental stages carry from one run to the next (see attribution.incremental).
+
+# Bytes each tier pool took per hour: a month's free allowance (``internet``, ``cloudfront``: all their bytes)
+# or a tier ladder (``internet:<region>``, ``cloudfront:<geo>``: its paid bytes).
+TIER_METER_SCHEMA = pa.schema(
+    [
+        pa.field("hour", _HOUR),
+        pa.field("period", pa.int32()),  # the billing month, 202610
+        pa.field("pool", _STR),
+        pa.field("bytes", _I64),
+    ]
+)
+
+# The first hour each entity talked to each peer (new peers and bytes to fresh peers come from it).
+FIRST_SEEN_SCHEMA = pa.schema(
+    [
+        pa.field("first_hour", _HOUR),
+        pa.field("entity", _STR),
+        pa.field("peer", _STR),
+    ]
+)

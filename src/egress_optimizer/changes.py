@@ -1,0 +1,113 @@
+"""What changed in the lake, hour by hour: the journal every incremental stage reads.
+
+A writer (ingestion, and each stage for the tables it derives) appends one entry per run: for one table, the
+hours of data it wrote or removed, by partition. A consumer (a stage) asks for the entries it has not seen,
+does its work, and only then acknowledges them, so a run that fails is redone by the next one, and a run with
+nothing new does nothing. Entries live under ``_changes/<table>/<day written>/<time>-<id>.json``; a consumer
+lists only the days since its last acknowledgement, so reading the journal costs what changed, not the lake's
+age. A consumer remembers the entries of its last two days by name: an entry written while it was running,
+with an earlier timestamp than one it saw, is still picked up.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from egress_optimizer.lake import Lake
+from egress_optimizer.tables import Table
+
+CHANGES_DIR = "_changes"
+STATE_DIR = "_state"
+
+
+@dataclass
+class Changes:
+    """The unconsumed entries of one table for one consumer, and the hours they touch."""
+
+    table: str
+    entries: list[str] = field(default_factory=list)  # entry paths, relative to the lake root
+    hours: dict[str, set[pd.Timestamp]] = field(default_factory=dict)  # partition -> hours (UTC)
+
+    @property
+    def all_hours(self) -> set[pd.Timestamp]:
+        return set().union(*self.hours.values()) if self.hours else set()
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+
+def hour_key(value: object) -> str:
+    """An hour as the journal spells it (ISO, UTC, minutes dropped)."""
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.floor("h").isoformat()
+
+
+def record(lake: Lake, table: Table, hours_by_partition: Mapping[str, Iterable[object]]) -> str | None:
+    """Append an entry saying which hours of which partitions of ``table`` changed; returns its path."""
+    doc = {p: sorted({hour_key(h) for h in hours}) for p, hours in hours_by_partition.items()}
+    doc = {p: hours for p, hours in doc.items() if hours}
+    if not doc:
+        return None
+    now = datetime.now(UTC)
+    name = f"{CHANGES_DIR}/{table.name}/{now:%Y-%m-%d}/{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.json"
+    lake.write_json(name, {"table": table.name, "hours": doc})
+    return name
+
+
+def _state_path(consumer: str, table: Table) -> str:
+    return f"{STATE_DIR}/{consumer}/{table.name}.json"
+
+
+def _days(lake: Lake, table: Table) -> list[str]:
+    import pyarrow.fs as pafs
+
+    sel = pafs.FileSelector(lake.path(CHANGES_DIR, table.name), allow_not_found=True)
+    return sorted(i.base_name for i in lake.fs.get_file_info(sel) if i.type == pafs.FileType.Directory)
+
+
+def pending(lake: Lake, consumer: str, table: Table) -> Changes:
+    """The entries of ``table`` that ``consumer`` has not acknowledged."""
+    state = lake.read_json(_state_path(consumer, table)) if lake.exists(_state_path(consumer, table)) else {}
+    seen = set(state.get("seen", []))
+    through = state.get("through_day")
+    days = _days(lake, table)
+    if through:
+        start = (pd.Timestamp(through) - timedelta(days=1)).strftime("%Y-%m-%d")
+        days = [d for d in days if d >= start]
+    out = Changes(table.name)
+    for day in days:
+        for name, text in sorted(lake.documents(f"{CHANGES_DIR}/{table.name}/{day}").items()):
+            path = f"{CHANGES_DIR}/{table.name}/{day}/{name}"
+            if path in seen:
+                continue
+            out.entries.append(path)
+            for partition, hours in json.loads(text)["hours"].items():
+                out.hours.setdefault(partition, set()).update(pd.Timestamp(h) for h in hours)
+    return out
+
+
+def acknowledge(lake: Lake, consumer: str, table: Table, done: Changes) -> None:
+    """Mark ``changes`` as done by ``consumer`` (after its outputs are written). Nothing new: nothing written,
+    unless the consumer has no state yet (its first run)."""
+    path = _state_path(consumer, table)
+    state = lake.read_json(path) if lake.exists(path) else {}
+    if not done.entries and state:
+        return
+    seen = set(state.get("seen", [])) | set(done.entries)
+    days = sorted({p.split("/")[2] for p in seen} | ({state["through_day"]} if state.get("through_day") else set()))
+    through = days[-1] if days else None
+    if through:
+        keep = (pd.Timestamp(through) - timedelta(days=1)).strftime("%Y-%m-%d")
+        seen = {p for p in seen if p.split("/")[2] >= keep}
+    lake.write_json(path, {"through_day": through, "seen": sorted(seen)})
+
+
+def has_state(lake: Lake, consumer: str, table: Table) -> bool:
+    return lake.exists(_state_path(consumer, table))

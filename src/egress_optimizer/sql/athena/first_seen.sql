@@ -1,0 +1,23 @@
+CREATE EXTERNAL TABLE IF NOT EXISTS `first_seen` (
+  `first_hour` timestamp,
+  `entity` string,
+  `peer` string
+)
+PARTITIONED BY (
+  `dt` string
+)
+ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'
+STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat'
+  OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat'
+LOCATION '${LAKE_LOCATION}/first_seen/'
+TBLPROPERTIES (
+  'classification'='parquet',
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.dt.type'='date',
+  'projection.dt.range'='2015-01-01,NOW',
+  'projection.dt.format'='yyyy-MM-dd',
+  'projection.dt.interval'='1',
+  'projection.dt.interval.unit'='DAYS',
+  'storage.location.template'='${LAKE_LOCATION}/first_seen/dt=${dt}/'
+)
