@@ -35,6 +35,7 @@ from egress_optimizer.ingest.objects import discover
 from egress_optimizer.ingest.pipeline import SOURCES, IngestReport, ObjectResult, ingest_objects
 from egress_optimizer.lake import Lake
 from egress_optimizer.notify.eventbridge import Delivery, put_incidents
+from egress_optimizer.processing import Backlog, backlog
 from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY
 
 DetectResult = lake_runs.DetectResult
@@ -129,6 +130,11 @@ def build_features(
     attribution = attribute(lake, inputs, rebuild, progress, engine)
     features = build_hourly_features(lake, rebuild or attribution.rebuild, progress, engine)
     return FeatureBuild(attribution, features, roll_up_cur(lake, rebuild))
+
+
+def processing_backlog(lake: Lake, inputs: AttributionInputs | None = None) -> Backlog:
+    """What the next attribute + features run has to do, from the journal (decides Lambda or Glue)."""
+    return backlog(lake, inputs or attribution_inputs(lake))
 
 
 def spark_engine(spark: Any):
