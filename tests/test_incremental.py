@@ -1,5 +1,5 @@
 """Incremental processing by partition, end to end: the shared estate delivered as AWS delivers it (five days
-already in the lake, then the last two days in 8-hour runs of ingest -> features -> detect, one flow log file
+already in the lake, then the last two days in 12-hour runs of ingest -> features -> detect, one flow log file
 late, one object twice) ends with the tables and incidents of a whole-history build. A late file re-attributes
 its own day and re-prices only the later hours of its month whose tiers moved; detection scores again from
 the late hour; a run with nothing new does nothing."""
@@ -34,7 +34,7 @@ from egress_optimizer.tables import (
 
 DERIVED = (ATTRIBUTED, EGRESS_HOURLY, CUR_DAILY, TIER_METER, FIRST_SEEN)
 LOGS = (VPC_FLOW, S3_ACCESS, CLOUDFRONT)
-BULK_DAYS, STEP_HOURS = 5, 8
+BULK_DAYS, STEP_HOURS = 5, 12
 
 
 def _digests(lake: Lake, table: Table) -> dict[str, str]:

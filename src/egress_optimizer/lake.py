@@ -467,9 +467,27 @@ class Lake:
             elif self.fs.get_file_info(path).type == pafs.FileType.File:
                 self.fs.delete_file(path)
 
-    def read_hours(self, table: Table, start: datetime, end: datetime, columns: list[str] | None = None) -> pa.Table:
-        """A derived table's rows (logical columns) whose time column falls in [start, end)."""
+    def read_hours(
+        self,
+        table: Table,
+        start: datetime,
+        end: datetime,
+        columns: list[str] | None = None,
+        hours_of_day: Iterable[int] | None = None,
+    ) -> pa.Table:
+        """A derived table's rows (logical columns) whose time column falls in [start, end); with
+        ``hours_of_day``, only those hours of each day (of an hourly table: only their ``hNN`` files are read)."""
         dataset = self.dataset(table, days_between(start, end))
+        if hours_of_day is not None:
+            names = {f"h{h:02d}.parquet" for h in hours_of_day}
+            dataset = ds.dataset(
+                [f for f in dataset.files if f.rsplit("/", 1)[-1] in names],
+                schema=dataset.schema,
+                filesystem=self.fs,
+                format="parquet",
+                partitioning=ds.partitioning(pa.schema([(k, pa.string()) for k in table.partition_by]), flavor="hive"),
+                partition_base_dir=self.path(table.name),
+            )
         if not dataset.files:
             return table.schema.empty_table() if columns is None else table.schema.empty_table().select(columns)
         stored = None if columns is None else table.stored_names(columns)

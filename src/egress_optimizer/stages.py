@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -23,8 +23,6 @@ from egress_optimizer.attribution.reconcile import Reconciliation
 from egress_optimizer.attribution.reconcile import reconcile as reconcile_tables
 from egress_optimizer.attribution.top_talkers import top_talkers as rank_talkers
 from egress_optimizer.contracts.incident import Incident
-from egress_optimizer.detection import lake_runs
-from egress_optimizer.detection.detector import DetectorParams
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow
 from egress_optimizer.detection.feedback import Feedback, add_planned
 from egress_optimizer.detection.feedback import record_feedback as store_feedback
@@ -38,7 +36,9 @@ from egress_optimizer.notify.eventbridge import Delivery, put_incidents
 from egress_optimizer.processing import Backlog, backlog
 from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY
 
-DetectResult = lake_runs.DetectResult
+if TYPE_CHECKING:  # detection loads scikit-learn: only the stages that detect import it (a features run does not)
+    from egress_optimizer.detection.detector import DetectorParams
+    from egress_optimizer.detection.lake_runs import DetectResult
 
 
 # ---- ingest ---------------------------------------------------------------------------------------------------
@@ -170,6 +170,8 @@ def top_talkers(
 # ---- detect ---------------------------------------------------------------------------------------------------
 def train(lake: Lake, params: DetectorParams | None = None) -> dict:
     """Fit the detector on the lake's hourly features; returns the stored model's metadata."""
+    from egress_optimizer.detection import lake_runs
+
     return lake_runs.train(lake, params)
 
 
@@ -183,6 +185,8 @@ def detect(
     record_emitted: bool = True,
 ) -> DetectResult:
     """Score the hours since the last run; write anomalies and incidents; return the incidents."""
+    from egress_optimizer.detection import lake_runs
+
     return lake_runs.detect(
         lake,
         since,
@@ -217,12 +221,16 @@ def score_request(detector: Any, request: dict) -> dict:
 
 def deliver_incidents(lake: Lake, client: Any, bus: str, incidents: list[Incident]) -> Delivery:
     """Put incidents on an EventBridge bus and remember the accepted ones as reported."""
+    from egress_optimizer.detection import lake_runs
+
     delivery = put_incidents(client, bus, incidents)
     lake_runs.mark_emitted(lake, delivery.delivered)
     return delivery
 
 
 def incident(lake: Lake, incident_id: str) -> Incident:
+    from egress_optimizer.detection import lake_runs
+
     return lake_runs.read_incident(lake, incident_id)
 
 

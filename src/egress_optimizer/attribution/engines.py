@@ -47,8 +47,9 @@ class Engine(Protocol):
     def release(self, *rows: Any) -> None:
         """The batch is done with these rows (an engine that cached them lets them go)."""
 
-    def start_features(self, lake: Lake, start: pd.Timestamp) -> dict:
-        """What the feature batches from ``start`` on carry from one to the next."""
+    def start_features(self, lake: Lake, start: pd.Timestamp, hours_of_day: set[int] | None = None) -> dict:
+        """What the feature batches from ``start`` on carry from one to the next; ``hours_of_day``: the only
+        hours of the day the batches hold (the medians look back at the same hour of earlier days)."""
 
     def features(self, lake: Lake, start: pd.Timestamp, end: pd.Timestamp, carry: dict) -> tuple[int, dict, pa.Table]:
         """Build and write ``egress_hourly`` for [start, end): rows written, partitions written, and the
@@ -76,11 +77,12 @@ class LocalEngine:
     def release(self, *rows) -> None:
         pass  # plain frames: freed with their last reference
 
-    def start_features(self, lake: Lake, start: pd.Timestamp) -> dict:
+    def start_features(self, lake: Lake, start: pd.Timestamp, hours_of_day: set[int] | None = None) -> dict:
         # What an hour looks back at, read once and carried from day to day.
+        history = lake.read_hours(EGRESS_HOURLY, start - LOOK_BACK, start, HISTORY_COLUMNS, hours_of_day)
         return {
             "first": lake.read_table(FIRST_SEEN, filter=ds.field(FIRST_SEEN.time_column) < utc_scalar(start)),
-            "history": lake.read_hours(EGRESS_HOURLY, start - LOOK_BACK, start, columns=HISTORY_COLUMNS),
+            "history": history,
         }
 
     def features(self, lake: Lake, start: pd.Timestamp, end: pd.Timestamp, carry: dict):

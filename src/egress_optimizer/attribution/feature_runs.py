@@ -63,7 +63,9 @@ def build_hourly_features(
         start = min(pending.all_hours) if pending.all_hours else None
     end = _newest_hour(lake, days[-1]) + HOUR if days else None
     if start is not None and end is not None and start < end:
-        carry = engine.start_features(lake, start)
+        # Under a day of hours (the hourly run), the medians need only the same hours of earlier days.
+        hours_of_day = {h.hour for h in hour_range(start, end)} if end - start < DAY else None
+        carry = engine.start_features(lake, start, hours_of_day)
         lo, total = start, max(1, (end - start) // DAY + 1)
         while lo < end:
             hi = min(lo.floor("D") + DAY, end)

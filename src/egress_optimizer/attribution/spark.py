@@ -130,7 +130,7 @@ class SparkEngine:
         rows = [tuple(_python(v) for v in r) for r in frame.itertuples(index=False)]
         self.spark.createDataFrame(rows, schema).createOrReplaceTempView(name)
 
-    def start_features(self, lake: Lake, start: pd.Timestamp) -> dict:
+    def start_features(self, lake: Lake, start: pd.Timestamp, hours_of_day: set[int] | None = None) -> dict:
         return {}  # each batch reads what it looks back at from the lake (the stages wrote it)
 
     def features(self, lake: Lake, start: pd.Timestamp, end: pd.Timestamp, carry: dict):
