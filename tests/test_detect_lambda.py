@@ -4,10 +4,8 @@ delivery retried instead of lost (botocore Stubber)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -20,19 +18,9 @@ from egress_optimizer.contracts import shipped_schema
 from egress_optimizer.detection.detector import DetectorParams
 from egress_optimizer.detection.lake_runs import train
 from egress_optimizer.lake import Lake
+from tests.lambda_harness import context, load_handler
 
-HANDLER = Path(__file__).resolve().parents[1] / "lambdas" / "detect" / "handler.py"
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-
-@dataclass
-class FakeLambdaContext:
-    """What Powertools reads from the Lambda context object (not an AWS client)."""
-
-    function_name: str = "egress-detect"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:egress-detect"
-    aws_request_id: str = "6f1d2a3b-0000-4000-8000-000000000001"
 
 
 def scheduled_event() -> dict:
@@ -48,13 +36,6 @@ def scheduled_event() -> dict:
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/egress-detect-hourly"],
         "detail": {},
     }
-
-
-def _load_handler():
-    spec = importlib.util.spec_from_file_location("detect_handler", HANDLER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture()
@@ -78,9 +59,9 @@ def test_detect_lambda_emits_each_incident_once(trained_lake, monkeypatch):
             Name="incidents", EventBusName="egress", EventPattern=json.dumps({"source": ["egress.optimizer"]})
         )
         events.put_targets(Rule="incidents", EventBusName="egress", Targets=[{"Id": "q", "Arn": arn}])
-        handler = _load_handler()
+        handler = load_handler("detect")
 
-        first = handler.handler(scheduled_event(), FakeLambdaContext())
+        first = handler.handler(scheduled_event(), context("egress-detect"))
         assert first["new_incidents"]
         received = []
         while True:
@@ -99,7 +80,7 @@ def test_detect_lambda_emits_each_incident_once(trained_lake, monkeypatch):
         for r in received:
             jsonschema.validate(r["detail"], schema)
 
-        second = handler.handler(scheduled_event(), FakeLambdaContext())
+        second = handler.handler(scheduled_event(), context("egress-detect"))
         assert second["new_incidents"] == []
         assert sqs.receive_message(QueueUrl=q).get("Messages", []) == []
 
@@ -112,13 +93,13 @@ def test_refused_entries_fail_the_run_and_are_retried(trained_lake, tmp_path, mo
     first_batch = min(10, len(detect(Lake.open(str(probe), create=False), record_emitted=False).new_incidents))
     monkeypatch.setenv("LAKE_URI", str(trained_lake))
     monkeypatch.setenv("EVENT_BUS_NAME", "egress")
-    handler = _load_handler()
+    handler = load_handler("detect")
     stub = Stubber(handler.events_client)
     refused = {"ErrorCode": "InternalFailure", "ErrorMessage": "throttled"}
     stub.add_response("put_events", {"FailedEntryCount": first_batch, "Entries": [refused] * first_batch})
     stub.activate()
     with pytest.raises(handler.DeliveryError):
-        handler.handler(scheduled_event(), FakeLambdaContext())
+        handler.handler(scheduled_event(), context("egress-detect"))
     stub.deactivate()
     # nothing was marked as delivered, so the next run sends them (accepted this time)
     retry = detect(Lake.open(str(trained_lake), create=False), record_emitted=False)

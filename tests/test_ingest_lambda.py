@@ -4,13 +4,11 @@ idempotency; plus the notification parsing on its own."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from urllib.parse import quote_plus
 
@@ -23,8 +21,8 @@ from egress_optimizer.ingest import aws_event
 from egress_optimizer.ingest.aws_event import MalformedEvent, S3ObjectRef, s3_objects
 from egress_optimizer.ingest.base import SourceObject
 from egress_optimizer.ingest.vpc_flow import SCHEMA as VPC_FLOW_SCHEMA
+from tests.lambda_harness import context, load_handler
 
-HANDLER = Path(__file__).resolve().parents[1] / "lambdas" / "ingest" / "handler.py"
 RAW, LAKE_BUCKET, DATABASE, TABLE = "raw-logs", "egress-lake", "egress", "egress-idempotency"
 ACCOUNT = "123456789012"
 FLOW_KEY = (
@@ -156,19 +154,6 @@ def test_malformed_bodies_raise(body):
 
 
 # ---- the Lambda against a moto server --------------------------------------------------------------------------
-@dataclass
-class FakeLambdaContext:
-    """What Powertools reads from the Lambda context object (not an AWS client)."""
-
-    function_name: str = "egress-ingest"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:egress-ingest"
-    aws_request_id: str = "6f1d2a3b-0000-4000-8000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint():
     from moto.server import ThreadedMotoServer
@@ -202,7 +187,7 @@ class Aws:
         return [_sqs_record(m["Body"], m["MessageId"]) for m in got]
 
     def invoke(self, *records: dict) -> dict:
-        return self.handler.lambda_handler({"Records": list(records)}, FakeLambdaContext())
+        return self.handler.lambda_handler({"Records": list(records)}, context("egress-ingest"))
 
     def lake_keys(self, prefix: str = "lake/") -> dict[str, str]:
         """Lake objects and their ETags (the empty "folder/" markers pyarrow creates on S3 left out)."""
@@ -286,10 +271,7 @@ def aws(moto_endpoint, monkeypatch) -> Aws:
         test_events += [_sqs_record(m["Body"], m["MessageId"]) for m in got]
 
     # The handler reads its configuration when imported, as on a Lambda cold start.
-    spec = importlib.util.spec_from_file_location("ingest_handler", HANDLER)
-    assert spec and spec.loader
-    handler = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(handler)
+    handler = load_handler("ingest")
     return Aws(moto_endpoint, handler, s3, sqs, glue, dynamodb, queue_url, sns_queue_url, test_events)
 
 

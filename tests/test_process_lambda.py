@@ -4,12 +4,9 @@ starts nothing while a Glue run is in progress."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-from dataclasses import dataclass
-from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -22,20 +19,10 @@ from egress_optimizer import processing, stages
 from egress_optimizer.lake import Lake
 from egress_optimizer.tables import ATTRIBUTED, EGRESS_HOURLY, VPC_FLOW
 from tests.lakes import first_days
+from tests.lambda_harness import context, load_handler
 
-HANDLER = Path(__file__).resolve().parents[1] / "lambdas" / "process" / "handler.py"
 JOB = "egress-attribute"
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-
-@dataclass
-class FakeLambdaContext:
-    """What Powertools reads from the Lambda context object (not an AWS client)."""
-
-    function_name: str = "egress-process"
-    memory_limit_in_mb: int = 4096
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:egress-process"
-    aws_request_id: str = "6f1d2a3b-0000-4000-8000-000000000002"
 
 
 SCHEDULED = {
@@ -49,13 +36,6 @@ SCHEDULED = {
     "resources": ["arn:aws:events:us-east-1:123456789012:rule/egress-process"],
     "detail": {},
 }
-
-
-def _load_handler():
-    spec = importlib.util.spec_from_file_location("process_handler", HANDLER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _bus_to_queue() -> tuple:
@@ -101,9 +81,9 @@ def test_a_small_backlog_runs_in_the_lambda_then_a_large_one_goes_to_glue(env, e
     with mock_aws():
         _create_job()
         sqs, url = _bus_to_queue()
-        handler = _load_handler()
+        handler = load_handler("process")
 
-        first = handler.handler(SCHEDULED, FakeLambdaContext())
+        first = handler.handler(SCHEDULED, context("egress-process"))
         assert first["runner"] == "lambda" and first["backlog"]["rebuild"]
         stages.build_features(reference)  # the stage run directly writes the same tables
         for table in (ATTRIBUTED, EGRESS_HOURLY):
@@ -112,7 +92,7 @@ def test_a_small_backlog_runs_in_the_lambda_then_a_large_one_goes_to_glue(env, e
         assert event["source"] == "egress.optimizer" and event["detail-type"] == "Features Updated"
         assert event["detail"]["lake"] == env.root and event["detail"]["features"]["hours"] == 24
 
-        quiet = handler.handler(SCHEDULED, FakeLambdaContext())
+        quiet = handler.handler(SCHEDULED, context("egress-process"))
         assert quiet["runner"] == "none" and quiet["backlog"]["log_hours"] == 0 and not _drain(sqs, url)
 
         # a day of flow logs arrives: more bytes than this deployment lets a Lambda take
@@ -125,13 +105,13 @@ def test_a_small_backlog_runs_in_the_lambda_then_a_large_one_goes_to_glue(env, e
         monkeypatch.setenv("LAMBDA_MAX_PENDING_BYTES", str(written - 1))
         state_manager.set_transition(model_name="glue::job_run", transition={"progression": "manual", "times": 99})
         try:
-            started = handler.handler(SCHEDULED, FakeLambdaContext())
+            started = handler.handler(SCHEDULED, context("egress-process"))
             assert started["runner"] == "glue" and started["started"]
             runs = boto3.client("glue").get_job_runs(JobName=JOB)["JobRuns"]
             assert [r["Id"] for r in runs] == [started["job_run_id"]]
             assert runs[0]["Arguments"]["--LAKE_URI"] == env.root
             # the next tick finds the run in progress: it starts nothing and leaves the backlog to it
-            waiting = handler.handler(SCHEDULED, FakeLambdaContext())
+            waiting = handler.handler(SCHEDULED, context("egress-process"))
             assert waiting == {**waiting, "runner": "glue", "started": False, "job_run_id": started["job_run_id"]}
             assert len(boto3.client("glue").get_job_runs(JobName=JOB)["JobRuns"]) == 1
         finally:
