@@ -15,6 +15,7 @@ import pyarrow.fs as pafs
 
 from egress_optimizer.errors import InputError
 from egress_optimizer.ingest.base import SourceObject, UnreadableObject
+from egress_optimizer.ingest.salvage import chunks, readable_head
 from egress_optimizer.lake import s3_filesystem
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -72,9 +73,10 @@ class FsBody:
         return pa.CompressedInputStream(raw, "gzip") if self.is_gzip() else raw
 
     def head(self, n: int = 65_536) -> bytes:
-        """Raises ``UnreadableObject`` when even the start of the object cannot be decompressed."""
-        with self.stream() as s:
-            return s.read(n)
+        """The readable start of the object (a cut gzip gives what it holds); ``UnreadableObject`` when even
+        its start cannot be decompressed."""
+        with self.fs.open_input_stream(self.path, compression=None) as raw:
+            return readable_head(chunks(raw, 1 << 16), n)
 
 
 @dataclass
@@ -103,7 +105,7 @@ class BytesBody:
         return pa.CompressedInputStream(raw, "gzip") if self.is_gzip() else raw
 
     def head(self, n: int = 65_536) -> bytes:
-        return self.stream().read(n)
+        return readable_head(chunks(io.BytesIO(self.data), 1 << 16), n)
 
 
 def _fs_for(uri: str) -> tuple[pafs.FileSystem, str]:

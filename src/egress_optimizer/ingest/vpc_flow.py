@@ -24,7 +24,11 @@ with its line number, everything else is kept.
 from __future__ import annotations
 
 import re
+import sys
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +38,7 @@ import pyarrow.parquet as pq
 
 from egress_optimizer.formats.vpc_flow import DEFAULT_FORMAT, FIELD_VERSION, TGW_DEFAULT_FORMAT, format_version
 from egress_optimizer.ingest.base import DEFAULT_BATCH_ROWS, ObjectBody, QuarantineSink, SourceObject, UnreadableObject
+from egress_optimizer.ingest.salvage import chunks, damaged_lines
 from egress_optimizer.tables import VPC_FLOW
 from egress_optimizer.tables.logs import VPC_FLOW_TIMES, vpc_flow_type
 
@@ -100,53 +105,57 @@ class VpcFlowParser:
         head = body.head(65_536)
         if not head.strip():
             return  # an empty object has no records
-        if b"\x00" in head[:4096]:
-            raise UnreadableObject("binary data, not a flow log")
         first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace").split()
         has_header = bool(first_line) and not first_line[0].lstrip("-").isdigit()
         if has_header:
             fields = [normalise_field(x) for x in first_line]
             if len(set(fields) & set(FIELD_VERSION)) < 2:
                 raise UnreadableObject(f"first line is not a flow log header: {' '.join(first_line)[:200]!r}")
-        elif len(first_line) == len(TGW_DEFAULT_FORMAT):
-            fields = list(TGW_DEFAULT_FORMAT)
-        elif len(first_line) == len(DEFAULT_FORMAT):
-            fields = list(DEFAULT_FORMAT)
         else:
-            raise UnreadableObject(f"no header line and {len(first_line)} fields: not a default-format flow log")
+            fields = _default_format(head)
         if len(set(fields)) != len(fields):
             raise UnreadableObject("header line names a field twice")
         acct, region = key_account_region(obj.key)
+        layout = _Layout(fields, has_header, acct, region)
+        if b"\x00" in head:  # the columnar reader would take a NUL for text: read line by line
+            yield from self._salvage_checked(body, layout, q, batch_rows, int(has_header), 0)
+            return
+        rows = 0
         try:
-            yield from self._read_text(body, fields, has_header, acct, region, q, batch_rows, fast=True, skip=0)
-        except _SlowPath as slow:
-            # A malformed record somewhere: re-read from the start record by record-exact, skipping what the
-            # fast pass already emitted (those rows were all valid, so they come first in both passes).
-            yield from self._read_text(
-                body, fields, has_header, acct, region, q, batch_rows, fast=False, skip=slow.emitted
-            )
+            try:
+                for batch in self._read_text(body, layout, q, batch_rows, fast=True, skip=0):
+                    rows += batch.num_rows
+                    yield batch
+            except _SlowPath as slow:
+                # A malformed record somewhere: re-read from the start record by record-exact, skipping what the
+                # fast pass already emitted (those rows were all valid, so they come first in both passes).
+                for batch in self._read_text(body, layout, q, batch_rows, fast=False, skip=slow.emitted):
+                    rows += batch.num_rows
+                    yield batch
+        except _Salvage as damaged:
+            # Bytes the columnar reader cannot decode (invalid UTF-8, a cut or corrupt gzip): the lines after
+            # those already read, one by one, so only the damaged ones are lost.
+            yield from self._salvage_checked(body, layout, q, batch_rows, damaged.lines_done, rows)
 
     def _read_text(
-        self,
-        body: ObjectBody,
-        fields: list[str],
-        has_header: bool,
-        acct: str | None,
-        region: str | None,
-        q: QuarantineSink,
-        batch_rows: int,
-        fast: bool,
-        skip: int,
+        self, body: ObjectBody, layout: _Layout, q: QuarantineSink, batch_rows: int, fast: bool, skip: int
     ) -> Iterator[pa.RecordBatch]:
         """Fast pass: typed, multi-threaded parsing; the first malformed record aborts it (``_SlowPath``).
-        Exact pass: strings, single-threaded (exact line numbers), every malformed record quarantined."""
+        Exact pass: strings, single-threaded (exact line numbers), every malformed record quarantined.
+        Undecodable bytes abort either (``_Salvage``, with the lines read so far)."""
+        fields, has_header, acct, region = layout
         names = [f"c{i}" for i in range(len(fields))]
         bad_lines: list[tuple[int, str, str]] = []
+        undecodable: list[int] = []
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
-            bad_lines.append(
-                (row.number or -1, row.text or "", f"expected {row.expected_columns} fields, got {row.actual_columns}")
-            )
+            try:
+                text = row.text or ""
+            except UnicodeDecodeError:  # raising here would print a traceback and go on: note it instead
+                undecodable.append(row.number or -1)
+                return "skip"
+            reason = f"expected {row.expected_columns} fields, got {row.actual_columns}"
+            bad_lines.append((row.number or -1, text, reason))
             return "skip"
 
         types = {
@@ -165,47 +174,54 @@ class VpcFlowParser:
         )
         line = 1 if has_header else 0  # lines consumed before the next batch's first row
         emitted = 0
-        try:
-            reader = pacsv.open_csv(
-                _native(body), read_options=reader_opts, parse_options=parse_opts, convert_options=convert
-            )
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                if fast and bad_lines:
-                    raise _SlowPath(emitted)
-                if skip:
-                    cut = min(skip, batch.num_rows)
-                    batch, skip = batch.slice(cut), skip - cut
-                    line += cut
-                    if batch.num_rows == 0:
-                        continue
-                if fast:
-                    q.read += batch.num_rows
-                    yield from _assemble(
-                        {f: batch.column(i) for i, f in enumerate(fields)},
-                        fields,
-                        None,
-                        batch.num_rows,
-                        acct,
-                        region,
-                        batch_rows,
-                    )
-                else:
-                    yield from self._emit(batch, fields, acct, region, q, bad_lines, line, batch_rows)
-                emitted += batch.num_rows
-                line += batch.num_rows + len(bad_lines)
-                bad_lines.clear()
-        except (UnreadableObject, _SlowPath):
-            raise
-        except pa.ArrowInvalid as e:
-            if fast and "conversion error" in str(e):  # a value of the wrong type: go record by record
-                raise _SlowPath(emitted) from None
-            raise UnreadableObject(f"cannot read flow log text: {e}") from None
-        except (OSError, EOFError) as e:
-            raise UnreadableObject(f"cannot read flow log text: {e}") from None
+        with _undecodable_rows(undecodable):
+            try:
+                reader = pacsv.open_csv(
+                    _native(body), read_options=reader_opts, parse_options=parse_opts, convert_options=convert
+                )
+                while True:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        break
+                    if undecodable:
+                        raise _Salvage(line)
+                    if fast and bad_lines:
+                        raise _SlowPath(emitted)
+                    if skip:
+                        cut = min(skip, batch.num_rows)
+                        batch, skip = batch.slice(cut), skip - cut
+                        line += cut
+                        if batch.num_rows == 0:
+                            continue
+                    if fast and (_has_nul(batch) or _missing_times(batch, fields)):  # damaged: record by record
+                        raise _SlowPath(emitted)
+                    if fast:
+                        q.read += batch.num_rows
+                        yield from _assemble(
+                            {f: batch.column(i) for i, f in enumerate(fields)},
+                            fields,
+                            None,
+                            batch.num_rows,
+                            acct,
+                            region,
+                            batch_rows,
+                        )
+                    else:
+                        yield from self._emit(batch, fields, acct, region, q, bad_lines, line, batch_rows)
+                    emitted += batch.num_rows
+                    line += batch.num_rows + len(bad_lines)
+                    bad_lines.clear()
+            except (UnreadableObject, _SlowPath, _Salvage):
+                raise
+            except pa.ArrowInvalid as e:
+                if fast and "conversion error" in str(e) and "UTF8" not in str(e):  # a wrong type: record by record
+                    raise _SlowPath(emitted) from None
+                raise _Salvage(line) from None
+            except (OSError, EOFError):
+                raise _Salvage(line) from None
+        if undecodable:
+            raise _Salvage(line)
         if fast and bad_lines:
             raise _SlowPath(emitted)
         for number, text, reason in bad_lines:
@@ -234,6 +250,9 @@ class VpcFlowParser:
         reasons = np.full(batch.num_rows, None, dtype=object)
         for f, arr in cols.items():
             if f not in FIELD_VERSION or vpc_flow_type(f) == pa.string():
+                nul = pc.fill_null(pc.match_substring(arr, "\x00"), False).to_numpy(zero_copy_only=False)
+                reasons[nul & ok] = f"NUL byte in {f}"
+                ok &= ~nul
                 typed[f] = arr
                 continue
             want = vpc_flow_type(f)
@@ -255,6 +274,11 @@ class VpcFlowParser:
                 typed[f] = pc.cast(n64, pa.int32())
             else:
                 typed[f] = n64
+        for f in VPC_FLOW_TIMES & set(fields):
+            # Every record, NODATA and SKIPDATA too, carries its capture window: without it the line is damaged.
+            missing = pc.is_null(typed[f]).to_numpy(zero_copy_only=False)
+            reasons[missing & ok] = f"no {f} time"
+            ok &= ~missing
         if not ok.all():
             idx = np.flatnonzero(~ok)
             texts = [
@@ -270,6 +294,58 @@ class VpcFlowParser:
         keep = None if ok.all() else pa.array(ok)
         n = int(ok.sum())
         yield from _assemble(typed, fields, keep, n, acct, region, batch_rows)
+
+    # ---- damaged text, line by line -------------------------------------------------------------------------
+    def _salvage_checked(
+        self, body: ObjectBody, layout: _Layout, q: QuarantineSink, batch_rows: int, lines_done: int, rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """The good lines of a damaged object; refused whole when no line of it is a record (``rows``: the
+        records read before the damage)."""
+        scratch = QuarantineSink(q.source, q.obj)
+        batches = list(self._salvage(body, layout, scratch, batch_rows, lines_done))
+        if not rows and not any(b.num_rows for b in batches):
+            problems = [r["reason"] for r in scratch.rows]
+            worst = next((p for p in problems if p.startswith("object damaged")), problems[0] if problems else "")
+            raise UnreadableObject(f"no line of it is a flow log record ({worst})")
+        q.read += scratch.read
+        q.rows.extend(scratch.rows)
+        yield from batches
+
+    def _salvage(
+        self, body: ObjectBody, layout: _Layout, q: QuarantineSink, batch_rows: int, lines_done: int
+    ) -> Iterator[pa.RecordBatch]:
+        """The lines after the first ``lines_done`` non-blank ones: readable lines with the right number of
+        fields are parsed as the exact pass does; the others are quarantined with what is wrong with them."""
+        width, seen, run = len(layout.fields), 0, []
+        with body.seekable() as raw:
+            for line in damaged_lines(chunks(raw)):
+                if line.problem is None and not line.text.strip():
+                    continue
+                seen += 1
+                if seen <= lines_done and line.problem is None:  # read before (a damaged line never was)
+                    continue
+                values = line.text.split(" ")
+                problem = line.problem or (
+                    f"expected {width} fields, got {len(values)}" if len(values) != width else None
+                )
+                if problem is None:
+                    run.append((line.number, values))
+                if run and (problem is not None or len(run) >= batch_rows):
+                    yield from self._emit_run(run, layout, q, batch_rows)
+                    run = []
+                if problem is not None:
+                    q.read += 1
+                    q.add(line.number, line.text, problem)
+        if run:
+            yield from self._emit_run(run, layout, q, batch_rows)
+
+    def _emit_run(self, run: list, layout: _Layout, q: QuarantineSink, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Consecutive good lines (number, values) as the exact pass's string batch."""
+        columns = [
+            pa.array([None if v[i] in NULLS else v[i] for _, v in run], pa.string()) for i in range(len(layout.fields))
+        ]
+        batch = pa.RecordBatch.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
+        yield from self._emit(batch, layout.fields, layout.acct, layout.region, q, [], run[0][0] - 1, batch_rows)
 
     # ---- parquet --------------------------------------------------------------------------------------------
     def _parse_parquet(
@@ -307,6 +383,69 @@ def _to_text(arr: pa.Array) -> pa.Array:
     else:
         s = pc.cast(arr, pa.string())
     return pc.if_else(pc.is_in(s, pa.array(NULLS)), pa.nulls(len(s), pa.string()), s)
+
+
+def _default_format(head: bytes) -> list[str]:
+    """The default format (VPC or transit gateway) of a file without a header, by the width most of its first
+    lines have: one damaged first line does not decide for the whole file."""
+    widths = Counter(len(line.split()) for line in head.split(b"\n")[:-1][:50] if line.strip())
+    if not widths:  # a single line without its newline
+        widths = Counter([len(head.split())])
+    for width, _ in widths.most_common():
+        for fmt in (DEFAULT_FORMAT, TGW_DEFAULT_FORMAT):
+            if width == len(fmt):
+                return list(fmt)
+    width = widths.most_common(1)[0][0]
+    raise UnreadableObject(f"no header line and {width} fields: not a default-format flow log")
+
+
+@contextmanager
+def _undecodable_rows(found: list) -> Iterator[None]:
+    """pyarrow decodes a malformed row's text before calling the invalid-row handler, and an invalid UTF-8 row
+    makes that decoding fail outside any handler (printed as an ignored exception): note those instead."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            found.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+def _missing_times(batch: pa.RecordBatch, fields: list[str]) -> bool:
+    return any(batch.column(i).null_count for i, f in enumerate(fields) if f in VPC_FLOW_TIMES)
+
+
+def _has_nul(batch: pa.RecordBatch) -> bool:
+    """Whether a text column holds a NUL (a scan of the columns' character buffers, not value by value)."""
+    for col in batch.columns:
+        data = col.buffers()[2] if pa.types.is_string(col.type) else None
+        if data is not None and data.size and not np.frombuffer(data, dtype=np.uint8).all():
+            return True
+    return False
+
+
+class _Layout(NamedTuple):
+    """How an object's text lines read: its fields, whether a header comes first, and whose they are."""
+
+    fields: list[str]
+    has_header: bool
+    acct: str | None
+    region: str | None
+
+
+class _Salvage(Exception):
+    """The columnar reader met bytes it cannot decode after ``lines_done`` non-blank lines (a header too)."""
+
+    def __init__(self, lines_done: int):
+        super().__init__(lines_done)
+        self.lines_done = lines_done
 
 
 class _SlowPath(Exception):
