@@ -1,4 +1,5 @@
-"""Damaged objects give up only what is damaged: every real VPC flow log sample, with one of its records damaged
+"""Damaged objects give up only what is damaged: every real VPC flow log sample (and, cut short, every S3 access
+and CloudFront sample), with one of its records damaged
 the ways storage and transfer damage text (a flipped byte, a NUL, a cut or reversed line, a field dropped or
 added) or its gzip stream cut short, yields every other record and quarantines the damaged one with its line
 number and reason; an object is refused whole only when no line of it is a record; nothing prints a traceback.
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from egress_optimizer.ingest.base import QuarantineSink, SourceObject, UnreadableObject
+from egress_optimizer.ingest.cloudfront import CloudFrontParser
 from egress_optimizer.ingest.objects import BytesBody
+from egress_optimizer.ingest.s3_access import S3AccessParser
 from egress_optimizer.ingest.vpc_flow import VpcFlowParser
 from egress_optimizer.lake import Lake
 from egress_optimizer.stages import ingest
@@ -114,3 +117,28 @@ def test_a_damaged_object_lands_its_good_records_and_its_reasons_in_the_lake(tmp
     (row,) = lake.read("quarantine").to_pylist()
     assert row["record_number"] == 4 and row["reason"].startswith("invalid UTF-8")
     assert "Traceback" not in capfd.readouterr().err
+
+
+LINE_SAMPLES = sorted(
+    p
+    for source in ("s3_access", "cloudfront")
+    for p in (Path(__file__).resolve().parents[2] / "shared/data/log_samples" / source).glob("*.log")
+)
+
+
+@pytest.mark.parametrize("sample", LINE_SAMPLES, ids=lambda p: p.name)
+def test_s3_and_cloudfront_logs_cut_short_keep_the_records_before_the_cut(sample):
+    parser = S3AccessParser() if "s3_access" in sample.parts else CloudFrontParser()
+    lines = [line for line in sample.read_bytes().split(b"\n") if line.strip()]
+    directives = [line for line in lines if line.startswith(b"#")]
+    records = [line for line in lines if not line.startswith(b"#")]
+    body = b"\n".join(directives + records * (200_000 // len(b"\n".join(records)) + 1)) + b"\n"
+    whole = gzip.compress(body)
+    cut = whole[: len(whole) * 3 // 4]
+    survived = zlib.decompressobj(wbits=31).decompress(cut)
+    complete = sum(1 for line in survived.split(b"\n")[:-1] if line and not line.startswith(b"#"))
+    obj = SourceObject(uri=f"memory://{sample.name}", key=sample.name, size=len(cut))
+    q = QuarantineSink(parser.source, obj)
+    parsed = sum(b.num_rows for b in parser.parse(BytesBody(cut), obj, q))
+    assert parsed + q.count == q.read
+    assert 0 < parsed == complete and q.count == 1 and "cut short" in q.rows[0]["reason"]

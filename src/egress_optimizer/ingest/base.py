@@ -88,6 +88,10 @@ class ObjectBody(Protocol):
         """The raw (not decompressed) content as a seekable file, for Parquet."""
         ...
 
+    def raw(self) -> BinaryIO:
+        """The raw (not decompressed) content as a forward-only stream (see ``salvage`` for damaged gzip)."""
+        ...
+
     def head(self, n: int = 65_536) -> bytes:
         """The first ``n`` decompressed bytes, for format detection."""
         ...

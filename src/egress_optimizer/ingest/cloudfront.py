@@ -92,6 +92,7 @@ from egress_optimizer.ingest.base import (
     UnreadableObject,
 )
 from egress_optimizer.ingest.s3_access import RowBatcher, build_batch, is_blank, iter_lines, numbered, sniffed
+from egress_optimizer.ingest.salvage import ReadableStream
 from egress_optimizer.tables import CLOUDFRONT
 
 INT32_MAX = 2**31 - 1
@@ -223,7 +224,7 @@ class CloudFrontParser:
         if body.is_parquet():
             yield from _parse_parquet(body, quarantine, batch_rows, dist)
             return
-        with body.stream() as stream:
+        with body.raw() as raw, ReadableStream(raw) as stream:
             lines = sniffed(iter_lines(stream), _looks_like_line, "a CloudFront access log")
             yield from _parse_text(lines, quarantine, batch_rows, dist)
 

@@ -876,6 +876,9 @@ class _ZipBody:
     def seekable(self) -> BinaryIO:
         raise UnreadableObject("a zip member is not seekable")
 
+    def raw(self) -> BinaryIO:
+        return self.stream()  # the member inflated: text to whatever reads raw bytes
+
     def head(self, n: int = 65_536) -> bytes:
         with self.stream() as s:
             try:

@@ -61,6 +61,9 @@ class FsBody:
     def seekable(self) -> BinaryIO:
         return self.fs.open_input_file(self.path)  # type: ignore[return-value]
 
+    def raw(self) -> BinaryIO:
+        return self.fs.open_input_stream(self.path, compression=None)  # type: ignore[return-value]
+
     def stream(self) -> BinaryIO:
         raw = self.fs.open_input_stream(self.path, compression=None)
         if self.is_gzip():
@@ -75,7 +78,7 @@ class FsBody:
     def head(self, n: int = 65_536) -> bytes:
         """The readable start of the object (a cut gzip gives what it holds); ``UnreadableObject`` when even
         its start cannot be decompressed."""
-        with self.fs.open_input_stream(self.path, compression=None) as raw:
+        with self.raw() as raw:
             return readable_head(chunks(raw, 1 << 16), n)
 
 
@@ -92,6 +95,9 @@ class BytesBody:
         return self.data[:4] == PARQUET_MAGIC
 
     def seekable(self) -> BinaryIO:
+        return io.BytesIO(self.data)
+
+    def raw(self) -> BinaryIO:
         return io.BytesIO(self.data)
 
     def stream(self) -> BinaryIO:

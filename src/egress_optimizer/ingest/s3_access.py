@@ -73,6 +73,7 @@ from egress_optimizer.ingest.base import (
     SourceObject,
     UnreadableObject,
 )
+from egress_optimizer.ingest.salvage import ReadableStream
 from egress_optimizer.tables import S3_ACCESS
 
 MIN_FIELDS = 18
@@ -114,7 +115,7 @@ class S3AccessParser:
     ) -> Iterator[pa.RecordBatch]:
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
-        with body.stream() as stream:
+        with body.raw() as raw, ReadableStream(raw) as stream:
             lines = sniffed(iter_lines(stream), _looks_like_record, "an S3 server access log")
             yield from _parse_records(lines, quarantine, batch_rows)
 
@@ -171,7 +172,10 @@ def iter_lines(stream: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[tuple[in
             buf = b""
         elif skipping:
             buf = b""
-    if buf and not skipping:
+    problem = getattr(stream, "problem", None)  # a damaged object (see ``salvage.ReadableStream``)
+    if problem:  # the last line stops where the damage starts: it is not the record it was
+        yield lineno + 1, _decode(buf, lineno + 1), f"object damaged here ({problem}); the rest is lost"
+    elif buf and not skipping:
         yield lineno + 1, _decode(buf, lineno + 1), None
 
 

@@ -99,6 +99,30 @@ def readable_head(raw: Iterator[bytes], n: int) -> bytes:
     return out[:n]
 
 
+class ReadableStream:
+    """A forward-only stream of an object's readable text (gzip inflated as far as it goes); after the end,
+    ``problem`` says why it stopped early (a cut or corrupt gzip), else None."""
+
+    def __init__(self, raw, size: int = _CHUNK):
+        self._parts = _decompressed(chunks(raw, size))
+        self.problem: str | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        for data, problem in self._parts:
+            if problem:
+                self.problem = problem
+                return b""
+            if data:
+                return data
+        return b""
+
+    def __enter__(self) -> ReadableStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._parts.close()
+
+
 def chunks(stream, size: int = _CHUNK) -> Iterator[bytes]:
     """A binary file's content in chunks."""
     while chunk := stream.read(size):

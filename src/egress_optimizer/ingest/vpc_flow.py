@@ -317,7 +317,7 @@ class VpcFlowParser:
         """The lines after the first ``lines_done`` non-blank ones: readable lines with the right number of
         fields are parsed as the exact pass does; the others are quarantined with what is wrong with them."""
         width, seen, run = len(layout.fields), 0, []
-        with body.seekable() as raw:
+        with body.raw() as raw:
             for line in damaged_lines(chunks(raw)):
                 if line.problem is None and not line.text.strip():
                     continue
