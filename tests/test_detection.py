@@ -565,6 +565,11 @@ def test_evaluate_json_has_the_documented_keys(features_lake, estate_dir, capsys
         "median_ttd_hours_step",
         "median_ttd_hours_ramp",
         "by_kind",
+        "matched_by_place",
+        "benign_alerts",
+        "planned_alerts",
+        "started_before",
+        "grace_hours",
     ):
         assert key in out
     assert 0 <= out["precision"] <= 1 and 0 <= out["recall"] <= 1

@@ -1,17 +1,19 @@
-"""Incident-level evaluation against the generator's ``labels.json``.
+"""Incident-level evaluation against the generator's ``labels.json``, strict enough that it cannot flatter.
 
 Here an *event* is an incident the detector emitted (the incident contract) and an *incident* a labelled one.
-Matching (stated here because every number depends on it): an event matches an incident when their times
-overlap, allowing the event to start up to ``grace_hours`` after the incident ends, and the event names one
-of the incident's resources; an event that names no overlapping incident's resources matches those that
-share its account and one of its regions.
-- recall: unplanned incidents matched by at least one event / unplanned incidents;
-- precision: events matching an unplanned incident / all events (events on planned work, on legitimate
-  spikes or on nothing are false alerts);
-- time to detect: hours from the incident's start to the earliest ``detected_at`` of its matching events
-  (the end of the first hour by which an event clears every threshold; an hour is scored once it has
-  closed, so detecting in the first hour counts 1);
-- dollars caught: the labelled counterfactual impact of the incidents that were detected.
+An event is **credited** to an incident only when (1) their times overlap, the event starting no earlier than
+the incident and at most ``GRACE_HOURS`` after it ends (a late delivery, a ramp's tail), and (2) the event names
+at least one of the incident's resources. Every other event is a false alert, and is reported by what it was:
+- ``planned_alerts``: on a planned incident, or inside a declared planned window of its account;
+- ``started_before``: it names an incident's resource but began before the incident (it was about something
+  already going on, so it is not a detection);
+- ``matched_by_place``: same account, region and time as an incident but none of its resources;
+- ``benign_alerts``: during a labelled benign event (a release, a backfill);
+- the rest, on nothing labelled.
+Metrics: recall (unplanned incidents credited / unplanned incidents), precision (credited events / events),
+time to detect (hours from the incident's start to the earliest ``detected_at`` of its credited events; an
+hour is scored once it has closed, so detecting in the first hour counts 1), dollars caught (the labelled
+impact of the incidents detected), all per incident kind too.
 """
 
 from __future__ import annotations
@@ -24,33 +26,62 @@ import pandas as pd
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.detection.events import entity_matches
 
+GRACE_HOURS = 6
+FALSE_ALERT_KINDS = ("planned", "started_before", "matched_by_place", "benign", "unlabelled")
 
-def _overlaps(e: Incident, start: pd.Timestamp, end: pd.Timestamp, grace: int) -> bool:
+
+def _overlaps(e: Incident, start: pd.Timestamp, end: pd.Timestamp, grace: int = GRACE_HOURS) -> bool:
     return pd.Timestamp(e.window.start) < end + pd.Timedelta(hours=grace) and pd.Timestamp(e.window.end) > start
 
 
-def matches(e: Incident, inc: dict, grace_hours: int = 6, by_entity: bool | None = None) -> bool:
-    """Time overlap and the incident's resources (``by_entity=True``), its account and region (``False``),
-    or either (``None``)."""
-    if not _overlaps(e, pd.Timestamp(inc["start"]), pd.Timestamp(inc["end"]), grace_hours):
-        return False
-    entity = any(entity_matches(x.id, inc["resources"]) for x in e.entities)
-    place = any(a in inc["accounts"] for a in e.accounts) and e.region in inc["regions"]
-    return entity if by_entity is True else place if by_entity is False else entity or place
+def _names_resource(e: Incident, resources: list[str]) -> bool:
+    return any(entity_matches(x.id, resources) for x in e.entities)
+
+
+def _same_place(e: Incident, accounts: list[str], regions: list[str] | None) -> bool:
+    return any(a in accounts for a in e.accounts) and (regions is None or e.region in regions)
+
+
+def credited(e: Incident, inc: dict) -> bool:
+    """The event detects the incident: it overlaps it, starts no earlier, and names one of its resources."""
+    start, end = pd.Timestamp(inc["start"]), pd.Timestamp(inc["end"])
+    return _overlaps(e, start, end) and pd.Timestamp(e.window.start) >= start and _names_resource(e, inc["resources"])
+
+
+def _on_planned_work(e: Incident, near: list[dict], windows: list[dict]) -> bool:
+    """On a planned incident it overlaps, or inside a declared window of its account."""
+    on_incident = any(
+        i["planned"] and (_names_resource(e, i["resources"]) or _same_place(e, i["accounts"], i["regions"]))
+        for i in near
+    )
+    in_window = any(
+        _overlaps(e, pd.Timestamp(w["start"]), pd.Timestamp(w["end"]), 0)
+        and _same_place(e, w.get("accounts", []), None)
+        for w in windows
+    )
+    return on_incident or in_window
 
 
 def _hours(e: Incident) -> int:
     return int((e.window.end - e.window.start).total_seconds() // 3600)
 
 
-def assign(events: list[Incident], incidents: list[dict]) -> dict[str, list[dict]]:
-    """Incidents each event matches: those naming one of its entities if any, else those sharing its account
-    and region (so an event on one incident is not also credited to another that overlaps it in time)."""
-    out = {}
-    for e in events:
-        named = [i for i in incidents if matches(e, i, by_entity=True)]
-        out[e.id] = named or [i for i in incidents if matches(e, i, by_entity=False)]
-    return out
+def classify(e: Incident, incidents: list[dict], labels: dict) -> tuple[str, list[dict]]:
+    """What an event was: ``credited`` (with the unplanned incidents it detects) or the kind of false alert."""
+    unplanned = [i for i in incidents if not i["planned"]]
+    hits = [i for i in unplanned if credited(e, i)]
+    if hits:
+        return "credited", hits
+    near = [i for i in incidents if _overlaps(e, pd.Timestamp(i["start"]), pd.Timestamp(i["end"]))]
+    if _on_planned_work(e, near, labels.get("planned_activities", [])):
+        return "planned", []
+    if any(_names_resource(e, i["resources"]) for i in near if not i["planned"]):
+        return "started_before", []
+    if any(_same_place(e, i["accounts"], i["regions"]) for i in near if not i["planned"]):
+        return "matched_by_place", []
+    if any(_overlaps(e, pd.Timestamp(b["start"]), pd.Timestamp(b["end"]), 0) for b in labels.get("benign_events", [])):
+        return "benign", []
+    return "unlabelled", []
 
 
 def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timestamp, scored_to: pd.Timestamp) -> dict:
@@ -58,19 +89,14 @@ def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timest
     incidents = [i for i in labels["incidents"] if scored_from <= pd.Timestamp(i["start"]) < scored_to]
     unplanned = [i for i in incidents if not i["planned"]]
     planned = [i for i in incidents if i["planned"]]
-    matched_events: set[str] = set()
-    planned_alerts = 0
+    verdicts = {e.id: classify(e, incidents, labels) for e in events}
+    matched_events = {eid for eid, (kind, _) in verdicts.items() if kind == "credited"}
+    counts = {k: sum(v[0] == k for v in verdicts.values()) for k in FALSE_ALERT_KINDS}
     per_incident = []
-    assigned = assign(events, incidents)
-    for inc in incidents:
+    for inc in unplanned:
         hits = sorted(
-            (e for e in events if any(i["id"] == inc["id"] for i in assigned[e.id])), key=lambda e: e.window.start
+            (e for e in events if any(i["id"] == inc["id"] for i in verdicts[e.id][1])), key=lambda e: e.window.start
         )
-        if inc["planned"]:
-            planned_alerts += len(hits)
-            continue
-        for e in hits:
-            matched_events.add(e.id)
         ttd = None
         if hits:
             first = min(pd.Timestamp(e.window.detected_at) for e in hits)
@@ -118,7 +144,12 @@ def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timest
         "events": len(events),
         "false_alerts": len(false_events),
         "false_alerts_per_account_week": len(false_events) / (accounts * weeks),
-        "planned_alerts": planned_alerts,
+        "planned_alerts": counts["planned"],
+        "started_before": counts["started_before"],
+        "matched_by_place": counts["matched_by_place"],
+        "benign_alerts": counts["benign"],
+        "unlabelled_alerts": counts["unlabelled"],
+        "grace_hours": GRACE_HOURS,
         "planned_incidents": len(planned),
         "median_ttd_hours_step": med("step"),
         "median_ttd_hours_ramp": med("ramp"),
@@ -137,6 +168,7 @@ def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timest
         "false_alert_events": [
             {
                 "id": e.id,
+                "verdict": verdicts[e.id][0],
                 "account": e.account,
                 "region": e.region,
                 "start": e.window.start.isoformat(),
@@ -163,6 +195,10 @@ def mean_over_runs(runs: list[dict]) -> dict:
         "dollars_total_usd",
         "planned_alerts",
         "false_alerts",
+        "started_before",
+        "matched_by_place",
+        "benign_alerts",
+        "unlabelled_alerts",
     ]
     out: dict = {}
     for k in keys:
@@ -180,6 +216,7 @@ def mean_over_runs(runs: list[dict]) -> dict:
             "median_ttd_hours": float(np.median(ttd)) if ttd else None,
         }
     out["seeds"] = len(runs)
+    out["grace_hours"] = GRACE_HOURS
     return out
 
 
@@ -234,7 +271,9 @@ def evaluation_headline(result: dict) -> str:
     return (
         f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  F1 {result['f1']:.3f}  "
         f"false alerts/account-week {result['false_alerts_per_account_week']:.2f}  "
-        f"planned alerts {result['planned_alerts']:.0f}  median TTD step {result['median_ttd_hours_step']} h, "
+        f"planned alerts {result['planned_alerts']:.0f}  on benign events {result['benign_alerts']:.0f}  "
+        f"place-only {result['matched_by_place']:.0f}  started before {result['started_before']:.0f}  "
+        f"median TTD step {result['median_ttd_hours_step']} h, "
         f"ramp {result['median_ttd_hours_ramp']} h  dollars caught ${result['dollars_caught_usd']:,.2f} of "
         f"${result['dollars_total_usd']:,.2f}"
     )

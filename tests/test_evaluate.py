@@ -1,0 +1,75 @@
+"""Evaluation that cannot flatter: an event is credited only when it overlaps a labelled incident, starts no
+earlier, and names one of its resources; every other event is a false alert, reported by what it was."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+
+from egress_optimizer.contracts.incident import Window
+from egress_optimizer.detection.evaluate import GRACE_HOURS, classify, evaluate_events
+from tests.test_incident_contract import T0, _incident
+
+NAT = "arn:aws:ec2:us-east-1:111122223333:natgateway/nat-00000000000000000"  # the fixture's first entity
+INCIDENT = {
+    "id": "inc-001", "kind": "nat_s3", "shape": "step", "planned": False,
+    "start": (T0).isoformat(), "end": (T0 + timedelta(hours=4)).isoformat(),
+    "accounts": ["111122223333"], "regions": ["us-east-1"], "resources": ["nat-00000000000000000"],
+    "dollar_impact_usd": 10.0,
+}  # fmt: skip
+
+
+def _event(start_offset_h: int, resource: str | None = NAT, event_id: str = "evt-1", hours: int = 3):
+    e = _incident(1)
+    start = T0 + timedelta(hours=start_offset_h)
+    window = Window(start=start, end=start + timedelta(hours=hours), detected_at=start + timedelta(hours=1))
+    entities = [x.model_copy(update={"id": resource}) for x in e.entities] if resource else e.entities[:0]
+    if not entities:  # an event always names something: here a resource of no incident
+        entities = [e.entities[0].model_copy(update={"id": "arn:aws:ec2:us-east-1:111122223333:instance/i-other"})]
+    return e.model_copy(update={"id": event_id, "window": window, "entities": entities})
+
+
+def _labels(**extra) -> dict:
+    return {"incidents": [INCIDENT], "estate": {"accounts": {"111122223333": {}}}, **extra}
+
+
+WINDOW = (T0 - timedelta(days=1), T0 + timedelta(days=1))
+
+
+def test_an_event_naming_the_resource_within_the_window_is_credited_with_its_time_to_detect():
+    result = evaluate_events([_event(1)], _labels(), *map(pd.Timestamp, WINDOW))
+    assert result["recall"] == 1.0 and result["precision"] == 1.0 and result["false_alerts"] == 0
+    assert result["incidents"][0]["ttd_hours"] == 2.0  # detected at the end of the incident's second hour
+
+
+def test_an_event_that_starts_before_its_incident_is_not_a_detection():
+    result = evaluate_events([_event(-2)], _labels(), *map(pd.Timestamp, WINDOW))
+    assert result["recall"] == 0.0 and result["precision"] == 0.0
+    assert result["started_before"] == 1 and result["false_alerts"] == 1
+
+
+def test_a_place_only_match_is_reported_apart_and_not_credited():
+    result = evaluate_events([_event(1, resource=None)], _labels(), *map(pd.Timestamp, WINDOW))
+    assert result["recall"] == 0.0 and result["matched_by_place"] == 1
+    assert result["false_alert_events"][0]["verdict"] == "matched_by_place"
+
+
+def test_grace_after_the_end_and_no_further():
+    inside = _event(4 + GRACE_HOURS - 1, event_id="evt-in")
+    outside = _event(4 + GRACE_HOURS, event_id="evt-out")
+    assert classify(inside, [INCIDENT], _labels())[0] == "credited"
+    assert classify(outside, [INCIDENT], _labels())[0] != "credited"
+
+
+def test_benign_and_planned_alerts_are_counted_apart():
+    far = 48  # hours after the incident: nothing labelled overlaps but what each test adds
+    benign = {"kind": "backfill", "start": (T0 + timedelta(hours=far)).isoformat(),
+              "end": (T0 + timedelta(hours=far + 3)).isoformat()}  # fmt: skip
+    planned = {"id": "plan-1", "accounts": ["111122223333"], "start": (T0 + timedelta(hours=far + 10)).isoformat(),
+               "end": (T0 + timedelta(hours=far + 14)).isoformat()}  # fmt: skip
+    events = [_event(far + 1, event_id="evt-benign"), _event(far + 11, event_id="evt-planned")]
+    labels = _labels(benign_events=[benign], planned_activities=[planned])
+    result = evaluate_events(events, labels, pd.Timestamp(T0 - timedelta(days=1)), pd.Timestamp(T0 + timedelta(days=4)))
+    assert result["benign_alerts"] == 1 and result["planned_alerts"] == 1 and result["unlabelled_alerts"] == 0
+    assert result["false_alerts"] == 2 and result["recall"] == 0.0
