@@ -1,8 +1,8 @@
-"""Damaged objects give up only what is damaged: every real VPC flow log sample (and, cut short, every S3 access
-and CloudFront sample), with one of its records damaged
+"""Damaged objects give up only what is damaged. Every real VPC flow log sample, with one of its records damaged
 the ways storage and transfer damage text (a flipped byte, a NUL, a cut or reversed line, a field dropped or
 added) or its gzip stream cut short, yields every other record and quarantines the damaged one with its line
-number and reason; an object is refused whole only when no line of it is a record; nothing prints a traceback.
+number and reason; so does every S3 access and CloudFront sample cut short. An object is refused whole only when
+no line of it is a record; nothing prints a traceback.
 
 The oracle is the undamaged sample: its own record count, and the line the test damaged."""
 
