@@ -21,6 +21,51 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 GIB = 1024**3
+
+# ---- AWS list prices, transcribed here from AWS's public pricing pages (not from the library's price table),
+# so a misreading of AWS billing cannot hide on both sides. Tiers: (cumulative GB per month up to which the rate
+# applies, USD per GB); None is "everything above".
+# EC2 data transfer out to the internet, US East/West and EU (Ireland), per region and month:
+INTERNET_TIERS_US_EU = [(10 * 1024, 0.09), (50 * 1024, 0.085), (150 * 1024, 0.07), (None, 0.05)]
+# The first 100 GB a month of data transfer out to the internet are free, aggregated across services and regions.
+INTERNET_FREE_GB = 100.0
+# NAT gateway data processing, per GB, by region.
+NAT_PROCESSING_PER_GB = {"us-east-1": 0.045, "us-west-2": 0.045, "eu-west-1": 0.048}
+# Data transfer between availability zones of a region: per GB in each direction.
+INTER_AZ_PER_GB_EACH_WAY = 0.01
+# Data transfer out from these regions to another AWS region, per GB (by the sending region).
+INTER_REGION_OUT_PER_GB = {"us-east-1": 0.02, "us-west-2": 0.02, "eu-west-1": 0.02}
+# CloudFront data transfer out to the internet, by the geography of the edge; the first 1 TB a month is free.
+CLOUDFRONT_FREE_GB = 1024.0
+_CF_BOUNDS = [10 * 1024, 50 * 1024, 150 * 1024, 500 * 1024, 1024 * 1024, 5 * 1024 * 1024, None]
+_CF_RATES = {
+    "US": [0.085, 0.080, 0.060, 0.040, 0.030, 0.025, 0.020],
+    "CA": [0.085, 0.080, 0.060, 0.040, 0.030, 0.025, 0.020],
+    "EU": [0.085, 0.080, 0.060, 0.040, 0.030, 0.025, 0.020],
+    "ZA": [0.110, 0.105, 0.090, 0.080, 0.070, 0.065, 0.060],
+    "ME": [0.110, 0.105, 0.090, 0.080, 0.070, 0.065, 0.060],
+    "SA": [0.110, 0.105, 0.090, 0.080, 0.070, 0.065, 0.060],
+    "JP": [0.114, 0.089, 0.086, 0.084, 0.080, 0.070, 0.060],
+    "AU": [0.114, 0.098, 0.094, 0.092, 0.090, 0.085, 0.080],
+    "AP": [0.120, 0.100, 0.080, 0.070, 0.065, 0.060, 0.050],
+    "IN": [0.109, 0.085, 0.082, 0.080, 0.078, 0.075, 0.070],
+}
+CLOUDFRONT_TIERS = {geo: list(zip(_CF_BOUNDS, rates, strict=True)) for geo, rates in _CF_RATES.items()}
+
+
+def tiered_usd(gb: float, tiers: list[tuple[float | None, float]]) -> float:
+    """Dollars for ``gb`` in one month through cumulative tiers."""
+    usd, below = 0.0, 0.0
+    for upper, rate in tiers:
+        top = gb if upper is None else min(gb, upper)
+        if top > below:
+            usd += (top - below) * rate
+        if upper is None or gb <= upper:
+            break
+        below = upper
+    return usd
+
+
 S3_LINE = re.compile(r'"(?:[^"\\]|\\.)*"|\[[^\]]*\]|\S+')
 
 

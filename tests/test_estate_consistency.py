@@ -1,6 +1,8 @@
 """The CUR's data-transfer line items equal the bytes in the logs times list prices, within 1%.
 
-Everything on the log side is computed by ``estate_oracle`` from the raw files and the inventory.
+Everything on the log side is computed by ``estate_oracle`` from the raw files and the inventory, and the
+dollars from AWS's list prices as the oracle transcribes them: nothing here imports the library's pricing,
+usage-type or attribution code (``test_the_oracle_stands_apart`` checks it).
 """
 
 from __future__ import annotations
@@ -10,9 +12,18 @@ import pandas as pd
 import pytest
 
 from egress_optimizer.cloudfront_edges import geography
-from egress_optimizer.pricing import load_catalog
-from egress_optimizer.pricing.tiers import tiered_cost
-from tests.estate_oracle import GIB, EstateReader
+from tests.estate_oracle import (
+    CLOUDFRONT_FREE_GB,
+    CLOUDFRONT_TIERS,
+    GIB,
+    INTER_AZ_PER_GB_EACH_WAY,
+    INTER_REGION_OUT_PER_GB,
+    INTERNET_FREE_GB,
+    INTERNET_TIERS_US_EU,
+    NAT_PROCESSING_PER_GB,
+    EstateReader,
+    tiered_usd,
+)
 
 TOL = 0.01
 
@@ -57,11 +68,10 @@ def test_nat_gateway_processed_bytes(est):
     gb = processed.bytes.sum() / GIB
     cur = _cur(est, r"NatGateway-Bytes$")
     _close(gb, cur.line_item_usage_amount.sum())
-    cat = load_catalog()
     log_dollars = sum(
         processed[processed.interface_id.map(nat.set_index("interface_id").region) == r].bytes.sum()
         / GIB
-        * cat.nat_per_gb(r)
+        * NAT_PROCESSING_PER_GB[r]
         for r in nat.region.unique()
     )
     _close(log_dollars, cur.line_item_unblended_cost.sum())
@@ -80,7 +90,7 @@ def test_inter_az_regional_bytes_both_directions(est):
     gb = f[cross].bytes.sum() / GIB
     cur = _cur(est, r"DataTransfer-Regional-Bytes$")
     _close(gb, cur.line_item_usage_amount.sum())
-    _close(gb * load_catalog().inter_az_each_direction, cur.line_item_unblended_cost.sum())
+    _close(gb * INTER_AZ_PER_GB_EACH_WAY, cur.line_item_unblended_cost.sum())
 
 
 def test_inter_region_out(est):
@@ -94,10 +104,8 @@ def test_inter_region_out(est):
     gb = f[sel].bytes.sum() / GIB
     cur = _cur(est, r"^[A-Z0-9]+-[A-Z0-9]+-AWS-Out-Bytes$", ("AmazonEC2",))
     _close(gb, cur.line_item_usage_amount.sum())
-    cat = load_catalog()
     regions = [s["region"] for s in src[sel]]
-    dsts = [d["region"] for d in dst[sel]]
-    dollars = sum(b / GIB * cat.inter_region(r, d) for b, r, d in zip(f[sel].bytes, regions, dsts, strict=True))
+    dollars = sum(b / GIB * INTER_REGION_OUT_PER_GB[r] for b, r in zip(f[sel].bytes, regions, strict=True))
     _close(dollars, cur.line_item_unblended_cost.sum())
 
 
@@ -122,26 +130,38 @@ def test_cloudfront_by_geography_and_internet_dollars(est):
     for g, gb in by_geo.items():
         _close(gb, cur_by_geo[g])
     # Dollars through the tiers: one month, so per-geography totals decide the tiered cost.
-    cat = load_catalog()
     total = by_geo.sum()
-    free_share = min(total, cat.cloudfront_free_gb) / total
-    dollars = sum(tiered_cost(gb * (1 - free_share), cat.cloudfront_tiers(g)) for g, gb in by_geo.items())
+    free_share = min(total, CLOUDFRONT_FREE_GB) / total
+    dollars = sum(tiered_usd(gb * (1 - free_share), CLOUDFRONT_TIERS[g]) for g, gb in by_geo.items())
     _close(dollars, cur.line_item_unblended_cost.sum())
 
 
 def test_internet_dollars_with_free_tier_and_tiers(est):
     """All internet egress (EC2, ELB, NAT, S3) shares one monthly meter per region and one free allowance."""
     cur = _cur(est, r"(?:^|-)DataTransfer-Out-Bytes$", ("AmazonEC2", "AWSELB", "AmazonS3"))
-    cat = load_catalog()
     gb_by_region = cur.groupby("product_region_code").line_item_usage_amount.sum()
-    # The regions in the estate share one tier table, so the free allowance's placement cannot change the total.
-    assert len({tuple(cat.internet_egress_tiers(r)) for r in gb_by_region.index}) == 1
+    # The estate's regions (US and EU) share one tier table, so where the free allowance lands cannot change the total.
+    assert set(gb_by_region.index) <= {"us-east-1", "us-west-2", "eu-west-1"}
     total = gb_by_region.sum()
-    free_left = cat.internet_free_gb
+    free_left = INTERNET_FREE_GB
     dollars = 0.0
-    for region, gb in gb_by_region.items():
+    for gb in gb_by_region:
         free = min(free_left, gb)
         free_left -= free
-        dollars += tiered_cost(gb - free, cat.internet_egress_tiers(region))
-    assert total > cat.internet_free_gb
+        dollars += tiered_usd(gb - free, INTERNET_TIERS_US_EU)
+    assert total > INTERNET_FREE_GB
     _close(dollars, cur.line_item_unblended_cost.sum())
+
+
+def test_the_oracle_stands_apart():
+    """The bill oracle shares no code with what it checks: no import of pricing, usage types or attribution."""
+    import ast
+    from pathlib import Path
+
+    forbidden = ("egress_optimizer.pricing", "egress_optimizer.usage_types", "egress_optimizer.attribution")
+    here = Path(__file__).resolve().parent
+    for path in (here / "test_estate_consistency.py", here / "estate_oracle.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            assert not any(n.startswith(forbidden) for n in names), (path.name, names)
