@@ -259,12 +259,17 @@ class Lake:
         """Whether the table has any data file."""
         return bool(self._files(_name(table)))
 
-    def dataset(self, table: Table | str, days: Iterable[str] | None = None) -> ds.Dataset:
-        """The table as a dataset (only ``days``' partitions when given); partition values are read as
-        strings (account ids keep leading zeros)."""
+    def dataset(
+        self, table: Table | str, days: Iterable[str] | None = None, hours_of_day: Iterable[int] | None = None
+    ) -> ds.Dataset:
+        """The table as a dataset (only ``days``' partitions when given, and of an hourly table only the ``hNN``
+        files of ``hours_of_day``); partition values are read as strings (account ids keep leading zeros)."""
         name = _name(table)
         _check_name(name)
         files = self.files(name, days)
+        if hours_of_day is not None:
+            names = {f"h{h:02d}.parquet" for h in hours_of_day}
+            files = [f for f in files if f.rsplit("/", 1)[-1] in names]
         if isinstance(table, Table):
             keys = list(table.partition_by)
         elif files:
@@ -477,17 +482,7 @@ class Lake:
     ) -> pa.Table:
         """A derived table's rows (logical columns) whose time column falls in [start, end); with
         ``hours_of_day``, only those hours of each day (of an hourly table: only their ``hNN`` files are read)."""
-        dataset = self.dataset(table, days_between(start, end))
-        if hours_of_day is not None:
-            names = {f"h{h:02d}.parquet" for h in hours_of_day}
-            dataset = ds.dataset(
-                [f for f in dataset.files if f.rsplit("/", 1)[-1] in names],
-                schema=dataset.schema,
-                filesystem=self.fs,
-                format="parquet",
-                partitioning=ds.partitioning(pa.schema([(k, pa.string()) for k in table.partition_by]), flavor="hive"),
-                partition_base_dir=self.path(table.name),
-            )
+        dataset = self.dataset(table, days_between(start, end), hours_of_day)
         if not dataset.files:
             return table.schema.empty_table() if columns is None else table.schema.empty_table().select(columns)
         stored = None if columns is None else table.stored_names(columns)
@@ -504,11 +499,15 @@ def days_between(start: datetime, end: datetime) -> list[str]:
     return [d.strftime("%Y-%m-%d") for d in pd.date_range(lo, hi, freq="D")]
 
 
-def _within(column: str, start: datetime, end: datetime) -> ds.Expression:
+def utc_scalar(t: datetime) -> pa.Scalar:
+    """An instant as the Arrow scalar the lake's time columns compare with (microseconds, UTC)."""
     import pandas as pd
 
-    lo, hi = (pa.scalar(pd.Timestamp(t).to_pydatetime(), pa.timestamp("us", tz="UTC")) for t in (start, end))
-    return (ds.field(column) >= lo) & (ds.field(column) < hi)
+    return pa.scalar(pd.Timestamp(t).to_pydatetime(), pa.timestamp("us", tz="UTC"))
+
+
+def _within(column: str, start: datetime, end: datetime) -> ds.Expression:
+    return (ds.field(column) >= utc_scalar(start)) & (ds.field(column) < utc_scalar(end))
 
 
 def _split_hours(rows: pa.Table, column: str):

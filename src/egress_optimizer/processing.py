@@ -18,6 +18,7 @@ import pyarrow.fs as pafs
 
 from egress_optimizer import changes
 from egress_optimizer.attribution.attribute_runs import CONSUMER as ATTRIBUTE
+from egress_optimizer.attribution.attribute_runs import inputs_stale
 from egress_optimizer.attribution.engines import LOG_INPUTS
 from egress_optimizer.attribution.feature_runs import CUR_ROLL_UP, FEATURES
 from egress_optimizer.attribution.inputs import AttributionInputs
@@ -64,8 +65,7 @@ class Backlog:
 
 def backlog(lake: Lake, inputs: AttributionInputs) -> Backlog:
     """The work waiting for the attribute and features stages (see the module docstring)."""
-    state = f"{changes.STATE_DIR}/{ATTRIBUTE}/inputs.json"
-    rebuild = not lake.exists(state) or lake.read_json(state).get("fingerprint") != inputs.fingerprint
+    rebuild = inputs_stale(lake, inputs.fingerprint)
     hours, size = 0, 0
     for table in LOG_INPUTS:
         if rebuild:

@@ -25,6 +25,7 @@ from egress_optimizer.lake import Lake
 from egress_optimizer.tables import ATTRIBUTED, TIER_METER
 
 CONSUMER = "attribute"
+INPUTS_STATE = f"{changes.STATE_DIR}/{CONSUMER}/inputs.json"  # the fingerprint of the inputs attributed with
 HOUR = pd.Timedelta(hours=1)
 DAY = pd.Timedelta(days=1)
 
@@ -56,8 +57,7 @@ def attribute_lake(
     are worked on (this process by default, or Spark)."""
     pending = {t: changes.pending(lake, CONSUMER, t) for t in LOG_INPUTS}
     fingerprint = inputs.fingerprint
-    state = f"{changes.STATE_DIR}/{CONSUMER}/inputs.json"
-    stale = not lake.exists(state) or lake.read_json(state).get("fingerprint") != fingerprint
+    stale = inputs_stale(lake, fingerprint)
     run = AttributionRun(rebuild=rebuild or stale)
     if run.rebuild:
         for table in (ATTRIBUTED, TIER_METER):
@@ -69,8 +69,13 @@ def attribute_lake(
     for table, p in pending.items():
         changes.acknowledge(lake, CONSUMER, table, p)
     if stale:
-        lake.write_json(state, {"fingerprint": fingerprint})
+        lake.write_json(INPUTS_STATE, {"fingerprint": fingerprint})
     return run
+
+
+def inputs_stale(lake: Lake, fingerprint: str) -> bool:
+    """Whether ``attributed`` was built from other attribution inputs (or never built): a rebuild is due."""
+    return not lake.exists(INPUTS_STATE) or lake.read_json(INPUTS_STATE).get("fingerprint") != fingerprint
 
 
 def _process(

@@ -20,7 +20,7 @@ from egress_optimizer.attribution.attribute_logs import attribute_logs
 from egress_optimizer.attribution.features import build_features
 from egress_optimizer.attribution.inputs import AttributionInputs
 from egress_optimizer.attribution.pricing_sql import price_rows
-from egress_optimizer.lake import Lake
+from egress_optimizer.lake import Lake, utc_scalar
 from egress_optimizer.pricing import PriceCatalog
 from egress_optimizer.tables import ATTRIBUTED, CLOUDFRONT, EGRESS_HOURLY, FIRST_SEEN, S3_ACCESS, VPC_FLOW, Table
 
@@ -107,7 +107,3 @@ def as_table(rows: pd.DataFrame, table: Table) -> pa.Table:
 
 def hour_range(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
     return list(pd.date_range(start, end - pd.Timedelta(hours=1), freq="h"))
-
-
-def utc_scalar(t: pd.Timestamp) -> pa.Scalar:
-    return pa.scalar(t.to_pydatetime(), pa.timestamp("us", tz="UTC"))

@@ -21,7 +21,7 @@ from egress_optimizer.attribution.engines import LOG_INPUTS, LOOK_BACK, hour_ran
 from egress_optimizer.attribution.features import FEATURES_SQL, NEW_FIRST_SEEN_SQL
 from egress_optimizer.attribution.inputs import AttributionInputs
 from egress_optimizer.attribution.pricing_sql import METER_SQL, PRICE_SQL, price_keys_of, price_tables
-from egress_optimizer.lake import Lake
+from egress_optimizer.lake import Lake, days_between
 from egress_optimizer.pricing import PriceCatalog
 from egress_optimizer.tables import ATTRIBUTED, EGRESS_HOURLY, FIRST_SEEN, TIER_METER, Table
 
@@ -64,8 +64,7 @@ class SparkEngine:
         """A derived table's rows (logical columns) whose time column falls in [start, end)."""
         from pyspark.sql import functions as F
 
-        days = sorted({d.strftime("%Y-%m-%d") for d in pd.date_range(start.floor("D"), (end - HOUR).floor("D"))})
-        files = lake.files(table, days)
+        files = lake.files(table, days_between(start, end))
         if not files:
             return self.spark.createDataFrame([], ddl(table.schema))
         df = self.spark.read.option("basePath", lake.uri(table.name)).parquet(*[_uri(lake, f) for f in files])

@@ -26,7 +26,7 @@ from egress_optimizer.detection.scoring import score
 from egress_optimizer.detection.signals import SIGNALS
 from egress_optimizer.detection.training import fit_detector
 from egress_optimizer.errors import InputError
-from egress_optimizer.lake import Lake, days_between
+from egress_optimizer.lake import Lake, days_between, utc_scalar
 from egress_optimizer.tables import ANOMALIES, EGRESS_HOURLY, INCIDENTS
 
 STATE = "detection/state.json"
@@ -125,12 +125,11 @@ def detect(
     scored_hours = panel.hours[cols]
     n_anom, recent, withdrawn = 0, [], []
     if len(scored_hours):
-        recent = [to_incident(e) for e in events if pd.Timestamp(e.end) > scored_hours[0]]
+        reaching = [e for e in events if pd.Timestamp(e.end) > scored_hours[0]]
+        recent = [to_incident(e) for e in reaching]
         withdrawn = _clear_scored(lake, scored_hours[0], scored_hours[-1], {i.id for i in recent})
         n_anom = _write_anomalies(lake, panel, out, cols, events, meta["version"])
-        _link_earlier_anomalies(
-            lake, [e for e in events if pd.Timestamp(e.end) > scored_hours[0]], withdrawn, scored_hours[0]
-        )
+        _link_earlier_anomalies(lake, reaching, withdrawn, scored_hours[0])
         _write_incidents(lake, recent)
         state.update(last_scored_hour=scored_hours[-1].isoformat(), model_version=meta["version"])
         lake.write_json(STATE, state)
@@ -151,7 +150,7 @@ def _clear_scored(lake: Lake, first: pd.Timestamp, last: pd.Timestamp, kept: set
     removed that scoring no longer finds."""
     import pyarrow.compute as pc
 
-    at = pa.scalar(first.to_pydatetime(), pa.timestamp("us", tz="UTC"))
+    at = utc_scalar(first)
     lake.drop_rows(ANOMALIES, days_between(first, last + HOUR), lambda t: pc.greater_equal(t["hour"], at), WRITER_ID)
     gone = lake.drop_rows(
         INCIDENTS, days_between(first - INCIDENT_REACH, last + HOUR), lambda t: pc.greater(t["end"], at), WRITER_ID
@@ -167,7 +166,7 @@ def _undelivered(lake: Lake, state: dict) -> list[Incident]:
         return []
     last = pd.Timestamp(state["last_scored_hour"])
     horizon = last - UNDELIVERED_FOR
-    at = pa.scalar(horizon.to_pydatetime(), pa.timestamp("us", tz="UTC"))
+    at = utc_scalar(horizon)
     rows = lake.read_hours(INCIDENTS, horizon - INCIDENT_REACH, last + HOUR, columns=["id", "end", "incident"])
     rows = rows.filter(pc.greater(rows["end"], at))
     emitted = set(state.get("emitted", {}))
