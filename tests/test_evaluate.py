@@ -73,3 +73,27 @@ def test_benign_and_planned_alerts_are_counted_apart():
     result = evaluate_events(events, labels, pd.Timestamp(T0 - timedelta(days=1)), pd.Timestamp(T0 + timedelta(days=4)))
     assert result["benign_alerts"] == 1 and result["planned_alerts"] == 1 and result["unlabelled_alerts"] == 0
     assert result["false_alerts"] == 2 and result["recall"] == 0.0
+
+
+def test_a_benign_event_covers_only_the_resources_it_lifts():
+    far = 48
+    burst = {"kind": "batch_job", "start": (T0 + timedelta(hours=far)).isoformat(),
+             "end": (T0 + timedelta(hours=far + 3)).isoformat(), "resources": ["i-0batch"]}  # fmt: skip
+    labels = _labels(benign_events=[burst])
+    on_it = _event(far + 1, resource="arn:aws:ec2:us-east-1:111122223333:instance/i-0batch", event_id="evt-on")
+    elsewhere = _event(far + 1, event_id="evt-elsewhere")  # the same hours, another resource
+    assert classify(on_it, [INCIDENT], labels)[0] == "benign"
+    assert classify(elsewhere, [INCIDENT], labels)[0] == "unlabelled"
+
+
+def test_a_run_rate_change_is_reported_once_and_its_repeats_are_false_alerts():
+    far = 48
+    shift = {"kind": "customer_onboarded", "start": (T0 + timedelta(hours=far)).isoformat(),
+             "end": (T0 + timedelta(hours=far + 96)).isoformat(), "resources": ["nat-00000000000000000"]}  # fmt: skip
+    events = [_event(far + 2, event_id="evt-first"), _event(far + 30, event_id="evt-again"),
+              _event(far + 60, event_id="evt-third")]  # fmt: skip
+    window = (pd.Timestamp(T0 - timedelta(days=1)), pd.Timestamp(T0 + timedelta(days=8)))
+    result = evaluate_events(events, _labels(run_rate_changes=[shift]), *window)
+    assert result["run_rate_reports"] == 1 and result["run_rate_repeats"] == 2
+    assert result["false_alerts"] == 2 and result["precision"] == 0.0  # the first report is neither credit nor false
+    assert {e["id"] for e in result["false_alert_events"]} == {"evt-again", "evt-third"}

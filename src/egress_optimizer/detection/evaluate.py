@@ -8,7 +8,10 @@ at least one of the incident's resources. Every other event is a false alert, an
 - ``started_before``: it names an incident's resource but began before the incident (it was about something
   already going on, so it is not a detection);
 - ``matched_by_place``: same account, region and time as an incident but none of its resources;
-- ``benign_alerts``: during a labelled benign event (a release, a backfill);
+- ``run_rate_repeats``: on a labelled run-rate change (a lasting, legitimate level shift), after the first event
+  on it; that first one is ``run_rate_reports``, what a user wants once, and is neither credited nor false;
+- ``benign_alerts``: during a labelled benign event (a release, a batch job, a crawler) and naming one of its
+  resources (labels without resources: its time alone);
 - the rest, on nothing labelled.
 Metrics: recall (unplanned incidents credited / unplanned incidents), precision (credited events / events),
 time to detect (hours from the incident's start to the earliest ``detected_at`` of its credited events; an
@@ -27,7 +30,7 @@ from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.detection.events import entity_matches
 
 GRACE_HOURS = 6
-FALSE_ALERT_KINDS = ("planned", "started_before", "matched_by_place", "benign", "unlabelled")
+FALSE_ALERT_KINDS = ("planned", "started_before", "matched_by_place", "run_rate_repeat", "benign", "unlabelled")
 
 
 def _overlaps(e: Incident, start: pd.Timestamp, end: pd.Timestamp, grace: int = GRACE_HOURS) -> bool:
@@ -79,9 +82,31 @@ def classify(e: Incident, incidents: list[dict], labels: dict) -> tuple[str, lis
         return "started_before", []
     if any(_same_place(e, i["accounts"], i["regions"]) for i in near if not i["planned"]):
         return "matched_by_place", []
-    if any(_overlaps(e, pd.Timestamp(b["start"]), pd.Timestamp(b["end"]), 0) for b in labels.get("benign_events", [])):
+    shifts = [c for c in labels.get("run_rate_changes", []) if _on_change(e, c)]
+    if shifts:
+        return "run_rate", shifts
+    if any(_on_change(e, b) for b in labels.get("benign_events", [])):
         return "benign", []
     return "unlabelled", []
+
+
+def _on_change(e: Incident, change: dict) -> bool:
+    """During a labelled benign change and on one of its resources (or, for labels that name none, any)."""
+    if not _overlaps(e, pd.Timestamp(change["start"]), pd.Timestamp(change["end"]), 0):
+        return False
+    return _names_resource(e, change["resources"]) if change.get("resources") else True
+
+
+def _first_reports(events: list[Incident], verdicts: dict) -> None:
+    """The earliest event on each run-rate change reports it; later ones repeat it."""
+    seen: set[str] = set()
+    for e in sorted(events, key=lambda e: e.window.start):
+        kind, changes = verdicts[e.id]
+        if kind != "run_rate":
+            continue
+        keys = {f"{c['kind']}@{c['start']}" for c in changes}
+        verdicts[e.id] = ("run_rate_repeat" if keys <= seen else "run_rate_report", [])
+        seen |= keys
 
 
 def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timestamp, scored_to: pd.Timestamp) -> dict:
@@ -90,7 +115,8 @@ def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timest
     unplanned = [i for i in incidents if not i["planned"]]
     planned = [i for i in incidents if i["planned"]]
     verdicts = {e.id: classify(e, incidents, labels) for e in events}
-    matched_events = {eid for eid, (kind, _) in verdicts.items() if kind == "credited"}
+    _first_reports(events, verdicts)
+    matched_events = {eid for eid, (kind, _) in verdicts.items() if kind in ("credited", "run_rate_report")}
     counts = {k: sum(v[0] == k for v in verdicts.values()) for k in FALSE_ALERT_KINDS}
     per_incident = []
     for inc in unplanned:
@@ -119,7 +145,9 @@ def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timest
     false_events = [e for e in events if e.id not in matched_events]
     tp = sum(p["detected"] for p in per_incident)
     recall = tp / len(unplanned) if unplanned else 1.0
-    precision = (len(events) - len(false_events)) / len(events) if events else 1.0
+    credited_events = sum(v[0] == "credited" for v in verdicts.values())
+    judged = credited_events + len(false_events)  # a run-rate change's first report is neither
+    precision = credited_events / judged if judged else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     accounts = max(1, len(labels.get("estate", {}).get("accounts", {})))
     weeks = max((scored_to - scored_from) / pd.Timedelta(days=7), 1 / 7)
@@ -148,6 +176,8 @@ def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timest
         "started_before": counts["started_before"],
         "matched_by_place": counts["matched_by_place"],
         "benign_alerts": counts["benign"],
+        "run_rate_reports": sum(v[0] == "run_rate_report" for v in verdicts.values()),
+        "run_rate_repeats": counts["run_rate_repeat"],
         "unlabelled_alerts": counts["unlabelled"],
         "grace_hours": GRACE_HOURS,
         "planned_incidents": len(planned),
@@ -198,6 +228,7 @@ def mean_over_runs(runs: list[dict]) -> dict:
         "started_before",
         "matched_by_place",
         "benign_alerts",
+        "run_rate_repeats",
         "unlabelled_alerts",
     ]
     out: dict = {}
@@ -273,6 +304,7 @@ def evaluation_headline(result: dict) -> str:
         f"false alerts/account-week {result['false_alerts_per_account_week']:.2f}  "
         f"planned alerts {result['planned_alerts']:.0f}  on benign events {result['benign_alerts']:.0f}  "
         f"place-only {result['matched_by_place']:.0f}  started before {result['started_before']:.0f}  "
+        f"run-rate repeats {result.get('run_rate_repeats') or 0:.0f}  "
         f"median TTD step {result['median_ttd_hours_step']} h, "
         f"ramp {result['median_ttd_hours_ramp']} h  dollars caught ${result['dollars_caught_usd']:,.2f} of "
         f"${result['dollars_total_usd']:,.2f}"
