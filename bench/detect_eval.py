@@ -2,7 +2,7 @@
 evaluated (train + score, unsupervised) per estate; prints per-seed and mean metrics by kind.
 
 Usage: python bench/detect_eval.py --work /tmp/ev [--seeds 1,2,3,4,5] [--scale small] [--days 14]
-       [--modes baseline,forest,ensemble] [--rebuild]
+       [--profile realistic|clean] [--modes baseline,forest,ensemble] [--rebuild]
 Estates are generated into WORK/s<seed>/raw (kept between runs) and lakes into WORK/s<seed>/lake.
 """
 
@@ -27,11 +27,11 @@ from egress_optimizer.estate.generate import generate
 from egress_optimizer.lake import MARKER, Lake
 
 
-def prepare(work: Path, seed: int, scale: str, days: int, rebuild: bool) -> Path:
+def prepare(work: Path, seed: int, scale: str, days: int, rebuild: bool, profile: str = "realistic") -> Path:
     raw, lake_dir = work / f"s{seed}" / "raw", work / f"s{seed}" / "lake"
     if not (raw / "labels.json").exists():
         raw.parent.mkdir(parents=True, exist_ok=True)
-        generate(raw, days=days, seed=seed, scale=scale)
+        generate(raw, days=days, seed=seed, scale=scale, profile=profile)
     if rebuild and lake_dir.exists():
         shutil.rmtree(lake_dir)
     if not (lake_dir / MARKER).exists() or rebuild:
@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--scale", default="small")
     ap.add_argument("--days", type=int, default=14)
     ap.add_argument("--modes", default="ensemble")
+    ap.add_argument("--profile", default="realistic", help="Generator profile: realistic (default) or clean.")
     ap.add_argument("--rebuild", action="store_true", help="Rebuild the lakes (after attribution changes).")
     ap.add_argument("--out", type=Path, help="Write the full JSON here.")
     args = ap.parse_args()
@@ -54,7 +55,7 @@ def main() -> None:
     for mode in args.modes.split(","):
         runs = []
         for seed in [int(s) for s in args.seeds.split(",")]:
-            d = prepare(args.work, seed, args.scale, args.days, args.rebuild)
+            d = prepare(args.work, seed, args.scale, args.days, args.rebuild, args.profile)
             labels = json.loads((d / "raw" / "labels.json").read_text())
             r = stages.evaluate(Lake.open(str(d / "lake"), create=False), labels, seeds=1, mode=mode)["runs"][0]
             r["estate_seed"] = seed
@@ -68,7 +69,7 @@ def main() -> None:
             )
         summary = mean_over_runs(runs)
         results[mode] = {"summary": summary, "runs": runs}
-        table = Table(title=f"{mode}: {args.scale}, {args.days} days, estate seeds {args.seeds}")
+        table = Table(title=f"{mode}: {args.scale} {args.profile}, {args.days} days, estate seeds {args.seeds}")
         for col in EVALUATION_COLUMNS:
             table.add_column(col, justify="left" if col == "kind" else "right")
         for row in evaluation_rows(summary):

@@ -102,7 +102,7 @@ def estate_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path
     from egress_optimizer.estate.generate import generate
 
     def build(out: Path) -> None:
-        generate(out / "estate", days=7, seed=11, scale="small")
+        generate(out / "estate", days=7, seed=11, scale="small", start="2026-10-01", profile="clean")
 
     return built_once(tmp_path_factory, worker_id, "estate", build) / "estate"
 

@@ -20,7 +20,9 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     totals = ingest["totals"]
     assert totals["objects_failed"] == 0 and totals["quarantined"] == 0
     assert totals["records_read"] == totals["parsed"] > 0
-    assert summary["stages"]["reconcile"]["unexplained_pct"] < 0.05  # the README: 0.0 % on the generated estate
+    reconciled = summary["stages"]["reconcile"]
+    assert reconciled["unexplained_no_reason_pct"] < 0.05  # the README: 0.0 % without a reason on the default
+    assert {g["kind"] for g in reconciled["coverage"]["enable_logging"] if g["explains_usd"]} == {"vpc", "bucket"}
     assert len(summary["stages"]["top_resources"]) == 5
     assert "more than" in summary["stages"]["detection"]["skipped"]  # three days are too few to train on
     assert json.loads((out / "demo-summary.json").read_text()) == summary

@@ -12,6 +12,7 @@ with an earlier timestamp than one it saw, is still picked up.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -111,3 +112,54 @@ def acknowledge(lake: Lake, consumer: str, table: Table, done: Changes) -> None:
 
 def has_state(lake: Lake, consumer: str, table: Table) -> bool:
     return lake.exists(_state_path(consumer, table))
+
+
+# ---- late deliveries ------------------------------------------------------------------------------------------
+# AWS puts the time of delivery in each log object's key: VPC flow logs ``..._20261001T0100Z_<hash>.log.gz``,
+# CloudFront ``<dist>.2026-10-01-01.<hash>.gz``, S3 server access logs ``2026-10-01-01-00-00-<16 chars>``.
+_KEY_HOURS = (
+    re.compile(r"_(\d{8})T(\d{2})\d{2}Z_"),
+    re.compile(r"\.(\d{4}-\d{2}-\d{2})-(\d{2})\.[0-9a-zA-Z]+\.gz$"),
+    re.compile(r"(?:^|/)(\d{4}-\d{2}-\d{2})-(\d{2})-\d{2}-\d{2}-[0-9A-Z]{16}$"),
+)
+LATE_DIR = "_deliveries/late"
+# Flow logs are delivered within about 10 minutes of their aggregation window, S3 and CloudFront logs usually
+# within an hour or two: an object whose newest record is more than 3 hours older than its delivery is late.
+LATE_AFTER_HOURS = 3
+
+
+def delivery_hour(key: str) -> pd.Timestamp | None:
+    """The UTC hour a log object's key names as its delivery time, or None for keys that name none."""
+    for pattern in _KEY_HOURS:
+        m = pattern.search(key)
+        if m:
+            day = m.group(1) if "-" in m.group(1) else f"{m.group(1)[:4]}-{m.group(1)[4:6]}-{m.group(1)[6:]}"
+            return pd.Timestamp(f"{day} {m.group(2)}:00", tz="UTC")
+    return None
+
+
+def record_delivery(lake: Lake, object_id: str, table: Table, key: str, newest: pd.Timestamp | None) -> None:
+    """Note an object delivered more than ``LATE_AFTER_HOURS`` after its newest record (or clear the note when
+    a re-delivery of the same object is on time): the hours it fills were incomplete until then."""
+    delivered = delivery_hour(key)
+    rel = f"{LATE_DIR}/{object_id}.json"
+    if delivered is None or newest is None:
+        return
+    lag = (delivered - pd.Timestamp(newest).floor("h")) / pd.Timedelta(hours=1)
+    if lag > LATE_AFTER_HOURS:
+        lake.write_json(
+            rel,
+            {
+                "table": table.name,
+                "key": key,
+                "delivered": delivered.isoformat(),
+                "newest_hour": pd.Timestamp(newest).floor("h").isoformat(),
+                "lag_hours": lag,
+            },
+        )
+
+
+def late_deliveries(lake: Lake) -> list[dict]:
+    """Every late delivery noted so far, oldest first."""
+    docs = [json.loads(text) for text in lake.documents(LATE_DIR).values()]
+    return sorted(docs, key=lambda d: (d["newest_hour"], d["key"]))

@@ -34,7 +34,7 @@ from egress_optimizer.ingest.pipeline import SOURCES, IngestReport, ObjectResult
 from egress_optimizer.lake import Lake
 from egress_optimizer.notify.eventbridge import Delivery, put_incidents
 from egress_optimizer.processing import Backlog, backlog
-from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY
+from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY, S3_ACCESS
 
 if TYPE_CHECKING:  # detection loads scikit-learn: only the stages that detect import it (a features run does not)
     from egress_optimizer.detection.detector import DetectorParams
@@ -154,8 +154,15 @@ def build_lake(lake: Lake, paths: list[str], inputs: AttributionInputs | None = 
 def reconcile(lake: Lake, inputs: AttributionInputs | None = None) -> Reconciliation:
     """Attributed against billed dollars per account, region, usage type and day (``attributed`` brought up
     to date first)."""
+    from egress_optimizer.attribution.log_coverage import LogCoverage
+    from egress_optimizer.attribution.reconcile import duplicated_deliveries
+    from egress_optimizer.changes import late_deliveries
+
+    inputs = inputs or attribution_inputs(lake)
     attribute(lake, inputs)
-    return reconcile_tables(lake.connect([ATTRIBUTED, CUR]))
+    con = lake.connect([ATTRIBUTED, CUR, S3_ACCESS])
+    deliveries = {"late": late_deliveries(lake), "duplicated": duplicated_deliveries(con)}
+    return reconcile_tables(con, LogCoverage.from_documents(inputs.inventory.documents), deliveries)
 
 
 def top_talkers(
@@ -288,7 +295,7 @@ def run_demo(
     out: Path,
     seed: int = 42,
     days: int = 14,
-    start: str = "2026-10-01",
+    start: str | None = None,
     generate_progress: Callable[[str, float], None] | None = None,
     ingest_progress: Callable[[ObjectResult, int, int], None] | None = None,
 ) -> DemoRun:

@@ -32,6 +32,11 @@ def _kind(n: dict) -> str:
     return "ec2" if n.get("Attachment", {}).get("InstanceId") else "other"
 
 
+def eni_resource(n: dict, region: str) -> tuple[str, str]:
+    """(resource id, ARN-or-id as the CUR names it) of the resource that owns an ENI (a describe response)."""
+    return _resource(n, _kind(n), region)
+
+
 def _resource(n: dict, kind: str, region: str) -> tuple[str, str]:
     """(resource id, ARN-or-id as the CUR names it) for an ENI's owning resource."""
     acct = n["OwnerId"]
@@ -67,6 +72,7 @@ class Inventory:
     # VPC CIDRs, route tables, VPN connections and TGW attachments (empty for snapshots without them)
     topology: Topology = field(default_factory=Topology)
     digest: str = ""  # of the snapshot's documents: attribution redone when the inventory changes
+    documents: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # the snapshot itself
 
     @classmethod
     def from_snapshot(cls, root: str | Path) -> Inventory:
@@ -177,6 +183,7 @@ class Inventory:
             payer,
             Topology.from_documents(files),
             _digest(files),
+            dict(files),
         )
 
 

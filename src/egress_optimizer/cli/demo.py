@@ -28,8 +28,11 @@ def demo_summary(run) -> dict:
             "ingest": {"totals": ingested["totals"], "by_source": ingested["by_source"]},
             "reconcile": {
                 "unexplained_pct": round(rec.unexplained_pct, 4),
+                "unexplained_no_reason_pct": round(rec.unexplained_no_reason_pct, 4),
                 "billed_usd": round(rec.billed_usd, 2),
                 "attributed_usd": round(rec.attributed_usd, 2),
+                "unexplained_by_reason": rec.to_json()["unexplained_by_reason"],
+                "coverage": rec.coverage,
             },
             "top_resources": run.top_resources.round({"gb": 3, "usd": 2}).to_dict("records"),
             "features": run.features,

@@ -28,14 +28,24 @@ def check_output_dir(out: Path) -> None:
         raise InputError(f"parent folder {str(parent)!r} does not exist")
 
 
-def run_generate(out: Path, days: int, seed: int, scale: str, start: str, show_progress: bool = True):
+def run_generate(
+    out: Path,
+    days: int,
+    seed: int,
+    scale: str,
+    start: str | None,
+    show_progress: bool = True,
+    profile: str = "realistic",
+):
     from egress_optimizer.estate.generate import generate, parse_start
+    from egress_optimizer.estate.profiles import profile as check_profile
 
     check_output_dir(out)
     try:
+        start = start or check_profile(profile).default_start
         parse_start(start)
         with stage_progress("generate", show_progress) as update:
-            return generate(out, days, seed, scale, start, progress=update)
+            return generate(out, days, seed, scale, start, progress=update, profile=profile)
     except ValueError as e:  # invalid date, days out of range
         raise InputError(str(e)) from None
 
@@ -77,11 +87,19 @@ def generate_cmd(
     days: int = typer.Option(14, "--days", min=1, max=366, help="Days of logs and billing."),
     seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives byte-identical output."),
     scale: Scale = typer.Option(Scale.small, "--scale", help="small (tests, demo), medium (a month), large (GBs)."),
-    start: str = typer.Option("2026-10-01", "--start", help="First day (UTC), YYYY-MM-DD."),
+    start: str = typer.Option(
+        None, "--start", help="First day (UTC), YYYY-MM-DD (default: 2026-10-19 realistic, 2026-10-01 clean)."
+    ),
+    profile: str = typer.Option(
+        "realistic",
+        "--profile",
+        help="realistic: real-world noise, benign bursts, logging gaps and an enterprise bill; clean: i.i.d. "
+        "noise on a completely logged estate billed at list price, for focused tests.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
 ) -> None:
     """Generate a realistic, labelled AWS organisation and its logs, exactly as AWS delivers them."""
-    result = run_generate(out, days, seed, scale.value, start, show_progress=not json_out)
+    result = run_generate(out, days, seed, scale.value, start, show_progress=not json_out, profile=profile)
     if json_out:
         print(json.dumps(result.summary()))
     else:

@@ -481,6 +481,58 @@ def fixed_usage(b: UsageBuilder, streams: list[Stream], vol: Volumes) -> None:
             )
 
 
+# Services whose data transfer AWS bills but that write no log this tool reads (no flow log sees a managed
+# database's replication, API Gateway's responses or a Lambda function's calls out of AWS): product, account,
+# region, destination region (None: the internet), GB per hour at volume 1, resource.
+UNLOGGED_SERVICES = (
+    ("AmazonRDS", "prod-data", "us-east-1", "us-west-2", 0.4, "arn:aws:rds:{region}:{account}:db:orders-replica-src"),
+    (
+        "AmazonApiGateway",
+        "prod-platform",
+        "us-east-1",
+        None,
+        0.05,
+        "arn:aws:apigateway:{region}::/restapis/k3x9f2/stages/prod",
+    ),
+    ("AWSLambda", "prod-web", "eu-west-1", None, 0.08, "arn:aws:lambda:{region}:{account}:function:image-resizer"),
+)
+
+
+def unlogged_usage(b: UsageBuilder, start_epoch: int, hours: int, rng: np.random.Generator) -> None:
+    """Data transfer of the services in ``UNLOGGED_SERVICES``: daytime-shaped, noisy, at the estate's volume."""
+    from egress_optimizer.estate.topology import SCALES
+    from egress_optimizer.estate.traffic import hour_of_week, seasonal_shape
+
+    scale = SCALES[b.estate.scale]["volume"]
+    hod, dow = hour_of_week(start_epoch, hours, -5)
+    shape = seasonal_shape("diurnal", hod, dow)
+    for product, name, region, to_region, gb_hour, arn in UNLOGGED_SERVICES:
+        account = next(a.id for a in b.estate.accounts if a.name == name)
+        gb = gb_hour * scale * shape * rng.lognormal(-0.02, 0.2, hours)
+        common = dict(
+            account=account, region=region, product=product, resource_id=arn.format(region=region, account=account)
+        )
+        if to_region:
+            b.add(
+                np.arange(hours),
+                gb,
+                usage_type=ut.inter_region_out(region, to_region),
+                operation="",
+                rate=b.catalog.inter_region(region, to_region),
+                to_region=to_region,
+                **common,
+            )
+        else:
+            b.add(
+                np.arange(hours),
+                gb,
+                usage_type=ut.internet_out(region, product),
+                operation="",
+                meter="internet",
+                **common,
+            )
+
+
 def build_usage(
     estate: Estate,
     catalog: PriceCatalog,
@@ -489,13 +541,17 @@ def build_usage(
     s3: pd.DataFrame,
     cf: pd.DataFrame,
     start_epoch: int,
+    unlogged_rng: np.random.Generator | None = None,
 ) -> pd.DataFrame:
+    """Every billed usage row; with ``unlogged_rng``, also the services no log shows."""
     b = UsageBuilder(estate, catalog)
     b.start_epoch, b.hours = start_epoch, vol.hours
     flow_usage(b, streams, vol)
     s3_usage(b, s3)
     cloudfront_usage(b, cf)
     fixed_usage(b, streams, vol)
+    if unlogged_rng is not None:
+        unlogged_usage(b, start_epoch, vol.hours, unlogged_rng)
     usage = b.frame()
     return usage.sort_values(
         ["hour", "account", "region", "usage_type", "resource_id", "incident_id"], kind="stable"

@@ -8,25 +8,16 @@ benchmark and tests).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 
-_KEY_HOURS = (
-    re.compile(r"_(\d{8})T(\d{2})\d{2}Z_"),
-    re.compile(r"\.(\d{4}-\d{2}-\d{2})-(\d{2})\.[0-9a-zA-Z]+\.gz$"),
-    re.compile(r"(?:^|/)(\d{4}-\d{2}-\d{2})-(\d{2})-\d{2}-\d{2}-[0-9A-Z]{16}$"),
-)
+from egress_optimizer import changes
 
 
 def delivery_hour(path: Path | str) -> pd.Timestamp | None:
     """The UTC hour a log object's key names, or None for objects that are not hourly log deliveries."""
-    for pattern in _KEY_HOURS:
-        m = pattern.search(Path(path).as_posix())
-        if m:
-            return pd.Timestamp(f"{m.group(1)} {m.group(2)}:00", tz="UTC")
-    return None
+    return changes.delivery_hour(Path(path).as_posix())
 
 
 def by_delivery_hour(estate_dir: Path) -> dict[pd.Timestamp, list[Path]]:

@@ -23,17 +23,29 @@ from pathlib import Path
 import numpy as np
 
 from egress_optimizer import __version__
-from egress_optimizer.estate import billing, cloudfront_requests, flow_records, incidents, s3_requests, traffic
-from egress_optimizer.estate.topology import SCALES, Estate, build_estate
+from egress_optimizer.estate import (
+    benign,
+    billing,
+    cloudfront_requests,
+    coverage,
+    flow_records,
+    incidents,
+    profiles,
+    s3_requests,
+    traffic,
+)
+from egress_optimizer.estate.profiles import DEFAULT_PROFILE
+from egress_optimizer.estate.topology import SCALES, Estate, build_estate, owner_tags
 from egress_optimizer.estate.writers.cloudfront import write_cloudfront_logs
 from egress_optimizer.estate.writers.cloudtrail import write_cloudtrail
-from egress_optimizer.estate.writers.cur import cur2_frame, write_cur2, write_legacy_cur
+from egress_optimizer.estate.writers.cur import apply_discounts, cur2_frame, write_cur2, write_legacy_cur
 from egress_optimizer.estate.writers.inventory import write_inventory
 from egress_optimizer.estate.writers.s3_access import write_s3_access_logs
 from egress_optimizer.estate.writers.vpc_flow import write_vpc_flow_logs
 from egress_optimizer.pricing import load_catalog
 
-DEFAULT_START = "2026-10-01"
+EDP_RATE = 0.06  # enterprise discount on every usage line
+CREDIT_USD = 25.0  # a monthly promotional credit on the storefront account
 MARKER = ".egress-estate.json"  # marks a folder as ours, so regenerating may replace it
 
 Progress = Callable[[str, float], None]  # (stage description, fraction of the whole run completed)
@@ -81,8 +93,17 @@ def _rng(seed: int, name: str) -> np.random.Generator:
 
 
 def generate(
-    out: Path, days: int, seed: int, scale: str, start: str = DEFAULT_START, progress: Progress | None = None
+    out: Path,
+    days: int,
+    seed: int,
+    scale: str,
+    start: str | None = None,
+    progress: Progress | None = None,
+    profile: str = DEFAULT_PROFILE,
 ) -> GenerateResult:
+    """Write an estate into ``out``; ``start`` defaults to the profile's first day."""
+    prof = profiles.profile(profile)
+    start = start or prof.default_start
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if not 1 <= days <= 366:
@@ -99,17 +120,21 @@ def generate(
         for child in out.iterdir():
             shutil.rmtree(child) if child.is_dir() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text(json.dumps({"seed": seed, "scale": scale, "days": days, "start": start}) + "\n")
+    marker = {"seed": seed, "scale": scale, "days": days, "start": start, "profile": profile}
+    (out / MARKER).write_text(json.dumps(marker) + "\n")
     catalog = load_catalog()
 
     say("building the organisation", 0.02)
     estate = build_estate(seed, scale)
+    gaps = coverage.choose(estate, hours, _rng(seed, "gaps")) if prof.coverage_gaps else coverage.Gaps()
     streams = traffic.build_streams(estate, _rng(seed, "streams"))
     origin_streams = traffic.add_alb_origin_streams(estate, streams)
     incs = incidents.schedule(estate, streams, hours, _rng(seed, "incidents"))
     spikes = incidents.legitimate_spikes(estate, start_epoch, hours, _rng(seed, "spikes"))
+    spikes += benign.bursts(estate, streams, hours, _rng(seed, "bursts"), prof.bursts_per_week)
+    shifts = benign.run_rate_changes(estate, streams, hours, _rng(seed, "run-rate"), prof.run_rate_changes)
     say("modelling traffic", 0.06)
-    vol = traffic.baseline_volumes(estate, streams, start_epoch, hours, _rng(seed, "volumes"), spikes)
+    vol = traffic.baseline_volumes(estate, streams, start_epoch, hours, _rng(seed, "volumes"), spikes + shifts, prof)
     incidents.apply(incs, estate, streams, vol, _rng(seed, "incident-volumes"))
     cf = cloudfront_requests.build_cloudfront_requests(estate, streams, vol, incs, start_epoch, _rng(seed, "cf"))
     cloudfront_requests.set_origin_volumes(estate, streams, vol, cf, origin_streams)
@@ -125,21 +150,24 @@ def generate(
         records, _ = flow_records.build_flow_records(
             estate, streams, vol, start_epoch, _rng(seed, f"flows-{day}"), hour_range=(day * 24, (day + 1) * 24)
         )
-        written = write_vpc_flow_logs(out, estate, records, eni_cols, start_epoch)
+        written = write_vpc_flow_logs(out, estate, records, eni_cols, start_epoch, gaps)
         for k in written:
             counts["vpc_flow"][k] += written[k]
         del records
     say("writing S3 access logs", 0.72)
-    counts["s3_access"] = write_s3_access_logs(out, estate, s3)
+    counts["s3_access"] = write_s3_access_logs(out, estate, s3, start_epoch, gaps.duplicated)
     say("writing CloudFront logs", 0.76)
     counts["cloudfront"] = write_cloudfront_logs(out, estate, cf)
 
     say("pricing usage and writing the CUR", 0.82)
-    usage = billing.build_usage(estate, catalog, streams, vol, s3, cf, start_epoch)
+    unlogged_rng = _rng(seed, "unlogged") if prof.billing_adjustments else None
+    usage = billing.build_usage(estate, catalog, streams, vol, s3, cf, start_epoch, unlogged_rng)
     items = billing.price(usage, catalog, estate.payer.id, start_epoch)
     tags = _resource_tags(estate)
     az_of = {e.resource_id: f"{e.region}{'abc'[e.az_index]}" for e in estate.enis if e.kind == "ec2"}
     cur = cur2_frame(estate, items, start_epoch, tags, az_of)
+    if prof.billing_adjustments:
+        cur = apply_discounts(cur, EDP_RATE, {web_account(estate): CREDIT_USD})
     cur_keys = write_cur2(out, estate, cur)
     legacy_account = next(a.id for a in estate.accounts if a.name == "prod-web")
     legacy_keys = write_legacy_cur(out, estate, cur, legacy_account)
@@ -150,7 +178,14 @@ def generate(
     say("writing inventory and CloudTrail", 0.95)
     write_cloudtrail(out, estate, incs, start_epoch, hours, _rng(seed, "cloudtrail"))
     write_inventory(out, estate, incs, start_epoch, start_epoch + hours * 3600, hours)
-    _write_labels(out, estate, incs, spikes, start_epoch, hours, days, catalog.version)
+    extra = {
+        "profile": profile,
+        "run_rate_changes": [_change_label(c, start_epoch) for c in shifts],
+        "coverage_gaps": coverage.labels(gaps, estate, items, incs, start_epoch),
+        "billing": _billing_label(estate, items) if prof.billing_adjustments else {},
+    }
+    planned = _planned(incs, start_epoch, prof.coarse_planning, _rng(seed, "planning"))
+    _write_labels(out, estate, incs, spikes, planned, start_epoch, hours, days, catalog.version, extra)
     result = GenerateResult(
         out, estate, incs, counts, len(cur), float(items.cost.sum()), time.perf_counter() - t_begin, start_epoch
     )
@@ -169,6 +204,9 @@ def _resource_tags(estate: Estate) -> dict[str, dict[str, str]]:
         tags[b.name] = b.tags
     for d in estate.distributions:
         tags[f"arn:aws:cloudfront::{d.account}:distribution/{d.id}"] = d.tags
+    for product, name, region, _, _, arn in billing.UNLOGGED_SERVICES:
+        a = next(a for a in estate.accounts if a.name == name)
+        tags[arn.format(region=region, account=a.id)] = owner_tags(a.team, a.owner, product.lower())
     return tags
 
 
@@ -176,17 +214,100 @@ def _iso(epoch: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
+def web_account(estate: Estate) -> str:
+    return next(a.id for a in estate.accounts if a.name == "prod-web")
+
+
+def _spike_place(estate: Estate, s: dict) -> dict:
+    """Where a benign spike happens: its accounts, regions and the resources it lifts."""
+    if "resources" in s:
+        return {"accounts": s["accounts"], "regions": s["regions"], "resources": s["resources"]}
+    enis = [estate.eni(x) for x in sorted(s["enis"])]
+    return {
+        "accounts": sorted({e.account for e in enis}),
+        "regions": sorted({e.region for e in enis}),
+        "resources": [e.resource_id for e in enis] + [e.id for e in enis],
+    }
+
+
+def _change_label(c: dict, start_epoch: int) -> dict:
+    return {
+        "kind": c["kind"],
+        "start": _iso(start_epoch + c["start_hour"] * 3600),
+        "end": _iso(start_epoch + c["end_hour"] * 3600),
+        "factor": round(c["factor"], 3),
+        "accounts": c.get("accounts", []),
+        "regions": c.get("regions", []),
+        "resources": c.get("resources", []),
+    }
+
+
+def _billing_label(estate: Estate, items) -> dict:
+    services = []
+    for product, name, region, to_region, _, arn in billing.UNLOGGED_SERVICES:
+        account = next(a.id for a in estate.accounts if a.name == name)
+        resource = arn.format(region=region, account=account)
+        services.append(
+            {
+                "product": product,
+                "account": account,
+                "region": region,
+                "to_region": to_region,
+                "resource": resource,
+                "list_usd": round(float(items.cost[items.resource_id == resource].sum()), 4),
+            }
+        )
+    return {
+        "edp_discount_rate": EDP_RATE,
+        "credits_usd_per_month": {web_account(estate): CREDIT_USD},
+        "unlogged_services": services,
+        "rounding": "line-item costs rounded to 10 decimal places",
+        "free_tier": "100 GB/month of internet egress shared by every account of the organisation",
+    }
+
+
+def _planned(incs: list[incidents.Incident], start_epoch: int, coarse: bool, rng: np.random.Generator) -> list[dict]:
+    """Planned work as declared. Clean: the exact window and resources. Coarse, as people declare it: the whole
+    account, a window hours wider than the work, and every other one declared after it had started."""
+    out = []
+    for n, inc in enumerate(i for i in incs if i.planned):
+        start, end = start_epoch + inc.start_hour * 3600, start_epoch + inc.end_hour * 3600
+        item = {
+            "id": f"plan-{inc.id}",
+            "declared_at": _iso(start - 2 * 86400),
+            "start": _iso(start - 3600),
+            "end": _iso(end + 3600),
+            "accounts": inc.accounts,
+            "regions": inc.regions,
+            "resources": inc.resources,
+            "ticket": inc.params.get("ticket"),
+            "description": "Bulk copy of curated tables from us-east-1 to us-west-2 for the analytics migration",
+        }
+        if coarse:
+            early, late = int(rng.integers(2, 9)), int(rng.integers(4, 25))
+            item.update(
+                start=_iso(start - early * 3600),
+                end=_iso(end + late * 3600),
+                regions=[],
+                resources=[],
+                declared_at=_iso(start + 2 * 3600) if n % 2 else _iso(start - 86400),
+            )
+        out.append(item)
+    return out
+
+
 def _write_labels(
     out: Path,
     estate: Estate,
     incs: list[incidents.Incident],
     spikes: list[dict],
+    planned: list[dict],
     start_epoch: int,
     hours: int,
     days: int,
     price_version: str,
+    extra: dict | None = None,
 ) -> None:
-    planned = []
     items = []
     for inc in incs:
         root, remediation = incidents.ROOT_CAUSE[inc.kind]
@@ -214,21 +335,6 @@ def _write_labels(
         if inc.kind == "public_s3_exfiltration":
             item["details"]["adversarial_text_in_logs"] = True
         items.append(item)
-        if inc.planned:
-            planned.append(
-                {
-                    "id": f"plan-{inc.id}",
-                    "declared_at": _iso(start - 2 * 86400),
-                    "start": _iso(start - 3600),
-                    "end": _iso(end + 3600),
-                    "accounts": inc.accounts,
-                    "regions": inc.regions,
-                    "resources": inc.resources,
-                    "ticket": inc.params.get("ticket"),
-                    "description": "Bulk copy of curated tables from us-east-1 to us-west-2 for the "
-                    "analytics migration",
-                }
-            )
     labels = {
         "generator": {"name": "egress_optimizer.estate", "version": __version__, "price_table": price_version},
         "estate": {
@@ -250,9 +356,11 @@ def _write_labels(
                 "end": _iso(start_epoch + s["end_hour"] * 3600),
                 "factor": round(s["factor"], 3),
                 "traffic": sorted(s["kinds"]),
+                **_spike_place(estate, s),
             }
             for s in spikes
         ],
+        **(extra or {}),
         "notes": "dollar_impact_usd = bill with the incident minus bill without it (list prices, tiers applied); "
         "magnitude_pct = incident bytes over the affected series' own bytes in the same window.",
     }

@@ -148,6 +148,7 @@ class FlowLogConfig:
     hive: bool
     per_hour_partition: bool
     bucket: str
+    enabled: bool = True  # False: the VPC has no flow log (nothing is delivered, describe_flow_logs omits it)
 
 
 @dataclass
@@ -343,7 +344,7 @@ def host_in(block: str, rng: np.random.Generator) -> str:
     return str(net.network_address + 1 + int(rng.integers(0, span)))
 
 
-def _tags(team: str, owner: str, app: str, env: str = "prod") -> dict[str, str]:
+def owner_tags(team: str, owner: str, app: str, env: str = "prod") -> dict[str, str]:
     return {"owner": owner, "team": team, "app": app, "env": env}
 
 
@@ -463,7 +464,7 @@ def build_estate(seed: int, scale: str) -> Estate:
         nat_azs = range(vpc.azs) if vpc.region == "us-east-1" else [0]
         for az in nat_azs:
             nat_id = ids.aws("nat")
-            eni = add_eni(vpc, pub[az], "nat", "nat", nat_id, _tags(acct.team, acct.owner, "network"))
+            eni = add_eni(vpc, pub[az], "nat", "nat", nat_id, owner_tags(acct.team, acct.owner, "network"))
             nats.append(
                 NatGateway(
                     nat_id,
@@ -483,7 +484,7 @@ def build_estate(seed: int, scale: str) -> Estate:
             alb = f"app/{app}-alb/{ids.hex(16)}"
             alb_names[alb] = f"{app}-alb-{int(rng.integers(10**8, 10**9))}.{vpc.region}.elb.amazonaws.com"
             for az in range(vpc.azs):
-                add_eni(vpc, pub[az], "alb", "alb", alb, _tags(acct.team, acct.owner, app))
+                add_eni(vpc, pub[az], "alb", "alb", alb, owner_tags(acct.team, acct.owner, app))
         roles = {"prod-web": ["web", "api"], "prod-data": ["worker", "api"], "prod-platform": ["api", "worker"]}
         for role in roles[acct.name]:
             for i in range(cfg[role] + (1 if vpc.region == "us-east-1" else 0)):
@@ -496,24 +497,24 @@ def build_estate(seed: int, scale: str) -> Estate:
                     "ec2",
                     role,
                     ids.aws("i"),
-                    _tags(acct.team, acct.owner, f"{app}-{role}"),
+                    owner_tags(acct.team, acct.owner, f"{app}-{role}"),
                     public_ip,
                     ipv6=bool(vpc.ipv6_cidr) and role == "web",
                 )
         # A bastion host that is mostly idle (NODATA records) and scanned from the internet (REJECT records).
-        add_eni(vpc, pub[0], "ec2", "bastion", ids.aws("i"), _tags(acct.team, acct.owner, "bastion"), eip())
+        add_eni(vpc, pub[0], "ec2", "bastion", ids.aws("i"), owner_tags(acct.team, acct.owner, "bastion"), eip())
         # Databases and caches that workloads call: the targets of cross-AZ chatter.
         for az in range(vpc.azs):
-            add_eni(vpc, priv[az], "ec2", "db", ids.aws("i"), _tags(acct.team, acct.owner, f"{app}-db"))
+            add_eni(vpc, priv[az], "ec2", "db", ids.aws("i"), owner_tags(acct.team, acct.owner, f"{app}-db"))
         cluster = f"{app}-cluster"
         for i in range(cfg["ecs"]):
             az = i % vpc.azs
             task = f"arn:aws:ecs:{vpc.region}:{acct.id}:task/{cluster}/{ids.hex(32)}"
-            add_eni(vpc, priv[az], "ecs", "svc", task, _tags(acct.team, acct.owner, f"{app}-svc"))
+            add_eni(vpc, priv[az], "ecs", "svc", task, owner_tags(acct.team, acct.owner, f"{app}-svc"))
         # An interface endpoint (STS) in every VPC: processed bytes are billed per GB.
         ep = VpcEndpoint(ids.aws("vpce"), acct.id, vpc.region, vpc.id, f"com.amazonaws.{vpc.region}.sts", "Interface")
         for az in range(vpc.azs):
-            eni = add_eni(vpc, priv[az], "vpce", "vpce", ep.id, _tags(acct.team, acct.owner, "network"))
+            eni = add_eni(vpc, priv[az], "vpce", "vpce", ep.id, owner_tags(acct.team, acct.owner, "network"))
             ep.eni_ids.append(eni.id)
         endpoints.append(ep)
 
@@ -526,7 +527,7 @@ def build_estate(seed: int, scale: str) -> Estate:
             replicate_to=[f"{web.name}-static-assets-dr-euw1-{web.id[-4:]}"],
             log_bucket=log_bucket[web.id],
             log_layout="partitioned",
-            tags=_tags(web.team, web.owner, "storefront"),
+            tags=owner_tags(web.team, web.owner, "storefront"),
         ),
         Bucket(
             f"{web.name}-static-assets-dr-euw1-{web.id[-4:]}",
@@ -535,7 +536,7 @@ def build_estate(seed: int, scale: str) -> Estate:
             "replica",
             log_bucket=log_bucket[web.id],
             log_layout="simple",
-            tags=_tags(web.team, web.owner, "storefront"),
+            tags=owner_tags(web.team, web.owner, "storefront"),
         ),
         Bucket(
             f"{data.name}-public-datasets-{data.id[-4:]}",
@@ -544,7 +545,7 @@ def build_estate(seed: int, scale: str) -> Estate:
             "public-datasets",
             log_bucket=log_bucket[data.id],
             log_layout="simple",
-            tags=_tags(data.team, data.owner, "open-data"),
+            tags=owner_tags(data.team, data.owner, "open-data"),
         ),
         Bucket(
             f"{data.name}-lake-raw-{data.id[-4:]}",
@@ -553,7 +554,7 @@ def build_estate(seed: int, scale: str) -> Estate:
             "data-lake",
             log_bucket=log_bucket[data.id],
             log_layout="partitioned",
-            tags=_tags(data.team, data.owner, "lakehouse"),
+            tags=owner_tags(data.team, data.owner, "lakehouse"),
         ),
         Bucket(
             f"{data.name}-exports-euw1-{data.id[-4:]}",
@@ -563,7 +564,7 @@ def build_estate(seed: int, scale: str) -> Estate:
             replicate_to=[f"{data.name}-exports-dr-use1-{data.id[-4:]}"],
             log_bucket=log_bucket[data.id],
             log_layout="simple",
-            tags=_tags(data.team, data.owner, "exports"),
+            tags=owner_tags(data.team, data.owner, "exports"),
         ),
         Bucket(
             f"{data.name}-exports-dr-use1-{data.id[-4:]}",
@@ -572,7 +573,7 @@ def build_estate(seed: int, scale: str) -> Estate:
             "replica",
             log_bucket=log_bucket[data.id],
             log_layout="simple",
-            tags=_tags(data.team, data.owner, "exports"),
+            tags=owner_tags(data.team, data.owner, "exports"),
         ),
         Bucket(
             f"{data.name}-exports-sae1-{data.id[-4:]}",
@@ -581,10 +582,11 @@ def build_estate(seed: int, scale: str) -> Estate:
             "replica",
             log_bucket=log_bucket[data.id],
             log_layout="simple",
-            tags=_tags(data.team, data.owner, "exports"),
+            tags=owner_tags(data.team, data.owner, "exports"),
         ),
     ] + [
-        Bucket(b, a, "us-east-1", "logs", tags=_tags("platform", plat.owner, "logging")) for a, b in log_bucket.items()
+        Bucket(b, a, "us-east-1", "logs", tags=owner_tags("platform", plat.owner, "logging"))
+        for a, b in log_bucket.items()
     ]
 
     distributions = []
@@ -605,7 +607,7 @@ def build_estate(seed: int, scale: str) -> Estate:
                 log_bucket[web.id],
                 f"cloudfront/{dist_id}/",
                 [f"{'static' if origin_kind == 's3' else 'www'}.shop.example.com"],
-                _tags(web.team, web.owner, "storefront"),
+                owner_tags(web.team, web.owner, "storefront"),
                 geo,
             )
         )

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from egress_optimizer.estate.calendar import GEO_ZONES, REGION_ZONES, local_calendar
+from egress_optimizer.estate.profiles import PROFILES, Profile
 from egress_optimizer.estate.topology import Eni, Estate
 
 GB = 1024**3
@@ -62,14 +64,14 @@ def hour_of_week(start_epoch: int, hours: int, offset: int) -> tuple[np.ndarray,
     return hod, dow
 
 
-def seasonal_shape(profile: str, hod: np.ndarray, dow: np.ndarray) -> np.ndarray:
+def seasonal_shape(profile: str, hod: np.ndarray, dow: np.ndarray, weekend: float = 0.78) -> np.ndarray:
     if profile == "diurnal":
         day = (
             0.55
             + 0.45 * np.clip(np.sin((hod - 7) / 24 * 2 * np.pi * 0.9), -0.2, 1)
             + 0.25 * np.exp(-((hod - 20.5) ** 2) / 6)
         )
-        week = np.where(dow >= 5, 0.78, 1.0)
+        week = np.where(dow >= 5, weekend, 1.0)
         return day * week
     if profile == "batch":
         # Nightly jobs: most volume 01:00-05:00 local, a trickle otherwise.
@@ -291,13 +293,13 @@ def build_streams(estate: Estate, rng: np.random.Generator) -> list[Stream]:
 def _request_streams(estate: Estate, streams: list[Stream], jitter) -> None:
     """S3 and CloudFront request-level streams: their records are S3 access and CloudFront log lines."""
     for b in estate.buckets:
-        if b.purpose == "public-datasets":
+        if b.purpose in ("public-datasets", "public-downloads"):
             add_stream(
                 streams,
                 kind="s3_internet_get",
                 src=b.name,
                 region=b.region,
-                out_gb_hour=jitter(0.8),
+                out_gb_hour=jitter(0.8 if b.purpose == "public-datasets" else 0.3),
                 in_gb_hour=0.0,
                 noise=0.2,
             )
@@ -348,21 +350,35 @@ def add_alb_origin_streams(estate: Estate, streams: list[Stream]) -> dict[str, l
     return out
 
 
+# Weekend (and public holiday) level of daytime traffic by team: shoppers browse more at weekends, batch
+# platforms and internal tools idle. Used by profiles with team-specific weeks; otherwise every team gets 0.78.
+TEAM_WEEKEND = {"storefront": 1.12, "data-platform": 0.6, "platform": 0.85}
+
+
 def baseline_volumes(
-    estate: Estate, streams: list[Stream], start_epoch: int, hours: int, rng: np.random.Generator, spikes: list[dict]
+    estate: Estate,
+    streams: list[Stream],
+    start_epoch: int,
+    hours: int,
+    rng: np.random.Generator,
+    spikes: list[dict],
+    profile: Profile = PROFILES["clean"],
 ) -> Volumes:
     out = np.zeros((hours, len(streams)), dtype=np.int64)
     inn = np.zeros((hours, len(streams)), dtype=np.int64)
     days = np.arange(hours) / 24.0
+    calendars: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for s in streams:
         if s.incident_only:
             continue
-        offset = GEO_UTC_OFFSET[s.geo] if s.geo else UTC_OFFSET.get(s.region, 0)
-        hod, dow = hour_of_week(start_epoch, hours, offset)
-        shape = seasonal_shape(s.profile, hod, dow)
-        growth = (1 + s.growth_per_day) ** days
-        noise = rng.lognormal(mean=-(s.noise**2) / 2, sigma=s.noise, size=hours)
-        mult = shape * growth * noise
+        hod, dow = _calendar(s, start_epoch, hours, profile, calendars)
+        weekend = TEAM_WEEKEND.get(_team(estate, s), 0.78) if profile.team_weeks else 0.78
+        shape = seasonal_shape(s.profile, hod, dow, weekend)
+        growth_per_day = s.growth_per_day
+        if profile.growth_per_day is not None:
+            growth_per_day = float(rng.uniform(*profile.growth_per_day))
+        growth = (1 + growth_per_day) ** days
+        mult = shape * growth * _noise(s.noise, hours, rng, profile)
         for sp in spikes:
             if s.src in sp["enis"] and s.kind in sp["kinds"]:
                 lo, hi = sp["start_hour"], sp["end_hour"]
@@ -370,3 +386,43 @@ def baseline_volumes(
         out[:, s.id] = np.round(s.out_gb_hour * GB * mult).astype(np.int64)
         inn[:, s.id] = np.round(s.in_gb_hour * GB * mult).astype(np.int64)
     return Volumes(hours, out, inn)
+
+
+def _calendar(s: Stream, start_epoch: int, hours: int, profile: Profile, cache: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Local hour of day and day of week (public holidays count as Sundays) for a stream's users."""
+    if not profile.local_time:
+        offset = GEO_UTC_OFFSET[s.geo] if s.geo else UTC_OFFSET.get(s.region, 0)
+        return hour_of_week(start_epoch, hours, offset)
+    zone = GEO_ZONES[s.geo] if s.geo else REGION_ZONES.get(s.region, "UTC")
+    if zone not in cache:
+        hod, dow, holiday = local_calendar(start_epoch, hours, zone)
+        cache[zone] = (hod, np.where(holiday, 6, dow))
+    return cache[zone]
+
+
+def _team(estate: Estate, s: Stream) -> str:
+    """The team whose users drive a stream: the tag on its source ENI, bucket or distribution."""
+    for d in estate.distributions:
+        if d.id == s.src:
+            return d.tags.get("team", "")
+    for b in estate.buckets:
+        if b.name == s.src:
+            return b.tags.get("team", "")
+    return estate.eni(s.src).tags.get("team", "")
+
+
+def _noise(sigma: float, hours: int, rng: np.random.Generator, profile: Profile) -> np.ndarray:
+    """Multiplicative noise with mean 1 and log-scale spread ``sigma``: i.i.d. lognormal, or (profiles with
+    ``ar_phi``) an AR(1) process in log space driven by Student-t innovations, so bad hours cluster and a few
+    are far out."""
+    if not profile.t_df:
+        return rng.lognormal(mean=-(sigma**2) / 2, sigma=sigma, size=hours)
+    phi = float(rng.uniform(*profile.ar_phi))
+    df = int(rng.choice(profile.t_df))
+    shocks = rng.standard_t(df, size=hours) / np.sqrt(df / (df - 2)) * sigma * np.sqrt(1 - phi**2)
+    x = np.empty(hours)
+    x[0] = shocks[0] / np.sqrt(1 - phi**2)
+    for t in range(1, hours):
+        x[t] = phi * x[t - 1] + shocks[t]
+    # A heavy tail, not an incident: noise alone stays within about 6x either way.
+    return np.exp(np.clip(x, -1.8, 1.8) - sigma**2 / 2)

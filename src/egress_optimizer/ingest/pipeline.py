@@ -69,6 +69,7 @@ class ObjectResult:
     files: list[str] = field(default_factory=list)
     # Hours of data written or removed, by partition (``account=../aws_region=../dt=..``): for the journal.
     changed_hours: dict[str, set[str]] = field(default_factory=dict)
+    newest_hour: str | None = None  # of the records read (ISO, UTC): with the key's delivery time, the lag
 
 
 @dataclass
@@ -266,13 +267,17 @@ def ingest_object(lake: Lake, obj: SourceObject, body: FsBody, source: str) -> O
         w.close()
     result.records_read, result.quarantined = q.read, q.count
     _replace_outputs(lake, table, obj, list(writers.values()), q, result)
+    changes.record_delivery(lake, obj.object_id, table, obj.key, result.newest_hour)
     return result
 
 
 def _note_hours(result: ObjectResult, partition: tuple[str, ...], times: pa.ChunkedArray) -> None:
     rel = "/".join(f"{k}={v}" for k, v in zip(PARTITIONS, partition, strict=True))
     hours = pc.unique(pc.floor_temporal(times, unit="hour")).drop_null()
-    result.changed_hours.setdefault(rel, set()).update(hour_key(h) for h in hours.to_pylist())
+    keys = {hour_key(h) for h in hours.to_pylist()}
+    result.changed_hours.setdefault(rel, set()).update(keys)
+    if keys:
+        result.newest_hour = max(keys | ({result.newest_hour} if result.newest_hour else set()))
 
 
 def _replace_outputs(

@@ -25,6 +25,9 @@ PRODUCT_NAMES = {
     "AmazonS3": "Amazon Simple Storage Service",
     "AmazonVPC": "Amazon Virtual Private Cloud",
     "AmazonCloudFront": "Amazon CloudFront",
+    "AmazonRDS": "Amazon Relational Database Service",
+    "AmazonApiGateway": "Amazon API Gateway",
+    "AWSLambda": "AWS Lambda",
 }
 CLOUDFRONT_GEO_NAMES = {
     "US": "United States",
@@ -397,6 +400,64 @@ def cur2_frame(
         if c not in df:
             df[c] = None
     return df[list(CUR2_COLUMNS)]
+
+
+def apply_discounts(cur: pd.DataFrame, edp_rate: float, credits_usd: dict[str, float]) -> pd.DataFrame:
+    """The bill as an enterprise customer receives it: usage at list price with its net cost beside it, one
+    ``EdpDiscount`` line per account, region, usage type and day (negative; its net cost is 0, the usage lines'
+    net already carries it), and a monthly ``Credit`` line per account (negative list and net, no usage type).
+    Costs are rounded to 10 decimal places, as the CUR prints them."""
+    cur = cur.copy()
+    cur["line_item_unblended_cost"] = cur.line_item_unblended_cost.round(10)
+    cur["line_item_blended_cost"] = cur.line_item_unblended_cost
+    cur["line_item_net_unblended_cost"] = (cur.line_item_unblended_cost * (1 - edp_rate)).round(10)
+    cur["line_item_net_unblended_rate"] = cur.line_item_unblended_rate
+    cur["discount_total_discount"] = cur.line_item_net_unblended_cost - cur.line_item_unblended_cost
+    day = cur.line_item_usage_start_date.dt.floor("D")
+    keys = ["line_item_usage_account_id", "product_region_code", "line_item_usage_type", "line_item_product_code"]
+    priced = cur[cur.line_item_unblended_cost > 0]
+    agg = (
+        priced.assign(day=day[priced.index], row=priced.index)
+        .groupby(["day", *keys], sort=True)
+        .agg(cost=("line_item_unblended_cost", "sum"), row=("row", "first"))
+    )
+    edp = agg.cost.to_numpy()
+    disc = priced.loc[agg.row.to_numpy()].copy()
+    disc["line_item_line_item_type"] = "EdpDiscount"
+    disc["line_item_usage_start_date"] = disc.line_item_usage_start_date.dt.floor("D")
+    disc["line_item_usage_end_date"] = disc.line_item_usage_start_date + pd.Timedelta(days=1)
+    disc["identity_time_interval"] = [
+        f"{s:%Y-%m-%dT%H:%M:%SZ}/{e:%Y-%m-%dT%H:%M:%SZ}"
+        for s, e in zip(disc.line_item_usage_start_date, disc.line_item_usage_end_date, strict=True)
+    ]
+    disc["identity_line_item_id"] = [_line_item_id("edp", i) for i in disc.identity_line_item_id]
+    disc["line_item_resource_id"] = ""
+    disc["line_item_usage_amount"] = 0.0
+    disc["line_item_unblended_cost"] = -(edp * edp_rate).round(10)
+    disc["line_item_blended_cost"] = disc.line_item_unblended_cost
+    disc["line_item_net_unblended_cost"] = 0.0
+    disc["discount_total_discount"] = 0.0
+    disc["pricing_public_on_demand_cost"] = 0.0
+    disc["line_item_line_item_description"] = f"Enterprise Discount Program discount ({edp_rate:.0%})"
+    rows = [cur, disc]
+    for account, usd in credits_usd.items():
+        mine = cur[cur.line_item_usage_account_id == account]
+        for period, part in mine.groupby(mine.bill_billing_period_start_date, sort=True):
+            credit = part.head(1).copy()
+            credit["line_item_line_item_type"] = "Credit"
+            credit["identity_line_item_id"] = _line_item_id("credit", account, period)
+            credit["line_item_usage_type"] = ""
+            credit["product_usagetype"] = ""
+            credit["line_item_operation"] = ""
+            credit["line_item_resource_id"] = ""
+            credit["line_item_usage_amount"] = 0.0
+            credit["line_item_unblended_cost"] = -usd
+            credit["line_item_blended_cost"] = -usd
+            credit["line_item_net_unblended_cost"] = -usd
+            credit["pricing_public_on_demand_cost"] = 0.0
+            credit["line_item_line_item_description"] = "AWS promotional credit"
+            rows.append(credit)
+    return pd.concat(rows, ignore_index=True)
 
 
 def write_cur2(out: Path, estate: Estate, cur: pd.DataFrame, rows_per_file: int = 400_000) -> list[str]:

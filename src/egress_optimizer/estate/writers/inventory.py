@@ -343,6 +343,7 @@ def write_inventory(
                             "CreationTime": _iso(start_epoch - 100 * 86400),
                         }
                         for v in vpcs
+                        if v.flow_log.enabled
                     ]
                 },
             )
@@ -355,8 +356,8 @@ def write_inventory(
             "GetBucketLocation": {"LocationConstraint": None if b.region == "us-east-1" else b.region},
             "GetBucketTagging": {"TagSet": _tagset(b.tags)},
         }
-        if b.purpose == "public-datasets":
-            broad = any(i.kind == "public_s3_exfiltration" for i in open_at_end)
+        if b.purpose in ("public-datasets", "public-downloads"):
+            broad = b.purpose == "public-datasets" and any(i.kind == "public_s3_exfiltration" for i in open_at_end)
             entry["GetBucketPolicy"] = {"Policy": public_datasets_policy(b.name, broad)}
             entry["GetPublicAccessBlock"] = {
                 "PublicAccessBlockConfiguration": {

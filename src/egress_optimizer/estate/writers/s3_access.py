@@ -109,8 +109,11 @@ def access_log_key(b: Bucket, delivered: int, unique: str) -> str:
     return f"s3-access-logs/{b.name}/{stamp}-{unique}"
 
 
-def write_s3_access_logs(out: Path, estate: Estate, df: pd.DataFrame) -> dict[str, int]:
-    """One log object per bucket per delivery (about hourly), delivered a few minutes after the hour."""
+def write_s3_access_logs(
+    out: Path, estate: Estate, df: pd.DataFrame, start_epoch: int = 0, duplicated: set[tuple[str, int]] = frozenset()
+) -> dict[str, int]:
+    """One log object per bucket per delivery (about hourly), delivered a few minutes after the hour; a
+    (bucket, hour index) in ``duplicated`` is delivered again an hour later under another key."""
     stats = {"objects": 0, "records": 0}
     if df.empty:
         return stats
@@ -124,7 +127,13 @@ def write_s3_access_logs(out: Path, estate: Estate, df: pd.DataFrame) -> dict[st
         lines = format_lines(group, b, owner, partitioned)
         delivered = int(hour) * 3600 + 3600 + 60 * (5 + int(stable_hex(bucket, hour, n=2), 16) % 40)
         unique = stable_hex("s3log", bucket, hour, n=16).upper()
-        write_bytes(out / s3_log_target(b) / access_log_key(b, delivered, unique), ("\n".join(lines) + "\n").encode())
+        body = ("\n".join(lines) + "\n").encode()
+        write_bytes(out / s3_log_target(b) / access_log_key(b, delivered, unique), body)
+        if (bucket, (int(hour) * 3600 - start_epoch) // 3600) in duplicated:
+            again = stable_hex("s3log-again", bucket, hour, n=16).upper()
+            write_bytes(out / s3_log_target(b) / access_log_key(b, delivered + 3600, again), body)
+            stats["objects"] += 1
+            stats["records"] += len(lines)
         stats["objects"] += 1
         stats["records"] += len(lines)
     return stats

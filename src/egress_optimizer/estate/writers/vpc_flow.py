@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from egress_optimizer.estate.coverage import Gaps
 from egress_optimizer.estate.topology import Estate, Vpc
 from egress_optimizer.estate.writers.files import stable_hex, write_bytes, write_gzip
 from egress_optimizer.formats.vpc_flow import PARQUET_INT32, PARQUET_INT64, column_name, format_version
@@ -48,11 +49,14 @@ def _field_array(
     return arr
 
 
-def flow_log_key(vpc: Vpc, hour_epoch: int, suffix: str) -> str:
+def flow_log_key(vpc: Vpc, hour_epoch: int, suffix: str, data_hour: int | None = None) -> str:
+    """The key of the object delivered at ``hour_epoch``; ``data_hour`` (the hour its records cover, when that
+    is not the delivery hour) keeps a late object from taking the key of the one delivered on time."""
     fl = vpc.flow_log
     t = time.gmtime(hour_epoch)
     ts = time.strftime("%Y%m%dT%H%MZ", t)
-    name = f"{vpc.account}_vpcflowlogs_{vpc.region}_{fl.id}_{ts}_{stable_hex(fl.id, hour_epoch)}{suffix}"
+    digest = stable_hex(fl.id, hour_epoch) if data_hour is None else stable_hex(fl.id, hour_epoch, data_hour)
+    name = f"{vpc.account}_vpcflowlogs_{vpc.region}_{fl.id}_{ts}_{digest}{suffix}"
     if fl.hive:
         parts = [
             f"aws-account-id={vpc.account}",
@@ -77,12 +81,17 @@ def write_vpc_flow_logs(
     records: pa.Table,
     eni_cols: dict[str, np.ndarray],
     start_epoch: int,
+    gaps: Gaps | None = None,
 ) -> dict[str, int]:
-    """Write every VPC's flow logs; returns objects and records written."""
+    """Write every VPC's flow logs (none for a VPC whose flow log is off; ``gaps`` drops or delays hours);
+    returns objects and records written."""
+    gaps = gaps or Gaps()
     vpc_of_eni = eni_cols["vpc_id"]
     rec_vpc = vpc_of_eni[records.column("eni_idx").to_numpy()]
     stats = {"objects": 0, "records": 0}
     for vpc in estate.vpcs:
+        if not vpc.flow_log.enabled:
+            continue
         sel = np.flatnonzero(rec_vpc == vpc.id)
         sub = records.take(pa.array(sel))
         order = pc.sort_indices(sub, [("hour", "ascending"), ("start", "ascending"), ("eni_idx", "ascending")])
@@ -100,14 +109,24 @@ def write_vpc_flow_logs(
             lines = pc.binary_join_element_wise(*text, " ")
             header = (" ".join(fields) + "\n").encode()
         for lo, hi in itertools.pairwise(bounds):
-            hour_epoch = start_epoch + int(hours[lo]) * 3600
+            if (vpc.id, int(hours[lo])) in gaps.missing:
+                continue
+            # A late object's key names the hour it was delivered in, as AWS stamps it.
+            delay = gaps.late.get((vpc.id, int(hours[lo])), 0)
+            hour_epoch = start_epoch + (int(hours[lo]) + delay) * 3600
+            data_hour = start_epoch + int(hours[lo]) * 3600 if delay else None
             if vpc.flow_log.delivery == "parquet":
                 buf = io.BytesIO()
                 pq.write_table(typed.slice(lo, hi - lo), buf, compression="gzip")
-                write_bytes(out / vpc.flow_log.bucket / flow_log_key(vpc, hour_epoch, ".log.parquet"), buf.getvalue())
+                write_bytes(
+                    out / vpc.flow_log.bucket / flow_log_key(vpc, hour_epoch, ".log.parquet", data_hour), buf.getvalue()
+                )
             else:
                 body = "\n".join(lines.slice(lo, hi - lo).to_pylist()) + "\n"
-                write_gzip(out / vpc.flow_log.bucket / flow_log_key(vpc, hour_epoch, ".log.gz"), header + body.encode())
+                write_gzip(
+                    out / vpc.flow_log.bucket / flow_log_key(vpc, hour_epoch, ".log.gz", data_hour),
+                    header + body.encode(),
+                )
             stats["objects"] += 1
             stats["records"] += int(hi - lo)
     return stats
