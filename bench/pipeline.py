@@ -1,6 +1,7 @@
 """Benchmark incremental processing: hourly `egress features` runs on lakes of growing age, beside a full rebuild.
 
-Usage: .venv/bin/python bench/pipeline.py [--scale small] [--ages 7 14 28] [--seed 23] [--work /tmp/bench-pipeline]
+Usage: .venv/bin/python bench/pipeline.py [--scale small] [--ages 7 14 28] [--seed 23] [--profile realistic|clean]
+       [--work /tmp/bench-pipeline]
 
 One estate of ``max(ages) + 1`` days is generated and ingested once. For each age N a copy of the lake keeps the
 logs of its first N days and is built whole (`egress features --rebuild`: the reference, in the same process
@@ -93,16 +94,17 @@ def main() -> None:
     ap.add_argument("--scale", default="small", choices=["small", "medium"])
     ap.add_argument("--ages", type=int, nargs="+", default=[7, 14, 28])
     ap.add_argument("--seed", type=int, default=23)
+    ap.add_argument("--profile", default="realistic", choices=["realistic", "clean"], help="estate generator profile")
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-pipeline"))
     ap.add_argument("--out", type=Path, help="write the rows as JSON here too")
     args = ap.parse_args()
     console = Console()
-    work = args.work / f"{args.scale}-{args.seed}"
+    work = args.work / f"{args.scale}-{args.seed}-{args.profile}"
     estate, source = work / "estate", work / "ingested"
     days = max(args.ages) + 1
     if not (estate / ".done").exists():
         with console.status(f"generating a {days}-day {args.scale} estate"):
-            generate(estate, days=days, seed=args.seed, scale=args.scale)
+            generate(estate, days=days, seed=args.seed, scale=args.scale, profile=args.profile)
         (estate / ".done").touch()
     if not (source / ".done").exists():
         with console.status("ingesting it"):

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from egress_optimizer import stages
+from egress_optimizer.attribution.up_to_date import QUIET_RUN, up_to_date
 from egress_optimizer.detection.detector import DetectorParams
 from egress_optimizer.estate.deliveries import by_delivery_hour
 from egress_optimizer.lake import Lake
@@ -74,12 +75,14 @@ def grown(estate_dir, ingested_lake, tmp_path_factory) -> dict:
 
     before = {t.name: _digests(lake, t) for t in (ATTRIBUTED, EGRESS_HOURLY)}
     stages.ingest(lake, [str(late)], key_base=str(estate_dir))  # after every later hour was processed
+    late_pending = not up_to_date(lake)
     late_build, late_detect = stages.build_features(lake), stages.detect(lake)
     after = {t.name: _digests(lake, t) for t in (ATTRIBUTED, EGRESS_HOURLY)}
+    quiet_checked = up_to_date(lake)
     quiet = (stages.build_features(lake), stages.detect(lake))
     return dict(
         lake=lake, runs=runs, late_hour=late_hour, late=(late_build, late_detect), before=before, after=after,
-        quiet=quiet,
+        quiet=quiet, late_pending=late_pending, quiet_checked=quiet_checked,
     )  # fmt: skip
 
 
@@ -112,10 +115,15 @@ def test_a_late_file_redoes_its_day_and_only_the_later_hours_its_tiers_moved(gro
     assert detected.scored_from == min(built.features.hours)  # detection scores again from there
 
 
-def test_a_run_with_nothing_new_does_nothing(grown):
+def test_a_run_with_nothing_new_does_nothing(grown, tmp_path):
     built, detected = grown["quiet"]
     assert built.to_json()["attributed"] == built.to_json()["egress_hourly"] == built.to_json()["cur_daily"] == 0
     assert detected.scored_from is None and detected.anomalies == 0 and not detected.new_incidents
+    # The pandas-free check the CLI answers a quiet run with agrees with the stages, before and after.
+    assert grown["late_pending"] and grown["quiet_checked"] and built.to_json() == QUIET_RUN
+    networks = tmp_path / "networks.yaml"
+    networks.write_text("on_premises:\n  - name: dc1\n    cidr: 198.51.100.0/24\n")
+    assert not up_to_date(grown["lake"], networks_file=networks)  # new attribution inputs: a rebuild is due
 
 
 def test_the_grown_lake_is_the_whole_history_build(grown, features_lake, tmp_path):

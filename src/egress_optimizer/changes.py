@@ -16,12 +16,14 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-
-import pandas as pd
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from egress_optimizer.lake import Lake
 from egress_optimizer.tables import Table
+
+if TYPE_CHECKING:  # pandas is imported where it is used: the quiet-run check reads the journal without it
+    import pandas as pd
 
 CHANGES_DIR = "_changes"
 STATE_DIR = "_state"
@@ -45,6 +47,8 @@ class Changes:
 
 def hour_key(value: object) -> str:
     """An hour as the journal spells it (ISO, UTC, minutes dropped)."""
+    import pandas as pd
+
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.floor("h").isoformat()
@@ -73,24 +77,38 @@ def _days(lake: Lake, table: Table) -> list[str]:
     return sorted(i.base_name for i in lake.fs.get_file_info(sel) if i.type == pafs.FileType.Directory)
 
 
-def pending(lake: Lake, consumer: str, table: Table) -> Changes:
-    """The entries of ``table`` that ``consumer`` has not acknowledged."""
+def _unseen(lake: Lake, consumer: str, table: Table) -> list[tuple[str, str]]:
+    """(path, text) of the entries of ``table`` that ``consumer`` has not acknowledged, oldest first."""
     state = lake.read_json(_state_path(consumer, table)) if lake.exists(_state_path(consumer, table)) else {}
     seen = set(state.get("seen", []))
     through = state.get("through_day")
     days = _days(lake, table)
     if through:
-        start = (pd.Timestamp(through) - timedelta(days=1)).strftime("%Y-%m-%d")
+        start = (date.fromisoformat(through) - timedelta(days=1)).isoformat()
         days = [d for d in days if d >= start]
-    out = Changes(table.name)
+    out = []
     for day in days:
         for name, text in sorted(lake.documents(f"{CHANGES_DIR}/{table.name}/{day}").items()):
             path = f"{CHANGES_DIR}/{table.name}/{day}/{name}"
-            if path in seen:
-                continue
-            out.entries.append(path)
-            for partition, hours in json.loads(text)["hours"].items():
-                out.hours.setdefault(partition, set()).update(pd.Timestamp(h) for h in hours)
+            if path not in seen:
+                out.append((path, text))
+    return out
+
+
+def has_pending(lake: Lake, consumer: str, table: Table) -> bool:
+    """Whether ``table`` has entries ``consumer`` has not acknowledged."""
+    return bool(_unseen(lake, consumer, table))
+
+
+def pending(lake: Lake, consumer: str, table: Table) -> Changes:
+    """The entries of ``table`` that ``consumer`` has not acknowledged."""
+    import pandas as pd
+
+    out = Changes(table.name)
+    for path, text in _unseen(lake, consumer, table):
+        out.entries.append(path)
+        for partition, hours in json.loads(text)["hours"].items():
+            out.hours.setdefault(partition, set()).update(pd.Timestamp(h) for h in hours)
     return out
 
 
@@ -105,7 +123,7 @@ def acknowledge(lake: Lake, consumer: str, table: Table, done: Changes) -> None:
     days = sorted({p.split("/")[2] for p in seen} | ({state["through_day"]} if state.get("through_day") else set()))
     through = days[-1] if days else None
     if through:
-        keep = (pd.Timestamp(through) - timedelta(days=1)).strftime("%Y-%m-%d")
+        keep = (date.fromisoformat(through) - timedelta(days=1)).isoformat()
         seen = {p for p in seen if p.split("/")[2] >= keep}
     lake.write_json(path, {"through_day": through, "seen": sorted(seen)})
 
@@ -130,6 +148,8 @@ LATE_AFTER_HOURS = 3
 
 def delivery_hour(key: str) -> pd.Timestamp | None:
     """The UTC hour a log object's key names as its delivery time, or None for keys that name none."""
+    import pandas as pd
+
     for pattern in _KEY_HOURS:
         m = pattern.search(key)
         if m:
@@ -139,24 +159,21 @@ def delivery_hour(key: str) -> pd.Timestamp | None:
 
 
 def record_delivery(lake: Lake, object_id: str, table: Table, key: str, newest: pd.Timestamp | None) -> None:
-    """Note an object delivered more than ``LATE_AFTER_HOURS`` after its newest record (or clear the note when
-    a re-delivery of the same object is on time): the hours it fills were incomplete until then."""
+    """Note an object delivered more than ``LATE_AFTER_HOURS`` after its newest record: the hours it fills were
+    incomplete until it came. Re-ingesting the object rewrites (or, when it now holds newer records, drops) it."""
+    import pandas as pd
+
     delivered = delivery_hour(key)
-    rel = f"{LATE_DIR}/{object_id}.json"
     if delivered is None or newest is None:
         return
-    lag = (delivered - pd.Timestamp(newest).floor("h")) / pd.Timedelta(hours=1)
+    rel = f"{LATE_DIR}/{object_id}.json"
+    newest_hour = pd.Timestamp(newest).floor("h")
+    lag = (delivered - newest_hour) / pd.Timedelta(hours=1)
     if lag > LATE_AFTER_HOURS:
-        lake.write_json(
-            rel,
-            {
-                "table": table.name,
-                "key": key,
-                "delivered": delivered.isoformat(),
-                "newest_hour": pd.Timestamp(newest).floor("h").isoformat(),
-                "lag_hours": lag,
-            },
-        )
+        doc = {"table": table.name, "key": key, "delivered": delivered.isoformat(), "lag_hours": lag}
+        lake.write_json(rel, {**doc, "newest_hour": newest_hour.isoformat()})
+    elif lake.exists(rel):
+        lake.fs.delete_file(lake.path(rel))
 
 
 def late_deliveries(lake: Lake) -> list[dict]:

@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -31,6 +30,7 @@ from egress_optimizer.tables import ALL, Table
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow.dataset as ds  # imported where used: it loads pandas, which a quiet run has no need of
 
 DEFAULT_LAKE = "./egress-lake"
 MARKER = "_egress_lake.json"
@@ -264,6 +264,8 @@ class Lake:
     ) -> ds.Dataset:
         """The table as a dataset (only ``days``' partitions when given, and of an hourly table only the ``hNN``
         files of ``hours_of_day``); partition values are read as strings (account ids keep leading zeros)."""
+        import pyarrow.dataset as ds
+
         name = _name(table)
         _check_name(name)
         files = self.files(name, days)
@@ -507,6 +509,8 @@ def utc_scalar(t: datetime) -> pa.Scalar:
 
 
 def _within(column: str, start: datetime, end: datetime) -> ds.Expression:
+    import pyarrow.dataset as ds
+
     return (ds.field(column) >= utc_scalar(start)) & (ds.field(column) < utc_scalar(end))
 
 

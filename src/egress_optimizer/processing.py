@@ -17,11 +17,8 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from egress_optimizer import changes
-from egress_optimizer.attribution.attribute_runs import CONSUMER as ATTRIBUTE
-from egress_optimizer.attribution.attribute_runs import inputs_stale
-from egress_optimizer.attribution.engines import LOG_INPUTS
-from egress_optimizer.attribution.feature_runs import CUR_ROLL_UP, FEATURES
 from egress_optimizer.attribution.inputs import AttributionInputs
+from egress_optimizer.attribution.up_to_date import ATTRIBUTE, CUR_ROLL_UP, FEATURES, LOG_INPUTS, inputs_stale
 from egress_optimizer.lake import Lake
 from egress_optimizer.tables import ATTRIBUTED, CUR
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from egress_optimizer import changes
-from egress_optimizer.attribution.engines import LOG_INPUTS, Engine, LocalEngine, as_table, hour_range
+from egress_optimizer.attribution.engines import Engine, LocalEngine, as_table, hour_range
 from egress_optimizer.attribution.inputs import AttributionInputs
 from egress_optimizer.attribution.pricing_sql import METER_COLUMNS
+from egress_optimizer.attribution.up_to_date import ATTRIBUTE, INPUTS_STATE, LOG_INPUTS, inputs_stale
 from egress_optimizer.lake import Lake
 from egress_optimizer.tables import ATTRIBUTED, TIER_METER
 
-CONSUMER = "attribute"
-INPUTS_STATE = f"{changes.STATE_DIR}/{CONSUMER}/inputs.json"  # the fingerprint of the inputs attributed with
+CONSUMER = ATTRIBUTE
 HOUR = pd.Timedelta(hours=1)
 DAY = pd.Timedelta(days=1)
 
@@ -71,11 +71,6 @@ def attribute_lake(
     if stale:
         lake.write_json(INPUTS_STATE, {"fingerprint": fingerprint})
     return run
-
-
-def inputs_stale(lake: Lake, fingerprint: str) -> bool:
-    """Whether ``attributed`` was built from other attribution inputs (or never built): a rebuild is due."""
-    return not lake.exists(INPUTS_STATE) or lake.read_json(INPUTS_STATE).get("fingerprint") != fingerprint
 
 
 def _process(

@@ -20,11 +20,11 @@ from egress_optimizer.attribution.attribute_logs import attribute_logs
 from egress_optimizer.attribution.features import build_features
 from egress_optimizer.attribution.inputs import AttributionInputs
 from egress_optimizer.attribution.pricing_sql import price_rows
+from egress_optimizer.attribution.up_to_date import LOG_INPUTS
 from egress_optimizer.lake import Lake, utc_scalar
 from egress_optimizer.pricing import PriceCatalog
-from egress_optimizer.tables import ATTRIBUTED, CLOUDFRONT, EGRESS_HOURLY, FIRST_SEEN, S3_ACCESS, VPC_FLOW, Table
+from egress_optimizer.tables import ATTRIBUTED, EGRESS_HOURLY, FIRST_SEEN, Table
 
-LOG_INPUTS = (VPC_FLOW, S3_ACCESS, CLOUDFRONT)
 LOOK_BACK = pd.Timedelta(days=28)  # the longest trailing median (same hour of the week, four weeks)
 HISTORY_COLUMNS = ["hour", "account", "region", "entity", "destination", "peer_region", "bytes"]
 

@@ -24,11 +24,10 @@ import pyarrow.compute as pc
 from egress_optimizer import changes
 from egress_optimizer.attribution.engines import Engine, LocalEngine, hour_range
 from egress_optimizer.attribution.features import CUR_DAILY_SQL
+from egress_optimizer.attribution.up_to_date import CUR_ROLL_UP, FEATURES
 from egress_optimizer.lake import Lake
 from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY, FIRST_SEEN
 
-FEATURES = "features"
-CUR_ROLL_UP = "cur_daily"
 HOUR = pd.Timedelta(hours=1)
 DAY = pd.Timedelta(days=1)
 

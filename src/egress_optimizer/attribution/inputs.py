@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from egress_optimizer.attribution.inventory import Inventory
+from egress_optimizer.attribution.up_to_date import inputs_fingerprint
 from egress_optimizer.ipranges import IpRanges
 from egress_optimizer.lake import Lake
 from egress_optimizer.networks import Networks
@@ -35,17 +36,4 @@ class AttributionInputs:
     @property
     def fingerprint(self) -> str:
         """What the attributed rows depend on besides the logs: when it changes, history is attributed again."""
-        import hashlib
-        import json
-
-        networks = [
-            (n.kind, n.name, n.cidr, n.via, n.dx_location, n.source)
-            for n in [*self.networks.declared, *self.networks.clouds]
-        ]
-        doc = {
-            "inventory": self.inventory.digest,
-            "prices": hashlib.sha256(json.dumps(self.prices.raw, sort_keys=True).encode()).hexdigest(),
-            "ip_ranges": [self.ip_ranges.sync_token, self.ip_ranges.create_date],
-            "networks": hashlib.sha256(json.dumps(sorted(networks, key=str)).encode()).hexdigest(),
-        }
-        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+        return inputs_fingerprint(self.inventory.digest, self.prices.raw, self.ip_ranges, self.networks)

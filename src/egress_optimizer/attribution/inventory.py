@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from egress_optimizer.attribution.topology import Topology
+from egress_optimizer.attribution.up_to_date import documents_digest
 from egress_optimizer.errors import InputError
 
 
@@ -182,15 +183,6 @@ class Inventory:
             pd.DataFrame(dists),
             payer,
             Topology.from_documents(files),
-            _digest(files),
+            documents_digest(files),
             dict(files),
         )
-
-
-def _digest(files: dict[str, str]) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for name in sorted(files):
-        h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
-    return h.hexdigest()

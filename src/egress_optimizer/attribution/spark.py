@@ -17,10 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from egress_optimizer.attribution.attribute_logs import attribute_logs
-from egress_optimizer.attribution.engines import LOG_INPUTS, LOOK_BACK, hour_range
+from egress_optimizer.attribution.engines import LOOK_BACK, hour_range
 from egress_optimizer.attribution.features import FEATURES_SQL, NEW_FIRST_SEEN_SQL
 from egress_optimizer.attribution.inputs import AttributionInputs
 from egress_optimizer.attribution.pricing_sql import METER_SQL, PRICE_SQL, price_keys_of, price_tables
+from egress_optimizer.attribution.up_to_date import LOG_INPUTS
 from egress_optimizer.lake import Lake, days_between
 from egress_optimizer.pricing import PriceCatalog
 from egress_optimizer.tables import ATTRIBUTED, EGRESS_HOURLY, FIRST_SEEN, TIER_METER, Table

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
-from egress_optimizer.detection.events import MIN_IMPACT_SHARE
+from egress_optimizer.detection.materiality import MIN_IMPACT_SHARE
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 

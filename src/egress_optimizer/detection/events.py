@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from egress_optimizer.detection.materiality import FREE_PATH_HOURS, MIN_IMPACT_SHARE
 from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows
 
 SEVERITY = [(1000.0, "critical"), (100.0, "high"), (10.0, "medium"), (0.0, "low")]
@@ -102,10 +103,6 @@ class Event:
 
 def _severity(per_day: float) -> str:
     return next((name for lo, name in SEVERITY if per_day >= lo), SEVERITY[-1][1])
-
-
-FREE_PATH_HOURS = 2  # anomalous hours a $0 path needs before it is an incident
-MIN_IMPACT_SHARE = 0.0002  # 0.02 % of the account's daily egress spend: $0.20 on a $1,000-a-day account
 
 
 def _trailing_daily_spend(panel: Panel, hours: int = 168) -> dict[str, np.ndarray]:

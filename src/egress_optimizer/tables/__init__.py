@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from egress_optimizer.tables.derived import (
     ANOMALIES_SCHEMA,
@@ -33,6 +33,9 @@ from egress_optimizer.tables.logs import (
     S3_ACCESS_SCHEMA,
     VPC_FLOW_SCHEMA,
 )
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds  # imported where used: it loads pandas, which a quiet run has no need of
 
 PARTITION_ACCOUNT = "account"
 PARTITION_REGION = "aws_region"
@@ -135,6 +138,8 @@ class Table:
         """A filter on the date partition: the days from ``day`` (YYYY-MM-DD) on."""
         if PARTITION_DATE not in self.partition_by:
             raise ValueError(f"{self.name} is not partitioned by date")
+        import pyarrow.dataset as ds
+
         return ds.field(PARTITION_DATE) >= day
 
 
