@@ -18,8 +18,10 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     ingest = summary["stages"]["ingest"]
     assert set(ingest["by_source"]) == {"vpc-flow", "s3-access", "cloudfront", "cur"}
     totals = ingest["totals"]
-    assert totals["objects_failed"] == 0 and totals["quarantined"] == 0
-    assert totals["records_read"] == totals["parsed"] > 0
+    labels = json.loads((out / "raw" / "labels.json").read_text())
+    damaged = sum(g.get("records", 0) for g in labels["coverage_gaps"] if g["kind"] == "damaged_delivery")
+    assert totals["objects_failed"] == 0 and totals["quarantined"] == damaged == 1  # one mangled record, no more
+    assert totals["records_read"] == totals["parsed"] + totals["quarantined"] and totals["parsed"] > 0
     reconciled = summary["stages"]["reconcile"]
     assert reconciled["unexplained_no_reason_pct"] < 0.05  # the README: 0.0 % without a reason on the default
     assert {g["kind"] for g in reconciled["coverage"]["enable_logging"] if g["explains_usd"]} == {"vpc", "bucket"}

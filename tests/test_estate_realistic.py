@@ -42,6 +42,7 @@ def test_the_labels_list_every_departure(realistic):
         "missing_delivery",
         "late_delivery",
         "duplicated_delivery",
+        "damaged_delivery",
     }
     assert {b["kind"] for b in labels["benign_events"]} & {"batch_job", "crawler", "retry_storm"}
     assert all(b["resources"] for b in labels["benign_events"])
@@ -80,6 +81,9 @@ def test_reconcile_names_every_labelled_gap_and_its_reasons_add_up(realistic, ca
         elif gap["kind"] == "late_delivery":
             late = [d for d in cov["late_deliveries"] if gap["account"] in d["key"] and gap["region"] in d["key"]]
             assert {pd.Timestamp(d["newest_hour"]) for d in late} >= {pd.Timestamp(gap["start"])}
+        elif gap["kind"] == "damaged_delivery":
+            flow = sum(q["records"] for q in cov["quarantined"] if q["source"] == "vpc-flow")
+            assert flow == sum(g.get("records", 0) for g in labels["coverage_gaps"] if g["kind"] == "damaged_delivery")
         elif gap["kind"] == "duplicated_delivery":
             hour = pd.Timestamp(gap["start"]).strftime("%Y-%m-%dT%H:00Z")
             assert any(d["bucket"] == gap["resource"] and d["hour"] == hour for d in cov["duplicated_deliveries"])

@@ -34,7 +34,7 @@ from egress_optimizer.ingest.pipeline import SOURCES, IngestReport, ObjectResult
 from egress_optimizer.lake import Lake
 from egress_optimizer.notify.eventbridge import Delivery, put_incidents
 from egress_optimizer.processing import Backlog, backlog
-from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY, S3_ACCESS
+from egress_optimizer.tables import ATTRIBUTED, CUR, CUR_DAILY, EGRESS_HOURLY, QUARANTINE, S3_ACCESS
 
 if TYPE_CHECKING:  # detection loads scikit-learn: only the stages that detect import it (a features run does not)
     from egress_optimizer.detection.detector import DetectorParams
@@ -155,13 +155,17 @@ def reconcile(lake: Lake, inputs: AttributionInputs | None = None) -> Reconcilia
     """Attributed against billed dollars per account, region, usage type and day (``attributed`` brought up
     to date first)."""
     from egress_optimizer.attribution.log_coverage import LogCoverage
-    from egress_optimizer.attribution.reconcile import duplicated_deliveries
+    from egress_optimizer.attribution.reconcile import duplicated_deliveries, quarantined_records
     from egress_optimizer.changes import late_deliveries
 
     inputs = inputs or attribution_inputs(lake)
     attribute(lake, inputs)
-    con = lake.connect([ATTRIBUTED, CUR, S3_ACCESS])
-    deliveries = {"late": late_deliveries(lake), "duplicated": duplicated_deliveries(con)}
+    con = lake.connect([ATTRIBUTED, CUR, S3_ACCESS, QUARANTINE])
+    deliveries = {
+        "late": late_deliveries(lake),
+        "duplicated": duplicated_deliveries(con),
+        "quarantined": quarantined_records(con),
+    }
     return reconcile_tables(con, LogCoverage.from_documents(inputs.inventory.documents), deliveries)
 
 

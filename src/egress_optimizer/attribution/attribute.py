@@ -622,10 +622,10 @@ def attribute_s3(
       SELECT date_trunc('hour', s.time) AS hour, s.bucket, s.remote_ip, s.requester, s.operation,
              coalesce(s.bytes_sent, 0) AS bytes_sent, coalesce(s.object_size, 0) AS object_size
       FROM {S3_ACCESS.name} s
-      -- S3 names every request uniquely: a record seen twice is one log delivered twice (delivery is best
-      -- effort and objects can repeat), so each request counts once.
+      -- S3 names every request uniquely (a multi-object delete: one record per key): a record seen twice is one
+      -- log delivered twice (delivery is best effort and objects can repeat), so each counts once.
       QUALIFY s.request_id IS NULL OR s.request_id = '-'
-           OR row_number() OVER (PARTITION BY s.bucket, s.request_id ORDER BY s.time) = 1
+           OR row_number() OVER (PARTITION BY s.bucket, s.request_id, s.key, s.operation ORDER BY s.time) = 1
     """)
         .to_arrow_table()
         .to_pandas()

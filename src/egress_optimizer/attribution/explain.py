@@ -29,8 +29,9 @@ import pandas as pd
 
 from egress_optimizer.attribution.log_coverage import LogCoverage
 
-# Services whose data transfer the logs we read can show (flow logs, S3 access logs, CloudFront logs).
-LOGGED_PRODUCTS = {"AmazonEC2", "AmazonVPC", "AWSELB", "AmazonS3", "AmazonCloudFront", "AmazonECS"}
+# Services whose data transfer the logs we read can show (flow logs, S3 access logs, CloudFront logs): every
+# product attribution prices (a test holds them together), and ECS, whose tasks' ENIs write flow logs.
+LOGGED_PRODUCTS = {"AmazonEC2", "AmazonVPC", "AWSELB", "AWSDirectConnect", "AmazonS3", "AmazonCloudFront", "AmazonECS"}
 NO_LOG_REASON = {"vpc": "no_flow_logs", "bucket": "no_access_logs", "distribution": "no_cloudfront_logs"}
 REASONS = (
     "service_without_logs",
@@ -44,7 +45,7 @@ REASONS = (
     "unexplained",
 )
 TIMING_TOLERANCE = 0.02  # a resource-day whose bytes agree within 2 % has only boundary (timing) differences
-CENT = Decimal("0.000001")
+MICRODOLLAR = Decimal("0.000001")
 KEYS = ["day", "account", "region", "usage_type"]
 
 
@@ -61,16 +62,16 @@ def label(hourly: pd.DataFrame, coverage: LogCoverage) -> pd.DataFrame:
     and GB. Returns it with ``source`` (the log source), ``reason`` and ``detail`` for the rows whose whole
     difference one reason explains; the others get reason None (split later by ``split_bytes_and_price``)."""
     df = hourly.copy()
-    sources = [coverage.source_of(r) for r in df.resource_id]
-    df["source"] = [s.id if s else None for s in sources]
+    by_resource = {r: coverage.source_of(r) for r in df.resource_id.unique()}
+    df["source"] = df.resource_id.map({r: s.id for r, s in by_resource.items() if s})
     df["reason"], df["detail"] = None, None
     service = ~df["product"].isin(LOGGED_PRODUCTS) & df["product"].notna()
     df.loc[service, "reason"] = "service_without_logs"
     df.loc[service, "detail"] = df["product"][service]
-    for i, s in enumerate(sources):
-        if df.at[df.index[i], "reason"] is None and s is not None and s.logged is False:
-            df.at[df.index[i], "reason"] = NO_LOG_REASON[s.kind]
-            df.at[df.index[i], "detail"] = s.id
+    unlogged = {r: NO_LOG_REASON[s.kind] for r, s in by_resource.items() if s and s.logged is False}
+    dark = df.reason.isna() & df.resource_id.isin(unlogged)
+    df.loc[dark, "reason"] = df.resource_id[dark].map(unlogged)
+    df.loc[dark, "detail"] = df.source[dark]
     unknown = df.reason.isna() & df.source.isna() & (df.attributed_usd == 0) & (df.resource_id != "")
     df.loc[unknown, "reason"] = "not_in_inventory"
     df.loc[unknown, "detail"] = df.resource_id[unknown]
@@ -82,8 +83,8 @@ def label(hourly: pd.DataFrame, coverage: LogCoverage) -> pd.DataFrame:
 
 def _delivery_gaps(df: pd.DataFrame) -> pd.Series:
     """Rows of a logged source's hour in which the bill shows its traffic and no record of it arrived, while
-    records of it arrived in other hours."""
-    open_rows = df.reason.isna() & df.source.notna()
+    records of it arrived in other hours (an hourly bill only: a daily one puts the day's usage at midnight)."""
+    open_rows = df.reason.isna() & df.source.notna() & df.get("hourly", True)
     per = df[open_rows].groupby(["source", "hour"]).agg(billed=("billed_usd", "sum"), seen=("attributed_gb", "sum"))
     per = per.reset_index()
     active = per.groupby("source").seen.transform("sum") > 0
@@ -121,18 +122,21 @@ def explain(hourly: pd.DataFrame, coverage: LogCoverage) -> Explanation:
     named = df[df.reason.notna()]
     parts = pd.concat(
         [
-            named.groupby([*KEYS, "resource_id", "reason", "detail"]).diff_usd.sum().rename("usd").reset_index(),
+            named.groupby([*KEYS, "resource_id", "reason", "detail"], dropna=False)
+            .diff_usd.sum()
+            .rename("usd")
+            .reset_index(),
             split_bytes_and_price(df[df.reason.isna()]),
         ],
         ignore_index=True,
     )
-    total = _dec(df.diff_usd.sum())
+    total = dollars(df.diff_usd.sum())
     summed = parts.groupby(["reason", "detail"], dropna=False).usd.sum().reset_index()
     by_reason = []
     for r in summed.sort_values(["reason", "detail"], key=_reason_order).itertuples(index=False):
-        if r.reason != "unexplained" and _dec(r.usd) != 0:
+        if r.reason != "unexplained" and dollars(r.usd) != 0:
             by_reason.append(
-                {"reason": r.reason, "detail": None if pd.isna(r.detail) else r.detail, "usd": _dec(r.usd)}
+                {"reason": r.reason, "detail": None if pd.isna(r.detail) else r.detail, "usd": dollars(r.usd)}
             )
     # The residual is what no reason covers, so the amounts add up to the total to the micro-dollar.
     left = total - sum((x["usd"] for x in by_reason), Decimal(0))
@@ -144,5 +148,6 @@ def _reason_order(col: pd.Series) -> pd.Series:
     return col.map({r: i for i, r in enumerate(REASONS)}) if col.name == "reason" else col.fillna("")
 
 
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x))).quantize(CENT)
+def dollars(x: float) -> Decimal:
+    """A dollar amount as a decimal, to the micro-dollar."""
+    return Decimal(repr(float(x))).quantize(MICRODOLLAR)

@@ -58,29 +58,44 @@ class LogCoverage:
         return cov
 
     def _vpcs(self, files: dict[str, str]) -> None:
+        """A VPC is logged when a flow log covers it, unlogged when no flow log covers it or any subnet or ENI of
+        it (one that logs only some of its subnets or ENIs is left unknown), in every account that describes it
+        (a VPC shared with other accounts appears in each)."""
+        logged_ids: set[str] = set()
+        known: set[tuple[str, str]] = set()  # (account, region) snapshots that list their flow logs
+        vpcs: dict[str, tuple[str, str]] = {}
         for rel, text in sorted(files.items()):
-            if not rel.endswith("/ec2/describe_vpcs.json"):
-                continue
-            account, region = rel.split("/")[:2]
-            flow_doc = files.get(rel.replace("describe_vpcs.json", "describe_flow_logs.json"))
-            logged_vpcs = None
-            if flow_doc is not None:
-                logged_vpcs = {
+            account, region = [*rel.split("/"), "", ""][:2]
+            if rel.endswith("/ec2/describe_flow_logs.json"):
+                known.add((account, region))
+                logged_ids |= {
                     f["ResourceId"]
-                    for f in json.loads(flow_doc).get("FlowLogs", [])
+                    for f in json.loads(text).get("FlowLogs", [])
                     if f.get("FlowLogStatus", "ACTIVE") == "ACTIVE" and f.get("TrafficType", "ALL") in ("ALL", "ACCEPT")
                 }
-            for v in json.loads(text).get("Vpcs", []):
-                logged = None if logged_vpcs is None else v["VpcId"] in logged_vpcs
-                self.sources[v["VpcId"]] = LogSource("vpc", v["VpcId"], v.get("OwnerId", account), region, logged)
+            elif rel.endswith("/ec2/describe_vpcs.json"):
+                for v in json.loads(text).get("Vpcs", []):
+                    vpcs.setdefault(v["VpcId"], (v.get("OwnerId", account), region))
+        partly = set()
         for rel, text in files.items():
             if rel.endswith("/ec2/describe_network_interfaces.json"):
-                self._resources_in_vpcs(rel.split("/")[1], json.loads(text).get("NetworkInterfaces", []))
+                region = rel.split("/")[1]
+                for n in json.loads(text).get("NetworkInterfaces", []):
+                    if n.get("VpcId") and {n.get("SubnetId"), n["NetworkInterfaceId"]} & logged_ids:
+                        partly.add(n["VpcId"])
+                    self._resource_in_vpc(n, region)
+        for vpc_id, (account, region) in vpcs.items():
+            if vpc_id in logged_ids:
+                logged = True
+            elif vpc_id in partly or (account, region) not in known:  # its owner's flow logs are not listed
+                logged = None
+            else:
+                logged = False
+            self.sources[vpc_id] = LogSource("vpc", vpc_id, account, region, logged)
 
-    def _resources_in_vpcs(self, region: str, interfaces: list[dict]) -> None:
-        for n in interfaces:
-            if not n.get("VpcId"):
-                continue
-            rid, arn = eni_resource(n, region)
-            for key in (rid, arn, n["NetworkInterfaceId"]):
-                self.resource_source[key] = n["VpcId"]
+    def _resource_in_vpc(self, n: dict, region: str) -> None:
+        if not n.get("VpcId"):
+            return
+        rid, arn = eni_resource(n, region)
+        for key in (rid, arn, n["NetworkInterfaceId"]):
+            self.resource_source[key] = n["VpcId"]

@@ -10,9 +10,9 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 
-from egress_optimizer.attribution.explain import NO_LOG_REASON, Explanation, explain
+from egress_optimizer.attribution.explain import NO_LOG_REASON, Explanation, dollars, explain
 from egress_optimizer.attribution.log_coverage import LogCoverage
-from egress_optimizer.tables import ATTRIBUTED, CUR, S3_ACCESS
+from egress_optimizer.tables import ATTRIBUTED, CUR, QUARANTINE, S3_ACCESS
 
 # Outbound data-transfer usage types (inbound types are free and left out); Direct Connect out is
 # ``...DataXfer-Out`` (public VIF) or ``...DataXfer-Out:dc.N`` (private/transit VIF). Origin fetches by CloudFront
@@ -86,7 +86,7 @@ class Reconciliation:
         net cost the enterprise discount is one more reason."""
         out = list(self.explanation.by_reason) if self.explanation else []
         if net:
-            discount = _dec(self.billed_net_usd) - _dec(self.billed_usd)
+            discount = dollars(self.billed_net_usd) - dollars(self.billed_usd)
             out = [{"reason": "discount", "detail": None, "usd": discount}, *out]
         return out
 
@@ -115,12 +115,9 @@ def _json_part(x: dict) -> dict:
     return {"reason": x["reason"], "detail": x["detail"], "usd": float(x["usd"])}
 
 
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x))).quantize(Decimal("0.000001"))
-
-
 # Attributed and billed dollars per hour, account, region, usage type and resource (the files carry the account
-# as account_id; a missing region is global, as CloudFront's).
+# as account_id; a missing region is global, as CloudFront's). A bill line longer than an hour (a daily or
+# monthly CUR) is not ``hourly``; one without net cost (a legacy CUR without them) has ``has_net`` false.
 ATTRIBUTED_HOURLY_SQL = f"""
 SELECT hour, account_id AS account, coalesce(region, 'global') AS region, usage_type,
        coalesce(resource_id, '') AS resource_id, sum(usd) AS attributed_usd, sum(gb) AS attributed_gb
@@ -131,14 +128,33 @@ BILLED_HOURLY_SQL = f"""
 SELECT date_trunc('hour', usage_start) AS hour, usage_account_id AS account,
        coalesce(region_code, 'global') AS region, usage_type, coalesce(resource_id, '') AS resource_id,
        any_value(product_code) AS product, sum(usage_amount) AS billed_gb, sum(unblended_cost) AS billed_usd,
-       sum(coalesce(net_unblended_cost, unblended_cost)) AS billed_net_usd
+       sum(coalesce(net_unblended_cost, unblended_cost)) AS billed_net_usd,
+       bool_and(net_unblended_cost IS NOT NULL) AS has_net,
+       bool_and(usage_end - usage_start <= INTERVAL 1 HOUR) AS hourly
 FROM bill WHERE regexp_matches(usage_type, '{BILLED_TRANSFER}') GROUP BY ALL
+"""
+# Discounts billed as their own lines, for bills whose usage lines carry no net cost.
+DISCOUNT_LINE_TYPES = "'EdpDiscount', 'BundledDiscount', 'PrivateRateDiscount', 'SppDiscount', 'Discount'"
+DISCOUNTS_SQL = f"""{LINES_SQL}
+SELECT date_trunc('day', usage_start) AS day, usage_account_id AS account, coalesce(region_code, 'global') AS region,
+       usage_type, sum(unblended_cost) AS discount_usd
+FROM lines WHERE line_item_type IN ({DISCOUNT_LINE_TYPES}) AND regexp_matches(usage_type, '{BILLED_TRANSFER}')
+GROUP BY ALL
 """
 CREDITS_SQL = f"""{LINES_SQL}
 SELECT usage_account_id AS account, sum(unblended_cost) AS usd FROM lines
 WHERE line_item_type = 'Credit' GROUP BY ALL ORDER BY account
 """
 _MONEY = ["billed_usd", "billed_net_usd", "billed_gb", "attributed_usd", "attributed_gb"]
+KEYS = ["day", "account", "region", "usage_type"]
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, table: str) -> list[dict]:
+    return con.sql(sql).to_arrow_table().to_pylist() if table in _tables(con) else []
 
 
 def reconcile(
@@ -148,30 +164,46 @@ def reconcile(
     region, usage type and day; ``coverage`` (from the inventory) names the unlogged resources, ``deliveries``
     (late and duplicated deliveries the lake saw) completes the coverage summary."""
     hourly = _hourly(con)
-    keys = ["day", "account", "region", "usage_type"]
     hourly["day"] = hourly.hour.dt.floor("D")
-    rows = hourly.groupby(keys)[["billed_usd", "billed_net_usd", "attributed_usd"]].sum().reset_index()
-    rows["unexplained_usd"] = rows.billed_usd - rows.attributed_usd
-    rows["unexplained_net_usd"] = rows.billed_net_usd - rows.attributed_usd
+    rows = _daily_rows(con, hourly)
     explanation = explain(hourly.drop(columns="day"), coverage or LogCoverage()) if len(hourly) else None
     if explanation is not None:
-        reasons = explanation.parts.groupby([*keys, "reason"]).usd.sum().round(6)
-        per_row = {k: {} for k in rows[keys].itertuples(index=False, name=None)}
+        reasons = explanation.parts.groupby([*KEYS, "reason"], dropna=False).usd.sum().round(6)
+        per_row: dict[tuple, dict] = {}
         for (*k, reason), usd in reasons.items():
             if usd:
                 per_row.setdefault(tuple(k), {})[reason] = float(usd)
-        rows["reasons"] = [per_row.get(k, {}) for k in rows[keys].itertuples(index=False, name=None)]
+        rows["reasons"] = [per_row.get(k, {}) for k in rows[KEYS].itertuples(index=False, name=None)]
     rows["day"] = rows.day.dt.date
-    rows = rows.sort_values(keys, kind="stable").reset_index(drop=True)
-    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-    credits = con.sql(CREDITS_SQL).to_arrow_table().to_pylist() if CUR.name in tables else []
-    rec = Reconciliation(rows, explanation, credits=[{"account": c["account"], "usd": c["usd"]} for c in credits])
+    rows = rows.sort_values(KEYS, kind="stable").reset_index(drop=True)
+    credits = [{"account": c["account"], "usd": c["usd"]} for c in _rows(con, CREDITS_SQL, CUR.name)]
+    rec = Reconciliation(rows, explanation, credits=credits)
     rec.coverage = coverage_summary(rec, hourly, coverage or LogCoverage(), deliveries or {})
     return rec
 
 
+def _daily_rows(con: duckdb.DuckDBPyConnection, hourly: pd.DataFrame) -> pd.DataFrame:
+    """Per day, account, region and usage type: list, net and attributed dollars. Where the usage lines carry
+    no net cost, the net is list plus the day's discount lines."""
+    money = ["billed_usd", "billed_net_usd", "attributed_usd"]
+    rows = hourly.groupby(KEYS, dropna=False).agg(**{m: (m, "sum") for m in money}, has_net=("has_net", "all"))
+    rows = rows.reset_index()
+    discounts = pd.DataFrame(_rows(con, DISCOUNTS_SQL, CUR.name), columns=[*KEYS, "discount_usd"])
+    if len(discounts):
+        discounts["day"] = pd.to_datetime(discounts.day, utc=True)
+        rows = rows.merge(discounts, on=KEYS, how="left")
+        add = rows.discount_usd.fillna(0.0).where(~rows.has_net, 0.0)
+        rows["billed_net_usd"] = rows.billed_net_usd + add
+        rows = rows.drop(columns="discount_usd")
+    rows["unexplained_usd"] = rows.billed_usd - rows.attributed_usd
+    rows["unexplained_net_usd"] = rows.billed_net_usd - rows.attributed_usd
+    return rows.drop(columns="has_net")
+
+
 def _hourly(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    """Billed and attributed per hour and resource. A bill without resource ids (a CUR exported without them)
+    is matched per hour, account, region and usage type: attribution's resources are folded to match."""
+    tables = _tables(con)
     keys = ["hour", "account", "region", "usage_type", "resource_id"]
     attributed = (
         con.sql(ATTRIBUTED_HOURLY_SQL).to_arrow_table().to_pandas()
@@ -181,19 +213,27 @@ def _hourly(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     billed = (
         con.sql(BILLED_HOURLY_SQL).to_arrow_table().to_pandas()
         if CUR.name in tables
-        else pd.DataFrame(columns=[*keys, "product", "billed_gb", "billed_usd", "billed_net_usd"])
+        else pd.DataFrame(columns=[*keys, "product", "billed_gb", "billed_usd", "billed_net_usd", "has_net", "hourly"])
     )
     for df in (attributed, billed):
         df["hour"] = pd.to_datetime(df.hour, utc=True)
+    anonymous = billed.loc[billed.resource_id == "", keys[:-1]].drop_duplicates()
+    if len(anonymous):
+        fold = attributed.merge(anonymous.assign(_fold=True), on=keys[:-1], how="left")._fold.fillna(False).to_numpy()
+        attributed.loc[fold, "resource_id"] = ""
+        attributed = attributed.groupby(keys, as_index=False)[["attributed_usd", "attributed_gb"]].sum()
     out = billed.merge(attributed, on=keys, how="outer")
     out[_MONEY] = out[_MONEY].astype(float).fillna(0.0)
+    out["has_net"] = out.has_net.fillna(True).astype(bool)
+    out["hourly"] = out.hourly.fillna(True).astype(bool)
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def coverage_summary(rec: Reconciliation, hourly: pd.DataFrame, coverage: LogCoverage, deliveries: dict) -> dict:
     """What share of the data-transfer bill is attributed to a resource, and what to enable to explain the
     rest: each unlogged VPC, bucket and distribution with the dollars it would explain (in the period and per
-    month), the services no log shows, and the deliveries that went missing, arrived late or twice."""
+    month), the services no log shows, the deliveries that went missing, arrived late or twice, and the records
+    that could not be read."""
     hours = hourly.hour.nunique() if len(hourly) else 0
     per_month = HOURS_PER_MONTH / hours if hours else 0.0
     named: dict[tuple[str, str], float] = {}
@@ -208,8 +248,8 @@ def coverage_summary(rec: Reconciliation, hourly: pd.DataFrame, coverage: LogCov
             "account": s.account,
             "region": s.region,
             "enable": s.log,
-            "explains_usd": round(named.get((_no_log_reason(s.kind), s.id), 0.0), 2),
-            "explains_usd_per_month": round(named.get((_no_log_reason(s.kind), s.id), 0.0) * per_month, 2),
+            "explains_usd": round(named.get((NO_LOG_REASON[s.kind], s.id), 0.0), 2),
+            "explains_usd_per_month": round(named.get((NO_LOG_REASON[s.kind], s.id), 0.0) * per_month, 2),
         }
         for s in coverage.unlogged()
     ]
@@ -234,23 +274,33 @@ def coverage_summary(rec: Reconciliation, hourly: pd.DataFrame, coverage: LogCov
         "delivery_gaps": gaps,
         "late_deliveries": deliveries.get("late", []),
         "duplicated_deliveries": deliveries.get("duplicated", []),
+        "quarantined": deliveries.get("quarantined", []),
     }
 
 
-def _no_log_reason(kind: str) -> str:
-    return NO_LOG_REASON[kind]
-
-
-# S3 names each request uniquely; the same request id twice in a bucket is one log delivered twice.
+# S3 names each request uniquely (a multi-object delete writes one record per key under one request id): the same
+# request id, key and operation twice in a bucket is one log delivered twice.
 DUPLICATED_SQL = f"""
-SELECT bucket, strftime(date_trunc('hour', time), '%Y-%m-%dT%H:00Z') AS hour,
-       count(*) - count(DISTINCT request_id) AS repeated_records
-FROM {S3_ACCESS.name} WHERE request_id IS NOT NULL AND request_id <> '-'
-GROUP BY ALL HAVING count(*) > count(DISTINCT request_id) ORDER BY hour, bucket
+WITH records AS (
+  SELECT bucket, date_trunc('hour', time) AS hour, request_id || '|' || coalesce(key, '') || '|' || operation AS id
+  FROM {S3_ACCESS.name} WHERE request_id IS NOT NULL AND request_id <> '-'
+)
+SELECT bucket, strftime(hour, '%Y-%m-%dT%H:00Z') AS hour, count(*) - count(DISTINCT id) AS repeated_records
+FROM records GROUP BY bucket, hour HAVING count(*) > count(DISTINCT id) ORDER BY hour, bucket
 """
 
 
+QUARANTINED_SQL = f"""
+SELECT source, reason, count(*) AS records FROM {QUARANTINE.name} GROUP BY ALL ORDER BY records DESC, source, reason
+LIMIT 50
+"""
+
+
+def quarantined_records(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Records ingest could not read, by source and reason (their bytes reach no attribution)."""
+    return _rows(con, QUARANTINED_SQL, QUARANTINE.name)
+
+
 def duplicated_deliveries(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """S3 access log records delivered more than once (attribution counts each request once)."""
-    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-    return con.sql(DUPLICATED_SQL).to_arrow_table().to_pylist() if S3_ACCESS.name in tables else []
+    """S3 access log records delivered more than once (attribution counts each once)."""
+    return _rows(con, DUPLICATED_SQL, S3_ACCESS.name)

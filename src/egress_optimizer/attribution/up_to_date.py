@@ -11,10 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from egress_optimizer import changes
 from egress_optimizer.lake import INVENTORY_DIR, Lake
-from egress_optimizer.tables import ATTRIBUTED, CLOUDFRONT, CUR, S3_ACCESS, VPC_FLOW
+from egress_optimizer.tables import ATTRIBUTED, CLOUDFRONT, CUR, CUR_DAILY, EGRESS_HOURLY, S3_ACCESS, VPC_FLOW
+
+if TYPE_CHECKING:
+    from egress_optimizer.ipranges import IpRanges
+    from egress_optimizer.networks import Networks
 
 ATTRIBUTE = "attribute"  # the attribute stage's name in the change journal
 FEATURES = "features"
@@ -23,8 +28,8 @@ LOG_INPUTS = (VPC_FLOW, S3_ACCESS, CLOUDFRONT)
 INPUTS_STATE = f"{changes.STATE_DIR}/{ATTRIBUTE}/inputs.json"  # the fingerprint of the inputs attributed with
 QUIET_RUN = {
     ATTRIBUTED.name: 0,
-    "egress_hourly": 0,
-    "cur_daily": 0,
+    EGRESS_HOURLY.name: 0,
+    CUR_DAILY.name: 0,
     "attribution": {"rebuild": False, "hours_attributed": 0, "hours_repriced": 0, "rows": 0},
     "features": {"rebuild": False, "hours": 0, "rows": 0},
 }  # what ``build_features(...).to_json()`` says of a run with nothing to do (a test holds them equal)
@@ -38,7 +43,7 @@ def documents_digest(files: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def inputs_fingerprint(inventory_digest: str, prices_raw: dict, ip_ranges, networks) -> str:
+def inputs_fingerprint(inventory_digest: str, prices_raw: dict, ip_ranges: IpRanges, networks: Networks) -> str:
     """What the attributed rows depend on besides the logs: when it changes, history is attributed again."""
     nets = [(n.kind, n.name, n.cidr, n.via, n.dx_location, n.source) for n in [*networks.declared, *networks.clouds]]
     doc = {

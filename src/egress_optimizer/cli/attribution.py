@@ -89,6 +89,8 @@ def print_coverage(cov: dict) -> None:
             f"  late: {d['table']} logs of {d['newest_hour'][:13]}:00Z arrived {d['lag_hours']:.0f} h after their hour"
             f" ({d['key'].rsplit('/', 1)[-1][:48]}...)"
         )
+    for q in cov.get("quarantined", []):
+        stdout.print(f"  unreadable: {q['records']} {q['source']} records ({q['reason']}), in the quarantine table")
     for d in cov["duplicated_deliveries"]:
         stdout.print(
             f"  delivered twice: {d['repeated_records']} records of {d['bucket']} at {d['hour']} (counted once)"

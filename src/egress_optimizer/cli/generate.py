@@ -87,7 +87,7 @@ def generate_cmd(
     days: int = typer.Option(14, "--days", min=1, max=366, help="Days of logs and billing."),
     seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives byte-identical output."),
     scale: Scale = typer.Option(Scale.small, "--scale", help="small (tests, demo), medium (a month), large (GBs)."),
-    start: str = typer.Option(
+    start: str | None = typer.Option(
         None, "--start", help="First day (UTC), YYYY-MM-DD (default: 2026-10-19 realistic, 2026-10-01 clean)."
     ),
     profile: str = typer.Option(

@@ -7,6 +7,8 @@ the incident that caused it, which gives every incident an exact counterfactual 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -481,21 +483,33 @@ def fixed_usage(b: UsageBuilder, streams: list[Stream], vol: Volumes) -> None:
             )
 
 
-# Services whose data transfer AWS bills but that write no log this tool reads (no flow log sees a managed
-# database's replication, API Gateway's responses or a Lambda function's calls out of AWS): product, account,
-# region, destination region (None: the internet), GB per hour at volume 1, resource.
+class UnloggedService(NamedTuple):
+    """A service whose data transfer AWS bills but that writes no log this tool reads (no flow log sees a managed
+    database's replication, API Gateway's responses or a Lambda function's calls out of AWS)."""
+
+    product: str
+    account_name: str
+    region: str
+    to_region: str | None  # None: the internet
+    gb_per_hour: float  # at volume 1
+    resource: str  # ARN template ({region}, {account})
+
+
 UNLOGGED_SERVICES = (
-    ("AmazonRDS", "prod-data", "us-east-1", "us-west-2", 0.4, "arn:aws:rds:{region}:{account}:db:orders-replica-src"),
-    (
-        "AmazonApiGateway",
-        "prod-platform",
-        "us-east-1",
-        None,
-        0.05,
-        "arn:aws:apigateway:{region}::/restapis/k3x9f2/stages/prod",
+    UnloggedService(
+        "AmazonRDS", "prod-data", "us-east-1", "us-west-2", 0.4, "arn:aws:rds:{region}:{account}:db:orders-replica-src"
     ),
-    ("AWSLambda", "prod-web", "eu-west-1", None, 0.08, "arn:aws:lambda:{region}:{account}:function:image-resizer"),
+    UnloggedService(
+        "AmazonApiGateway", "prod-platform", "us-east-1", None, 0.25, "arn:aws:apigateway:{region}::/restapis/k3x9f2"
+    ),
+    UnloggedService(
+        "AWSLambda", "prod-web", "eu-west-1", None, 0.08, "arn:aws:lambda:{region}:{account}:function:image-resizer"
+    ),
 )
+
+
+def service_resource(estate: Estate, svc: UnloggedService) -> str:
+    return svc.resource.format(region=svc.region, account=estate.account_named(svc.account_name).id)
 
 
 def unlogged_usage(b: UsageBuilder, start_epoch: int, hours: int, rng: np.random.Generator) -> None:
@@ -506,31 +520,23 @@ def unlogged_usage(b: UsageBuilder, start_epoch: int, hours: int, rng: np.random
     scale = SCALES[b.estate.scale]["volume"]
     hod, dow = hour_of_week(start_epoch, hours, -5)
     shape = seasonal_shape("diurnal", hod, dow)
-    for product, name, region, to_region, gb_hour, arn in UNLOGGED_SERVICES:
-        account = next(a.id for a in b.estate.accounts if a.name == name)
-        gb = gb_hour * scale * shape * rng.lognormal(-0.02, 0.2, hours)
-        common = dict(
-            account=account, region=region, product=product, resource_id=arn.format(region=region, account=account)
+    for svc in UNLOGGED_SERVICES:
+        gb = svc.gb_per_hour * scale * shape * rng.lognormal(-0.02, 0.2, hours)
+        where = dict(
+            account=b.estate.account_named(svc.account_name).id,
+            region=svc.region,
+            product=svc.product,
+            resource_id=service_resource(b.estate, svc),
+            operation="",
         )
-        if to_region:
-            b.add(
-                np.arange(hours),
-                gb,
-                usage_type=ut.inter_region_out(region, to_region),
-                operation="",
-                rate=b.catalog.inter_region(region, to_region),
-                to_region=to_region,
-                **common,
+        if svc.to_region:
+            usage_type, rate = (
+                ut.inter_region_out(svc.region, svc.to_region),
+                b.catalog.inter_region(svc.region, svc.to_region),
             )
+            b.add(np.arange(hours), gb, usage_type=usage_type, rate=rate, to_region=svc.to_region, **where)
         else:
-            b.add(
-                np.arange(hours),
-                gb,
-                usage_type=ut.internet_out(region, product),
-                operation="",
-                meter="internet",
-                **common,
-            )
+            b.add(np.arange(hours), gb, usage_type=ut.internet_out(svc.region, svc.product), meter="internet", **where)
 
 
 def build_usage(

@@ -1,11 +1,16 @@
 """Local time for the generator's daily and weekly shapes: each region's IANA time zone (daylight saving
-included, from the system's tz database) and its public holidays.
+included, from the pinned tz database of the ``tzdata`` package) and its public holidays.
 
 People and their traffic follow local clocks: when Dublin leaves summer time on the last Sunday of October,
 its morning peak moves an hour later in UTC, a week before New York's does; offices close on public holidays.
 """
 
 from __future__ import annotations
+
+import time
+from functools import cache
+from importlib import resources
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -43,10 +48,23 @@ HOLIDAYS = {
 }
 
 
+@cache
+def _zone(name: str) -> ZoneInfo:
+    """The zone from the pinned ``tzdata`` package, not the system's database: the same seed gives the same
+    estate on every machine."""
+    with resources.files("tzdata.zoneinfo").joinpath(name).open("rb") as f:
+        return ZoneInfo.from_file(f, key=name)
+
+
+def iso(epoch: int) -> str:
+    """A UTC time as the labels and inventory spell it (``2026-10-19T00:00:00Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 def local_calendar(start_epoch: int, hours: int, zone: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hour of day, day of week (0 = Monday) and a public-holiday flag, in ``zone``'s local time, for each
     UTC hour of the period."""
     utc = pd.date_range(pd.Timestamp(start_epoch, unit="s", tz="UTC"), periods=hours, freq="h")
-    local = utc.tz_convert(zone)
+    local = utc.tz_convert(_zone(zone))
     holiday = np.isin(local.strftime("%Y-%m-%d"), HOLIDAYS.get(zone, []))
     return local.hour.to_numpy(), local.day_of_week.to_numpy(), holiday

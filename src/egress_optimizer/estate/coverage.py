@@ -4,7 +4,8 @@
 - a bucket without server access logging (a partner download bucket serving the internet);
 - an hour of flow logs never delivered for one VPC;
 - late deliveries: a few hours of one VPC's flow logs arriving hours after their hour;
-- a duplicated delivery: one S3 access log object delivered a second time under another key.
+- a duplicated delivery: one S3 access log object delivered a second time under another key;
+- a damaged delivery: one flow log object with a record mangled in transit (a NUL byte in it).
 
 ``choose`` changes the estate in place (turns the flow log off, adds the unlogged bucket) before any traffic
 is modelled, and returns what the writers must drop, delay or repeat; ``labels`` says what each gap hides.
@@ -13,10 +14,17 @@ is modelled, and returns what the writers must drop, delay or repeat; ``labels``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from egress_optimizer.estate.calendar import iso
 from egress_optimizer.estate.topology import Bucket, Estate, owner_tags
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from egress_optimizer.estate.incidents import Incident
 
 
 @dataclass
@@ -26,6 +34,7 @@ class Gaps:
     missing: set[tuple[str, int]] = field(default_factory=set)  # (vpc id, hour index) never delivered
     late: dict[tuple[str, int], int] = field(default_factory=dict)  # (vpc id, hour index) -> hours late
     duplicated: set[tuple[str, int]] = field(default_factory=set)  # (bucket, hour index) delivered twice
+    damaged: set[tuple[str, int]] = field(default_factory=set)  # (vpc id, hour index) with one mangled record
 
 
 def choose(estate: Estate, hours: int, rng: np.random.Generator) -> Gaps:
@@ -36,7 +45,7 @@ def choose(estate: Estate, hours: int, rng: np.random.Generator) -> Gaps:
     )
     legacy.flow_log.enabled = False
     gaps.unlogged_vpcs.append(legacy.id)
-    web = next(a for a in estate.accounts if a.name == "prod-web")
+    web = estate.account_named("prod-web")
     downloads = Bucket(
         f"{web.name}-partner-downloads-{web.id[-4:]}",
         web.id,
@@ -52,19 +61,18 @@ def choose(estate: Estate, hours: int, rng: np.random.Generator) -> Gaps:
         gaps.missing.add((vpc.id, int(rng.integers(6, hours - 6))))
         other = logged[int(rng.integers(0, len(logged)))]
         first = int(rng.integers(2, hours - 8))
-        delay = int(rng.integers(3, 9))
+        delay = int(rng.integers(4, 9))  # more than the 3 h within which ingest counts a delivery on time
         for h in range(first, first + 3):
             if (other.id, h) not in gaps.missing:
                 gaps.late[(other.id, h)] = delay
         bucket = next(b for b in estate.buckets if b.purpose == "public-datasets")
         gaps.duplicated.add((bucket.name, int(rng.integers(1, hours - 1))))
+        text = [v for v in logged if v.flow_log.delivery == "text"]
+        vpc, hour = text[int(rng.integers(0, len(text)))], int(rng.integers(0, hours))
+        while (vpc.id, hour) in gaps.missing:
+            hour = (hour + 1) % hours
+        gaps.damaged.add((vpc.id, hour))
     return gaps
-
-
-def _iso(epoch: int) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _vpc_resources(estate: Estate, vpc_id: str) -> set[str]:
@@ -81,90 +89,57 @@ def _vpc_resources(estate: Estate, vpc_id: str) -> set[str]:
     return out
 
 
-def labels(gaps: Gaps, estate: Estate, items, incidents: list, start_epoch: int) -> list[dict]:
-    """Each gap with what it hides: the resources, the list-price dollars of their billed data transfer in the
-    gap, and the incidents whose resources are among them."""
-    out = []
+def labels(gaps: Gaps, estate: Estate, items: pd.DataFrame, incidents: list[Incident], start_epoch: int) -> list[dict]:
+    """Each gap with what it hides: the list-price dollars of the billed data transfer it leaves without a log,
+    and the incidents it hides (whose resources it covers, in its hours)."""
     transfer = (items.unit == "GB") & items.usage_type.str.contains("Bytes")
 
-    def hidden(resources: set[str], hours: set[int] | None = None) -> tuple[float, list[str]]:
+    def gap(kind: str, resource: str, account: str, region: str, resources: set[str], hours=None, **extra) -> dict:
         sel = transfer & items.resource_id.isin(resources)
         if hours is not None:
             sel &= items.hour.isin(hours)
-        incs = [i.id for i in incidents if resources & set(i.resources)]
-        return round(float(items.cost[sel].sum()), 4), incs
+        hidden = [
+            i.id
+            for i in incidents
+            if resources & set(i.resources) and (hours is None or any(i.start_hour <= h < i.end_hour for h in hours))
+        ]
+        window = {}
+        if hours is not None:
+            window = {"start": iso(start_epoch + min(hours) * 3600), "end": iso(start_epoch + (max(hours) + 1) * 3600)}
+        return {
+            "kind": kind,
+            "resource": resource,
+            "account": account,
+            "region": region,
+            **window,
+            **extra,
+            "hides_usd": round(float(items.cost[sel].sum()), 4),
+            "hides_incidents": hidden,
+        }
 
-    for vpc_id in gaps.unlogged_vpcs:
+    def vpc_gap(kind: str, vpc_id: str, hours=None, **extra) -> dict:
         v = estate.vpc(vpc_id)
-        usd, incs = hidden(_vpc_resources(estate, vpc_id))
-        out.append(
-            {
-                "kind": "vpc_without_flow_logs",
-                "resource": vpc_id,
-                "account": v.account,
-                "region": v.region,
-                "hides_usd": usd,
-                "hides_incidents": incs,
-            }
-        )
+        return gap(kind, vpc_id, v.account, v.region, _vpc_resources(estate, vpc_id), hours, **extra)
+
+    out = [vpc_gap("vpc_without_flow_logs", v) for v in gaps.unlogged_vpcs]
     for name in gaps.unlogged_buckets:
         b = estate.bucket(name)
-        usd, incs = hidden({name})
-        out.append(
-            {
-                "kind": "bucket_without_access_logs",
-                "resource": name,
-                "account": b.account,
-                "region": b.region,
-                "hides_usd": usd,
-                "hides_incidents": incs,
-            }
-        )
-    for vpc_id, hour in sorted(gaps.missing):
-        v = estate.vpc(vpc_id)
-        usd, incs = hidden(_vpc_resources(estate, vpc_id), {hour})
-        out.append(
-            {
-                "kind": "missing_delivery",
-                "resource": vpc_id,
-                "account": v.account,
-                "region": v.region,
-                "start": _iso(start_epoch + hour * 3600),
-                "end": _iso(start_epoch + (hour + 1) * 3600),
-                "hides_usd": usd,
-                "hides_incidents": [],
-            }
-        )
+        out.append(gap("bucket_without_access_logs", name, b.account, b.region, {name}))
+    out += [vpc_gap("missing_delivery", v, {h}) for v, h in sorted(gaps.missing)]
     late: dict[str, list[int]] = {}
     for vpc_id, hour in sorted(gaps.late):
         late.setdefault(vpc_id, []).append(hour)
-    for vpc_id, hours in late.items():
-        v = estate.vpc(vpc_id)
-        out.append(
-            {
-                "kind": "late_delivery",
-                "resource": vpc_id,
-                "account": v.account,
-                "region": v.region,
-                "start": _iso(start_epoch + min(hours) * 3600),
-                "end": _iso(start_epoch + (max(hours) + 1) * 3600),
-                "delay_hours": gaps.late[(vpc_id, hours[0])],
-                "hides_usd": 0.0,
-                "hides_incidents": [],
-            }
-        )
+    # Late and repeated deliveries hide nothing once they have arrived: no dollars, no incidents.
+    out += [
+        {
+            **vpc_gap("late_delivery", v, set(hs), delay_hours=gaps.late[(v, hs[0])]),
+            "hides_usd": 0.0,
+            "hides_incidents": [],
+        }
+        for v, hs in late.items()
+    ]
+    out += [{**vpc_gap("damaged_delivery", v, {h}, records=1), "hides_usd": 0.0} for v, h in sorted(gaps.damaged)]
     for name, hour in sorted(gaps.duplicated):
         b = estate.bucket(name)
-        out.append(
-            {
-                "kind": "duplicated_delivery",
-                "resource": name,
-                "account": b.account,
-                "region": b.region,
-                "start": _iso(start_epoch + hour * 3600),
-                "end": _iso(start_epoch + (hour + 1) * 3600),
-                "hides_usd": 0.0,
-                "hides_incidents": [],
-            }
-        )
+        out.append({**gap("duplicated_delivery", name, b.account, b.region, set(), {hour}), "hides_usd": 0.0})
     return out

@@ -34,6 +34,7 @@ from egress_optimizer.estate import (
     s3_requests,
     traffic,
 )
+from egress_optimizer.estate.calendar import iso
 from egress_optimizer.estate.profiles import DEFAULT_PROFILE
 from egress_optimizer.estate.topology import SCALES, Estate, build_estate, owner_tags
 from egress_optimizer.estate.writers.cloudfront import write_cloudfront_logs
@@ -169,7 +170,7 @@ def generate(
     if prof.billing_adjustments:
         cur = apply_discounts(cur, EDP_RATE, {web_account(estate): CREDIT_USD})
     cur_keys = write_cur2(out, estate, cur)
-    legacy_account = next(a.id for a in estate.accounts if a.name == "prod-web")
+    legacy_account = web_account(estate)
     legacy_keys = write_legacy_cur(out, estate, cur, legacy_account)
     counts["cur"] = {"objects": len(cur_keys) + len(legacy_keys), "records": len(cur)}
 
@@ -204,18 +205,14 @@ def _resource_tags(estate: Estate) -> dict[str, dict[str, str]]:
         tags[b.name] = b.tags
     for d in estate.distributions:
         tags[f"arn:aws:cloudfront::{d.account}:distribution/{d.id}"] = d.tags
-    for product, name, region, _, _, arn in billing.UNLOGGED_SERVICES:
-        a = next(a for a in estate.accounts if a.name == name)
-        tags[arn.format(region=region, account=a.id)] = owner_tags(a.team, a.owner, product.lower())
+    for svc in billing.UNLOGGED_SERVICES:
+        a = estate.account_named(svc.account_name)
+        tags[billing.service_resource(estate, svc)] = owner_tags(a.team, a.owner, svc.product.lower())
     return tags
 
 
-def _iso(epoch: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
 def web_account(estate: Estate) -> str:
-    return next(a.id for a in estate.accounts if a.name == "prod-web")
+    return estate.account_named("prod-web").id
 
 
 def _spike_place(estate: Estate, s: dict) -> dict:
@@ -233,8 +230,8 @@ def _spike_place(estate: Estate, s: dict) -> dict:
 def _change_label(c: dict, start_epoch: int) -> dict:
     return {
         "kind": c["kind"],
-        "start": _iso(start_epoch + c["start_hour"] * 3600),
-        "end": _iso(start_epoch + c["end_hour"] * 3600),
+        "start": iso(start_epoch + c["start_hour"] * 3600),
+        "end": iso(start_epoch + c["end_hour"] * 3600),
         "factor": round(c["factor"], 3),
         "accounts": c.get("accounts", []),
         "regions": c.get("regions", []),
@@ -244,15 +241,14 @@ def _change_label(c: dict, start_epoch: int) -> dict:
 
 def _billing_label(estate: Estate, items) -> dict:
     services = []
-    for product, name, region, to_region, _, arn in billing.UNLOGGED_SERVICES:
-        account = next(a.id for a in estate.accounts if a.name == name)
-        resource = arn.format(region=region, account=account)
+    for svc in billing.UNLOGGED_SERVICES:
+        resource = billing.service_resource(estate, svc)
         services.append(
             {
-                "product": product,
-                "account": account,
-                "region": region,
-                "to_region": to_region,
+                "product": svc.product,
+                "account": estate.account_named(svc.account_name).id,
+                "region": svc.region,
+                "to_region": svc.to_region,
                 "resource": resource,
                 "list_usd": round(float(items.cost[items.resource_id == resource].sum()), 4),
             }
@@ -274,9 +270,9 @@ def _planned(incs: list[incidents.Incident], start_epoch: int, coarse: bool, rng
         start, end = start_epoch + inc.start_hour * 3600, start_epoch + inc.end_hour * 3600
         item = {
             "id": f"plan-{inc.id}",
-            "declared_at": _iso(start - 2 * 86400),
-            "start": _iso(start - 3600),
-            "end": _iso(end + 3600),
+            "declared_at": iso(start - 2 * 86400),
+            "start": iso(start - 3600),
+            "end": iso(end + 3600),
             "accounts": inc.accounts,
             "regions": inc.regions,
             "resources": inc.resources,
@@ -286,11 +282,11 @@ def _planned(incs: list[incidents.Incident], start_epoch: int, coarse: bool, rng
         if coarse:
             early, late = int(rng.integers(2, 9)), int(rng.integers(4, 25))
             item.update(
-                start=_iso(start - early * 3600),
-                end=_iso(end + late * 3600),
+                start=iso(start - early * 3600),
+                end=iso(end + late * 3600),
                 regions=[],
                 resources=[],
-                declared_at=_iso(start + 2 * 3600) if n % 2 else _iso(start - 86400),
+                declared_at=iso(start + 2 * 3600) if n % 2 else iso(start - 86400),
             )
         out.append(item)
     return out
@@ -317,8 +313,8 @@ def _write_labels(
             "kind": inc.kind,
             "shape": inc.shape,
             "planned": inc.planned,
-            "start": _iso(start),
-            "end": _iso(end),
+            "start": iso(start),
+            "end": iso(end),
             "duration_hours": inc.end_hour - inc.start_hour,
             "accounts": inc.accounts,
             "regions": inc.regions,
@@ -341,8 +337,8 @@ def _write_labels(
             "seed": estate.seed,
             "scale": estate.scale,
             "days": days,
-            "start": _iso(start_epoch),
-            "end": _iso(start_epoch + hours * 3600),
+            "start": iso(start_epoch),
+            "end": iso(start_epoch + hours * 3600),
             "payer_account": estate.payer.id,
             "accounts": {a.id: a.name for a in estate.accounts},
             "regions": sorted({v.region for v in estate.vpcs}),
@@ -352,8 +348,8 @@ def _write_labels(
         "benign_events": [
             {
                 "kind": s["kind"],
-                "start": _iso(start_epoch + s["start_hour"] * 3600),
-                "end": _iso(start_epoch + s["end_hour"] * 3600),
+                "start": iso(start_epoch + s["start_hour"] * 3600),
+                "end": iso(start_epoch + s["end_hour"] * 3600),
                 "factor": round(s["factor"], 3),
                 "traffic": sorted(s["kinds"]),
                 **_spike_place(estate, s),

@@ -204,7 +204,14 @@ def _bind(inc: Incident, estate: Estate, streams: list[Stream], rng: np.random.G
         }
     elif inc.kind == "cloudfront_cache_hit_collapse":
         d = next(d for d in estate.distributions if d.origin_kind == "alb")
-        inc.accounts, inc.regions, inc.resources = [d.account], ["global", d.origin_region], [d.id]
+        # Misses become origin fetches: the origin load balancer (and its ENIs) carries the extra bytes too.
+        origin = [rid for rid, dns in estate.alb_names.items() if dns == d.origin]
+        origin_enis = [e.id for e in estate.enis if e.kind == "alb" and e.resource_id in origin]
+        inc.accounts, inc.regions, inc.resources = (
+            [d.account],
+            ["global", d.origin_region],
+            [d.id, *origin, *origin_enis],
+        )
         inc.streams = [s.id for s in streams if s.kind == "alb_cf_origin"]
         inc.params = {"distribution": d.id, "hit_ratio": inc.magnitude}
     elif inc.kind == "s3_replication_extra_region":

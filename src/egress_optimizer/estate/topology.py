@@ -271,6 +271,9 @@ class Estate:
     def account(self, account_id: str) -> Account:
         return next(a for a in self.accounts if a.id == account_id)
 
+    def account_named(self, name: str) -> Account:
+        return next(a for a in self.accounts if a.name == name)
+
     def nat_for(self, vpc_id: str, az_index: int) -> NatGateway:
         nats = [n for n in self.nats if n.vpc_id == vpc_id]
         same = [n for n in nats if n.az_index == az_index]

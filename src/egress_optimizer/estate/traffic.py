@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.signal import lfilter
 
 from egress_optimizer.estate.calendar import GEO_ZONES, REGION_ZONES, local_calendar
 from egress_optimizer.estate.profiles import PROFILES, Profile
@@ -420,9 +421,7 @@ def _noise(sigma: float, hours: int, rng: np.random.Generator, profile: Profile)
     phi = float(rng.uniform(*profile.ar_phi))
     df = int(rng.choice(profile.t_df))
     shocks = rng.standard_t(df, size=hours) / np.sqrt(df / (df - 2)) * sigma * np.sqrt(1 - phi**2)
-    x = np.empty(hours)
-    x[0] = shocks[0] / np.sqrt(1 - phi**2)
-    for t in range(1, hours):
-        x[t] = phi * x[t - 1] + shocks[t]
+    shocks[0] /= np.sqrt(1 - phi**2)  # start in the stationary distribution
+    x = lfilter([1.0], [1.0, -phi], shocks)  # x[t] = phi * x[t-1] + shocks[t]
     # A heavy tail, not an incident: noise alone stays within about 6x either way.
     return np.exp(np.clip(x, -1.8, 1.8) - sigma**2 / 2)

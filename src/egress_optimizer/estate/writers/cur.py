@@ -421,7 +421,7 @@ def apply_discounts(cur: pd.DataFrame, edp_rate: float, credits_usd: dict[str, f
         .groupby(["day", *keys], sort=True)
         .agg(cost=("line_item_unblended_cost", "sum"), row=("row", "first"))
     )
-    edp = agg.cost.to_numpy()
+    daily_cost = agg.cost.to_numpy()
     disc = priced.loc[agg.row.to_numpy()].copy()
     disc["line_item_line_item_type"] = "EdpDiscount"
     disc["line_item_usage_start_date"] = disc.line_item_usage_start_date.dt.floor("D")
@@ -433,7 +433,7 @@ def apply_discounts(cur: pd.DataFrame, edp_rate: float, credits_usd: dict[str, f
     disc["identity_line_item_id"] = [_line_item_id("edp", i) for i in disc.identity_line_item_id]
     disc["line_item_resource_id"] = ""
     disc["line_item_usage_amount"] = 0.0
-    disc["line_item_unblended_cost"] = -(edp * edp_rate).round(10)
+    disc["line_item_unblended_cost"] = -(daily_cost * edp_rate).round(10)
     disc["line_item_blended_cost"] = disc.line_item_unblended_cost
     disc["line_item_net_unblended_cost"] = 0.0
     disc["discount_total_discount"] = 0.0
@@ -455,6 +455,9 @@ def apply_discounts(cur: pd.DataFrame, edp_rate: float, credits_usd: dict[str, f
             credit["line_item_blended_cost"] = -usd
             credit["line_item_net_unblended_cost"] = -usd
             credit["pricing_public_on_demand_cost"] = 0.0
+            credit["discount_total_discount"] = 0.0
+            for rate in ("line_item_unblended_rate", "line_item_blended_rate", "line_item_net_unblended_rate"):
+                credit[rate] = ""
             credit["line_item_line_item_description"] = "AWS promotional credit"
             rows.append(credit)
     return pd.concat(rows, ignore_index=True)

@@ -122,7 +122,11 @@ def write_vpc_flow_logs(
                     out / vpc.flow_log.bucket / flow_log_key(vpc, hour_epoch, ".log.parquet", data_hour), buf.getvalue()
                 )
             else:
-                body = "\n".join(lines.slice(lo, hi - lo).to_pylist()) + "\n"
+                rows = lines.slice(lo, hi - lo).to_pylist()
+                if (vpc.id, int(hours[lo])) in gaps.damaged:
+                    mid = len(rows) // 2  # one record mangled in transit: the rest of the object is intact
+                    rows[mid] = rows[mid][:12] + "\x00" + rows[mid][13:]
+                body = "\n".join(rows) + "\n"
                 write_gzip(
                     out / vpc.flow_log.bucket / flow_log_key(vpc, hour_epoch, ".log.gz", data_hour),
                     header + body.encode(),
