@@ -62,6 +62,9 @@ def test_reconcile_names_every_labelled_gap_and_its_reasons_add_up(realistic, ca
     ):
         assert sum(Decimal(repr(x["usd"])) for x in rec[parts]) == Decimal(repr(rec[total]))
     assert rec["unexplained_net_usd"] == pytest.approx(rec["billed_net_usd"] - rec["attributed_usd"], abs=0.01)
+    for row in rec["rows"]:  # each day's unexplained dollars by reason, and at net the discount besides
+        assert sum(row["reasons"].values()) == pytest.approx(row["unexplained_usd"], abs=1e-5)
+        assert row["unexplained_usd"] + row["discount_usd"] == pytest.approx(row["unexplained_net_usd"], abs=3e-6)
     cov = rec["coverage"]
     assert 0.5 < cov["attributed_share"] < 1.0
     named = {(g["kind"], g["resource"]) for g in cov["enable_logging"]}

@@ -45,7 +45,7 @@ HOURS_PER_MONTH = 730.5  # 365.25 days x 24 / 12
 
 @dataclass
 class Reconciliation:
-    rows: pd.DataFrame  # per KEYS: billed_usd, billed_net_usd, attributed_usd, unexplained_usd, reasons
+    rows: pd.DataFrame  # per KEYS: billed (list, net), attributed, unexplained (list, net), discount, reasons
     explanation: Explanation | None = None
     coverage: dict = field(default_factory=dict)
     credits: list[dict] = field(default_factory=list)  # account-level credits (no usage type)
@@ -93,7 +93,14 @@ class Reconciliation:
     def to_json(self) -> dict:
         rows = self.rows.assign(day=self.rows.day.astype(str))
         by_list, by_net = self.by_reason(), self.by_reason(net=True)
-        money = ["attributed_usd", "billed_usd", "billed_net_usd", "unexplained_usd", "unexplained_net_usd"]
+        money = [
+            "attributed_usd",
+            "billed_usd",
+            "billed_net_usd",
+            "unexplained_usd",
+            "discount_usd",
+            "unexplained_net_usd",
+        ]
         return {
             "unexplained_pct": round(self.unexplained_pct, 4),
             "unexplained_no_reason_pct": round(self.unexplained_no_reason_pct, 4),
@@ -195,7 +202,8 @@ def _daily_rows(con: duckdb.DuckDBPyConnection, hourly: pd.DataFrame) -> pd.Data
         add = rows.discount_usd.fillna(0.0).where(~rows.has_net, 0.0)
         rows["billed_net_usd"] = rows.billed_net_usd + add
         rows = rows.drop(columns="discount_usd")
-    rows["unexplained_usd"] = rows.billed_usd - rows.attributed_usd
+    rows["unexplained_usd"] = rows.billed_usd - rows.attributed_usd  # its reasons: ``reasons``
+    rows["discount_usd"] = rows.billed_net_usd - rows.billed_usd  # the one more reason at net cost
     rows["unexplained_net_usd"] = rows.billed_net_usd - rows.attributed_usd
     return rows.drop(columns="has_net")
 

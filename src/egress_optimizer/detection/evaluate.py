@@ -228,6 +228,7 @@ def mean_over_runs(runs: list[dict]) -> dict:
         "started_before",
         "matched_by_place",
         "benign_alerts",
+        "run_rate_reports",
         "run_rate_repeats",
         "unlabelled_alerts",
     ]
