@@ -46,6 +46,9 @@ def test_the_labels_list_every_departure(realistic):
     }
     assert {b["kind"] for b in labels["benign_events"]} & {"batch_job", "crawler", "retry_storm"}
     assert all(b["resources"] for b in labels["benign_events"])
+    declared = labels["planned_activities"]
+    assert any(p["declared_at"] > p["start"] for p in declared)  # one declared after it started
+    assert all(not p["resources"] for p in declared)  # account-wide, as people declare work
     assert labels["run_rate_changes"] and all(c["resources"] for c in labels["run_rate_changes"])
     billing = labels["billing"]
     assert billing["edp_discount_rate"] > 0 and billing["credits_usd_per_month"]

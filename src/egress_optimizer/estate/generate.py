@@ -186,6 +186,8 @@ def generate(
         "billing": _billing_label(estate, items) if prof.billing_adjustments else {},
     }
     planned = _planned(incs, start_epoch, prof.coarse_planning, _rng(seed, "planning"))
+    if prof.coarse_planning:
+        planned += _declared_late(estate, spikes, start_epoch)
     _write_labels(out, estate, incs, spikes, planned, start_epoch, hours, days, catalog.version, extra)
     result = GenerateResult(
         out, estate, incs, counts, len(cur), float(items.cost.sum()), time.perf_counter() - t_begin, start_epoch
@@ -264,9 +266,9 @@ def _billing_label(estate: Estate, items) -> dict:
 
 def _planned(incs: list[incidents.Incident], start_epoch: int, coarse: bool, rng: np.random.Generator) -> list[dict]:
     """Planned work as declared. Clean: the exact window and resources. Coarse, as people declare it: the whole
-    account, a window hours wider than the work, and every other one declared after it had started."""
+    account and a window hours wider than the work (and ``_declared_late``: one declared after it started)."""
     out = []
-    for n, inc in enumerate(i for i in incs if i.planned):
+    for inc in (i for i in incs if i.planned):
         start, end = start_epoch + inc.start_hour * 3600, start_epoch + inc.end_hour * 3600
         item = {
             "id": f"plan-{inc.id}",
@@ -286,10 +288,33 @@ def _planned(incs: list[incidents.Incident], start_epoch: int, coarse: bool, rng
                 end=iso(end + late * 3600),
                 regions=[],
                 resources=[],
-                declared_at=iso(start + 2 * 3600) if n % 2 else iso(start - 86400),
+                declared_at=iso(start - 86400),
             )
         out.append(item)
     return out
+
+
+def _declared_late(estate: Estate, spikes: list[dict], start_epoch: int) -> list[dict]:
+    """The first batch job (else the first burst), declared as planned work two hours after it began (the detector
+    takes a declaration made after the start as feedback, not as a plan)."""
+    bursts = sorted((s for s in spikes if "accounts" in s), key=lambda s: (s["kind"] != "batch_job", s["start_hour"]))
+    if not bursts:
+        return []
+    job = bursts[0]
+    start, end = start_epoch + job["start_hour"] * 3600, start_epoch + job["end_hour"] * 3600
+    return [
+        {
+            "id": f"plan-late-{job['kind']}-{job['start_hour']}",
+            "declared_at": iso(start + 2 * 3600),
+            "start": iso(start - 3600),
+            "end": iso(end + 3 * 3600),
+            "accounts": job["accounts"],
+            "regions": [],
+            "resources": [],
+            "ticket": None,
+            "description": "Ad-hoc reprocessing job (filed after it had started)",
+        }
+    ]
 
 
 def _write_labels(
