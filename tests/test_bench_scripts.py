@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         ("features.py", ["--rows", "20000", "--repeat", "1"], "FEATURES_SQL"),
         ("detect.py", ["--series", "20", "--days", "5"], "train: ours / sklearn"),
+        # the NAB scorer reproduces every published row of the null detector (the rows whose outputs we know)
+        ("nab.py", ["--check"], "null detector: reproduced 123 of 123 published rows"),
     ],
 )
 def test_bench_script_runs(script, args, expect):
