@@ -489,6 +489,44 @@ def test_score_series_bad_input_is_one_line_error(tmp_path, capsys):
     assert run(["score-series", str(tmp_path / "missing.csv")]) == 2
 
 
+def test_score_series_scores_many_series_each_at_its_own_interval(tmp_path):
+    """Two series in one file, hourly and daily, rows shuffled and one hour missing: each series is scored as if
+    alone (a gap is filled as missing, so it never alerts), and its spike stands out in its own series only."""
+    rng = np.random.default_rng(2)
+    hourly = pd.DataFrame({"timestamp": pd.date_range("2026-01-01", periods=24 * 40, freq="h"), "service": "nat"})
+    hourly["value"] = 100 + 30 * np.sin(2 * np.pi * np.arange(len(hourly)) / 24) + rng.normal(0, 2, len(hourly))
+    hourly.loc[800, "value"] += 150
+    hourly = hourly.drop(index=700)  # an hour never delivered
+    daily = pd.DataFrame({"timestamp": pd.date_range("2025-06-01", periods=200, freq="D"), "service": "s3"})
+    daily["value"] = 50 + rng.normal(0, 1, len(daily))
+    table = pd.concat([hourly, daily]).sample(frac=1, random_state=3).reset_index(drop=True)
+    src, out = tmp_path / "many.csv", tmp_path / "scores.csv"
+    table.to_csv(src, index=False)
+    assert run(["score-series", str(src), "--key-cols", "service", "--out", str(out)]) == 0
+    res = pd.read_csv(out)
+    assert list(res.columns) == ["timestamp", "service", "value", "anomaly_score"] and len(res) == len(table)
+    res["timestamp"] = pd.to_datetime(res.timestamp)
+    nat = res[res.service == "nat"].set_index("timestamp").anomaly_score
+    spike = pd.Timestamp("2026-01-01") + pd.Timedelta(hours=800)
+    assert nat[spike] > 0.9 and nat.drop(spike).quantile(0.99) < 0.2
+    assert nat[pd.Timestamp("2026-01-01") + pd.Timedelta(hours=701)] < 0.5  # the hour after the gap
+    assert res[res.service == "s3"].anomaly_score.max() < 0.9  # quiet daily noise: no record-sized score
+    # Each series scores exactly as it would alone.
+    alone = tmp_path / "nat.csv"
+    hourly.sort_values("timestamp").to_csv(alone, index=False)
+    assert run(["score-series", str(alone), "--key-cols", "service", "--out", str(tmp_path / "alone.csv")]) == 0
+    solo = pd.read_csv(tmp_path / "alone.csv")
+    solo["timestamp"] = pd.to_datetime(solo.timestamp)
+    pd.testing.assert_series_equal(solo.set_index("timestamp").anomaly_score.sort_index(), nat.sort_index())
+
+
+def test_score_series_names_the_missing_key_column(tmp_path, capsys):
+    src = tmp_path / "m.csv"
+    src.write_text("timestamp,value\n2026-01-01,1\n")
+    assert run(["score-series", str(src), "--key-cols", "account"]) == 2
+    assert "no column 'account'" in capsys.readouterr().err
+
+
 # ---- the lake runs, CLI, artifacts ---------------------------------------------------------------------------
 def test_train_detect_rerun_and_feedback_on_the_estate(lake_copy, estate_dir, capsys):
     lake = Lake.open(str(lake_copy), create=False)

@@ -119,9 +119,14 @@ def score_series_cmd(
     timestamp_col: str = typer.Option("timestamp", "--timestamp-col"),
     value_col: str = typer.Option("value", "--value-col"),
     out: Path = typer.Option(None, "--out", help="Write timestamp,value,anomaly_score here (default: stdout)."),
+    key_cols: str = typer.Option(
+        None,
+        "--key-cols",
+        help="Comma-separated columns naming a series (e.g. account,service,usage_type): many series in one file, "
+        "each scored on its own at its own regular interval; the output keeps every input column.",
+    ),
 ) -> None:
-    """Online anomaly scores in [0, 1] for one metric series (first 15 % of rows, at most 750, warm up)."""
-    import sys
+    """Online anomaly scores in [0, 1] for metric series (first 15 % of rows, at most 750, warm up)."""
 
     import numpy as np
     import pandas as pd
@@ -132,6 +137,15 @@ def score_series_cmd(
         df = pd.read_csv(file)
     except (OSError, ValueError) as exc:
         raise InputError(f"{file}: {exc}") from None
+    if key_cols:
+        from egress_optimizer.detection.series_table import score_table
+
+        try:
+            result = score_table(df, timestamp_col, value_col, [c.strip() for c in key_cols.split(",") if c.strip()])
+        except InputError as exc:
+            raise InputError(f"{file}: {exc}") from None
+        _write_scores(result, out)
+        return
     for col in (timestamp_col, value_col):
         if col not in df.columns:
             raise InputError(f"{file}: no column {col!r} (columns: {', '.join(map(str, df.columns))})")
@@ -142,6 +156,12 @@ def score_series_cmd(
     result = pd.DataFrame(
         {"timestamp": df[timestamp_col], "value": df[value_col], "anomaly_score": np.round(scores, 6)}
     )
+    _write_scores(result, out)
+
+
+def _write_scores(result, out: Path | None) -> None:
+    import sys
+
     if out:
         result.to_csv(out, index=False)
         stdout.print(f"Wrote {len(result):,} scores to {out}")
