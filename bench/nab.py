@@ -146,12 +146,8 @@ def _published_by_category(corpus: Path, series: dict, windows: dict, profile: P
         cells = []
         for c in categories:
             files = [n for n in series if n.startswith(c + "/")]
-            null = -profile.fn * sum(len(windows[n]) for n in files)
-            perfect = sum(perfect_score(windows[n], profile) for n in files)
-            if perfect == null or any(n not in rows for n in files):  # no windows, or files the table lacks
-                cells.append("n/a".rjust(18))
-                continue
-            cells.append(f"{normalised(sum(rows[n] for n in files), null, perfect):18.1f}")
+            score = normalised_over(files, rows, windows, profile) if all(n in rows for n in files) else None
+            cells.append("n/a".rjust(18) if score is None else f"{score:18.1f}")
         print(detector.ljust(20) + "".join(cells))
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from egress_optimizer.estate.topology import Estate
-from egress_optimizer.estate.traffic import Stream
+from egress_optimizer.estate.topology import Bucket, Eni, Estate
+from egress_optimizer.estate.traffic import Stream, stream_source
 
 # kind: (stream kinds it can lift, source roles, factor range, duration range in hours)
 BURSTS = {
@@ -30,12 +30,9 @@ RUN_RATE_CHANGES = (
 
 
 def _role(estate: Estate, s: Stream) -> str:
-    for b in estate.buckets:
-        if b.name == s.src:
-            return b.purpose
-    if s.src.startswith("E") and not s.src.startswith("eni-"):
-        return "distribution"
-    return estate.eni(s.src).role
+    """An ENI's role, a bucket's purpose, or ``distribution``."""
+    src = stream_source(estate, s)
+    return src.role if isinstance(src, Eni) else src.purpose if isinstance(src, Bucket) else "distribution"
 
 
 def _candidates(estate: Estate, streams: list[Stream], kinds: set[str], roles: set[str]) -> list[Stream]:
@@ -45,9 +42,9 @@ def _candidates(estate: Estate, streams: list[Stream], kinds: set[str], roles: s
 def resources_of(estate: Estate, s: Stream) -> list[str]:
     """What a change on stream ``s`` lifts, as detection names it: the source resource (and its ENI), plus the
     NAT gateway that carries NAT traffic."""
-    if not s.src.startswith("eni-"):
+    e = stream_source(estate, s)
+    if not isinstance(e, Eni):
         return [s.src]
-    e = estate.eni(s.src)
     out = [e.resource_id, e.id]
     if s.kind == "internet_nat":
         out.insert(0, estate.nat_for(e.vpc_id, e.az_index).id)
@@ -84,7 +81,6 @@ def run_rate_changes(estate: Estate, streams: list[Stream], hours: int, rng: np.
 
 
 def _change(estate: Estate, s: Stream, kind: str, start: int, end: int, factor: float) -> dict:
-    account = estate.eni(s.src).account if s.src.startswith("eni-") else _owner(estate, s.src)
     return {
         "kind": kind,
         "start_hour": start,
@@ -92,14 +88,7 @@ def _change(estate: Estate, s: Stream, kind: str, start: int, end: int, factor: 
         "factor": factor,
         "enis": {s.src},
         "kinds": {s.kind},
-        "accounts": [account],
+        "accounts": [stream_source(estate, s).account],
         "regions": [s.region],
         "resources": resources_of(estate, s),
     }
-
-
-def _owner(estate: Estate, name: str) -> str:
-    for b in estate.buckets:
-        if b.name == name:
-            return b.account
-    return next(d.account for d in estate.distributions if d.id == name)

@@ -79,14 +79,7 @@ def _vpc_resources(estate: Estate, vpc_id: str) -> set[str]:
     """The CUR resource ids of a VPC's ENIs (instance ids, NAT gateway, load balancer and endpoint ARNs)."""
     from egress_optimizer.estate.billing import resource_arn
 
-    out = set()
-    for e in estate.enis:
-        if e.vpc_id == vpc_id:
-            out |= {resource_arn(estate, e), e.resource_id, e.id}
-    for n in estate.nats:
-        if n.vpc_id == vpc_id:
-            out |= {f"arn:aws:ec2:{n.region}:{n.account}:natgateway/{n.id}", n.id}
-    return out
+    return {r for e in estate.enis if e.vpc_id == vpc_id for r in (resource_arn(estate, e), e.resource_id, e.id)}
 
 
 def labels(gaps: Gaps, estate: Estate, items: pd.DataFrame, incidents: list[Incident], start_epoch: int) -> list[dict]:

@@ -16,7 +16,7 @@ from scipy.signal import lfilter
 
 from egress_optimizer.estate.calendar import GEO_ZONES, REGION_ZONES, local_calendar
 from egress_optimizer.estate.profiles import PROFILES, Profile
-from egress_optimizer.estate.topology import Eni, Estate
+from egress_optimizer.estate.topology import Bucket, Distribution, Eni, Estate
 
 GB = 1024**3
 
@@ -401,15 +401,20 @@ def _calendar(s: Stream, start_epoch: int, hours: int, profile: Profile, cache: 
     return cache[zone]
 
 
-def _team(estate: Estate, s: Stream) -> str:
-    """The team whose users drive a stream: the tag on its source ENI, bucket or distribution."""
+def stream_source(estate: Estate, s: Stream) -> Eni | Bucket | Distribution:
+    """What a stream starts at: a CloudFront distribution, a bucket (request-level streams) or an ENI."""
     for d in estate.distributions:
         if d.id == s.src:
-            return d.tags.get("team", "")
+            return d
     for b in estate.buckets:
         if b.name == s.src:
-            return b.tags.get("team", "")
-    return estate.eni(s.src).tags.get("team", "")
+            return b
+    return estate.eni(s.src)
+
+
+def _team(estate: Estate, s: Stream) -> str:
+    """The team whose users drive a stream: the tag on its source."""
+    return stream_source(estate, s).tags.get("team", "")
 
 
 def _noise(sigma: float, hours: int, rng: np.random.Generator, profile: Profile) -> np.ndarray:

@@ -109,12 +109,13 @@ def write_vpc_flow_logs(
             lines = pc.binary_join_element_wise(*text, " ")
             header = (" ".join(fields) + "\n").encode()
         for lo, hi in itertools.pairwise(bounds):
-            if (vpc.id, int(hours[lo])) in gaps.missing:
+            hour = int(hours[lo])
+            if (vpc.id, hour) in gaps.missing:
                 continue
             # A late object's key names the hour it was delivered in, as AWS stamps it.
-            delay = gaps.late.get((vpc.id, int(hours[lo])), 0)
-            hour_epoch = start_epoch + (int(hours[lo]) + delay) * 3600
-            data_hour = start_epoch + int(hours[lo]) * 3600 if delay else None
+            delay = gaps.late.get((vpc.id, hour), 0)
+            hour_epoch = start_epoch + (hour + delay) * 3600
+            data_hour = start_epoch + hour * 3600 if delay else None
             if vpc.flow_log.delivery == "parquet":
                 buf = io.BytesIO()
                 pq.write_table(typed.slice(lo, hi - lo), buf, compression="gzip")
@@ -123,7 +124,7 @@ def write_vpc_flow_logs(
                 )
             else:
                 rows = lines.slice(lo, hi - lo).to_pylist()
-                if (vpc.id, int(hours[lo])) in gaps.damaged:
+                if (vpc.id, hour) in gaps.damaged:
                     mid = len(rows) // 2  # one record mangled in transit: the rest of the object is intact
                     rows[mid] = rows[mid][:12] + "\x00" + rows[mid][13:]
                 body = "\n".join(rows) + "\n"
