@@ -25,7 +25,6 @@ from egress_optimizer.attribution.up_to_date import ATTRIBUTE, INPUTS_STATE, LOG
 from egress_optimizer.lake import Lake
 from egress_optimizer.tables import ATTRIBUTED, TIER_METER
 
-CONSUMER = ATTRIBUTE
 HOUR = pd.Timedelta(hours=1)
 DAY = pd.Timedelta(days=1)
 
@@ -55,7 +54,7 @@ def attribute_lake(
 ) -> AttributionRun:
     """Bring ``attributed`` up to date with the logs (see the module docstring); ``engine``: where the rows
     are worked on (this process by default, or Spark)."""
-    pending = {t: changes.pending(lake, CONSUMER, t) for t in LOG_INPUTS}
+    pending = {t: changes.pending(lake, ATTRIBUTE, t) for t in LOG_INPUTS}
     fingerprint = inputs.fingerprint
     stale = inputs_stale(lake, fingerprint)
     run = AttributionRun(rebuild=rebuild or stale)
@@ -67,7 +66,7 @@ def attribute_lake(
         hours = set().union(*(p.all_hours for p in pending.values()))
     _process(lake, inputs, hours, run, progress, engine or LocalEngine())
     for table, p in pending.items():
-        changes.acknowledge(lake, CONSUMER, table, p)
+        changes.acknowledge(lake, ATTRIBUTE, table, p)
     if stale:
         lake.write_json(INPUTS_STATE, {"fingerprint": fingerprint})
     return run

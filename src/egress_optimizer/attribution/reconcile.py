@@ -10,7 +10,7 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 
-from egress_optimizer.attribution.explain import NO_LOG_REASON, Explanation, dollars, explain
+from egress_optimizer.attribution.explain import KEYS, NO_LOG_REASON, Explanation, dollars, explain
 from egress_optimizer.attribution.log_coverage import LogCoverage
 from egress_optimizer.tables import ATTRIBUTED, CUR, QUARANTINE, S3_ACCESS
 
@@ -22,7 +22,6 @@ BILLED_TRANSFER = (
     r"(DataTransfer-(Out|Regional)-Bytes|-AWS-Out-Bytes|NatGateway-Bytes|VpcEndpoint-Bytes|TransitGateway-Bytes"
     r"|CloudFront-Out-Bytes|-DataXfer-Out(:dc\.\d+)?)$"
 )
-KEYS = ["day", "account", "region", "usage_type"]
 # Line items that bill usage at list price; discounts, credits, refunds, fees and taxes are separate line types.
 USAGE_LINE_TYPES = "'Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage'"
 # The same account and month can arrive twice (a CUR 2.0 export from the payer and a legacy CUR from the member
@@ -90,6 +89,10 @@ class Reconciliation:
             out = [{"reason": "discount", "detail": None, "usd": discount}, *out]
         return out
 
+    def reasons_json(self, net: bool = False) -> list[dict]:
+        """``by_reason`` with the amounts as JSON numbers."""
+        return [{"reason": x["reason"], "detail": x["detail"], "usd": float(x["usd"])} for x in self.by_reason(net)]
+
     def to_json(self) -> dict:
         rows = self.rows.assign(day=self.rows.day.astype(str))
         by_list, by_net = self.by_reason(), self.by_reason(net=True)
@@ -109,17 +112,13 @@ class Reconciliation:
             "billed_net_usd": round(self.billed_net_usd, 2),
             "attributed_usd": round(self.attributed_usd, 2),
             "unexplained_usd": float(sum((x["usd"] for x in by_list), Decimal(0))),
-            "unexplained_by_reason": [_json_part(x) for x in by_list],
+            "unexplained_by_reason": self.reasons_json(),
             "unexplained_net_usd": float(sum((x["usd"] for x in by_net), Decimal(0))),
-            "unexplained_net_by_reason": [_json_part(x) for x in by_net],
+            "unexplained_net_by_reason": self.reasons_json(net=True),
             "credits": self.credits,
             "coverage": self.coverage,
             "rows": rows.round(dict.fromkeys(money, 6)).to_dict("records"),
         }
-
-
-def _json_part(x: dict) -> dict:
-    return {"reason": x["reason"], "detail": x["detail"], "usd": float(x["usd"])}
 
 
 # Attributed and billed dollars per hour, account, region, usage type and resource (the files carry the account
@@ -153,7 +152,6 @@ SELECT usage_account_id AS account, sum(unblended_cost) AS usd FROM lines
 WHERE line_item_type = 'Credit' GROUP BY ALL ORDER BY account
 """
 _MONEY = ["billed_usd", "billed_net_usd", "billed_gb", "attributed_usd", "attributed_gb"]
-KEYS = ["day", "account", "region", "usage_type"]
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -31,7 +31,7 @@ def demo_summary(run) -> dict:
                 "unexplained_no_reason_pct": round(rec.unexplained_no_reason_pct, 4),
                 "billed_usd": round(rec.billed_usd, 2),
                 "attributed_usd": round(rec.attributed_usd, 2),
-                "unexplained_by_reason": rec.to_json()["unexplained_by_reason"],
+                "unexplained_by_reason": rec.reasons_json(),
                 "coverage": rec.coverage,
             },
             "top_resources": run.top_resources.round({"gb": 3, "usd": 2}).to_dict("records"),

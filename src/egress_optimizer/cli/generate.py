@@ -42,8 +42,9 @@ def run_generate(
 
     check_output_dir(out)
     try:
-        start = start or check_profile(profile).default_start
-        parse_start(start)
+        check_profile(profile)  # bad input fails before the progress bar
+        if start:
+            parse_start(start)
         with stage_progress("generate", show_progress) as update:
             return generate(out, days, seed, scale, start, progress=update, profile=profile)
     except ValueError as e:  # invalid date, days out of range
