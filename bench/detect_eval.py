@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from egress_optimizer import stages
+from egress_optimizer.detection.detector import DEFAULT_MODE
 from egress_optimizer.detection.evaluate import (
     EVALUATION_COLUMNS,
     evaluation_headline,
@@ -45,7 +46,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--scale", default="small")
     ap.add_argument("--days", type=int, default=14)
-    ap.add_argument("--modes", default="ensemble")
+    ap.add_argument("--modes", default=DEFAULT_MODE)
     ap.add_argument("--profile", default="realistic", help="Generator profile: realistic (default) or clean.")
     ap.add_argument("--rebuild", action="store_true", help="Rebuild the lakes (after attribution changes).")
     ap.add_argument("--out", type=Path, help="Write the full JSON here.")

@@ -31,9 +31,11 @@ def _hyperparameters() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from egress_optimizer.detection.detector import DEFAULT_MODE
+
     hp = _hyperparameters()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--mode", default=hp.get("mode", "ensemble"))
+    p.add_argument("--mode", default=hp.get("mode", DEFAULT_MODE))
     p.add_argument("--seed", type=int, default=int(hp.get("seed", 0)))
     p.add_argument("--n-estimators", type=int, default=int(hp.get("n-estimators", hp.get("n_estimators", 200))))
     p.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))

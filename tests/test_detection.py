@@ -16,8 +16,10 @@ import pytest
 
 from egress_optimizer.cli import run, stdout
 from egress_optimizer.cli.detect import print_incidents
+from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.detection import model_store
 from egress_optimizer.detection.baselines import SeasonalMedianMAD, seasonal_expected
+from egress_optimizer.detection.core import HABIT_PERIODS, window_factor, window_mean
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector, Thresholds, onset_hours
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, build_events, planned_mask
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
@@ -30,10 +32,8 @@ from egress_optimizer.detection.signals import (
     SIGNALS,
     WARMUP_HOURS,
     _weak_rise,
-    _weighted_mean,
     compute_signals,
     entity_kind,
-    window_factor,
 )
 from egress_optimizer.detection.training import fit_detector
 from egress_optimizer.detection.univariate import OnlineSeriesScorer, warmup_rows
@@ -90,17 +90,22 @@ def _hourly(
 
 
 # ---- baselines, signals, forest ---------------------------------------------------------------------------
-def test_step_on_three_series_is_one_event_detected_in_its_first_hour():
+def test_step_on_three_series_is_one_event_detected_in_its_second_hour():
+    """A lone hour is not an incident (on a heavy-tailed series any size of it is routine); the second hour
+    confirms, and the event starts where the step did."""
     step = {"series": [0, 1, 2], "start": 24 * 9 + 10, "end": 24 * 9 + 20, "magnitude": 1.5}
     panel = build_panel(_hourly(incident=step))
     sig = compute_signals(panel)
     det = EgressDetector(DetectorParams(mode="baseline"))
     out = det.score_panel(panel, sig)
-    assert out["anomalous"][:3, step["start"]].all()
-    events = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
+    assert not out["anomalous"][:3, step["start"]].any() and out["anomalous"][:3, step["start"] + 1].all()
+    events = build_events(
+        panel, out["anomalous"], out["score"], sig["expected_usd"], evidence_hours=out["evidence_hours"]
+    )
     assert len(events) == 1
     ev = events[0]
     assert pd.Timestamp(ev.start) == panel.hours[step["start"]]
+    assert pd.Timestamp(ev.detected_at) == panel.hours[step["start"] + 2]  # at the end of its second hour
     assert {e["entity"] for e in ev.entities} == {"nat-000", "nat-001", "nat-002"}
     # impact is stated as actual minus expected over the event, and per day as the same excess per 24 h
     assert ev.impact_usd == pytest.approx(ev.actual_usd - ev.expected_usd, abs=1e-3)
@@ -249,9 +254,9 @@ def test_a_long_mean_counts_only_while_every_shorter_one_is_up():
     det = EgressDetector(DetectorParams(mode="baseline"))
 
     def evidence(**z):
-        sig = {k: np.zeros((1, 1)) for k in SIGNALS}
+        sig = {k: np.zeros((1, 1)) for k in SIGNALS} | {"expected_bytes": np.ones((1, 1))}
         sig.update({k: np.full((1, 1), v) for k, v in z.items()})
-        return float(det.evidence(sig)[0, 0])
+        return float(det.evidence(sig, np.array([], dtype=int))[0, 0])
 
     assert evidence(z3=2.5, z6=1.5, z12=3.0, z24=7.0) < 1
     assert evidence(z3=2.5, z6=2.5, z12=2.5, z24=7.0) >= 1
@@ -262,7 +267,9 @@ def test_a_young_lakes_first_weekend_does_not_blunt_the_next_week():
     """The lake starts on a Thursday, so its first weekend has no weekend to compare with and its residuals
     carry the weekday/weekend difference (22 %), not noise. Those hours stay out of the sigma that scores the
     following weekdays, and a series too young to know its noise borrows that of similar series: a ramp of
-    200 %/day on one NAT gateway's traffic a week in is found within 6 hours, with nothing else."""
+    200 %/day on one NAT gateway's traffic a week in is found within 7 hours (the week's residuals barely
+    say how much this series remembers of its last hour, so its multi-hour means are scored cautiously), with
+    nothing else."""
     ramp = {"series": [0], "start": 24 * 7 + 8, "end": 24 * 10, "per_day": 2.0, "share": 1.0}
     panel = build_panel(_hourly(days=10, series=8, incident=ramp, weekend=0.78))
     sig = compute_signals(panel)
@@ -277,14 +284,15 @@ def test_a_young_lakes_first_weekend_does_not_blunt_the_next_week():
     out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
     (event,) = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
     assert [e["entity"] for e in event.entities] == ["nat-000"]
-    assert pd.Timestamp(event.detected_at) - panel.hours[ramp["start"]] <= pd.Timedelta(hours=6)
+    assert pd.Timestamp(event.detected_at) - panel.hours[ramp["start"]] <= pd.Timedelta(hours=7)
 
 
 def test_on_a_young_lakes_first_monday_series_know_their_noise():
     """On the first Monday of a lake that started on a Thursday, no series has a day of residuals with a
     same-kind baseline: only its first weekend's, compared with weekdays and so off by the weekend's 40 % dip.
     Centred on each day's median they still say how noisy similar series are: the Monday's sigma is the
-    noise, not the dip, and a ramp of 100 %/day from Monday 08:00 is found hours sooner."""
+    noise, not the dip, and a ramp of 100 %/day from Monday 08:00 is found hours sooner (and only that: a lake
+    this young is still learning its sigma, and the ramp may be reported again when it outgrows the new one)."""
     ramp = {"series": [0], "start": 24 * 4 + 8, "end": 24 * 8, "per_day": 1.0, "share": 1.0}
     panel = build_panel(_hourly(days=8, series=8, incident=ramp, weekend=0.6))
     res = SeasonalMedianMAD().residuals(panel.values["bytes"], weekend=weekend_matrix(panel))
@@ -297,8 +305,9 @@ def test_on_a_young_lakes_first_monday_series_know_their_noise():
     sigma = np.abs(sig["residual"][1:, monday]) / np.maximum(np.abs(sig["z"][1:, monday]), 1e-9)
     assert np.median(sigma) < 1.1 * true
     out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
-    (event,) = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
+    event, *again = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
     assert pd.Timestamp(event.detected_at) - panel.hours[ramp["start"]] <= pd.Timedelta(hours=11)
+    assert {e["entity"] for ev in (event, *again) for e in ev.entities} == {"nat-000"}
 
 
 def test_a_weak_hour_rises_against_the_hours_just_before_it():
@@ -324,11 +333,11 @@ def test_windows_of_six_hours_and_more_weigh_the_newest_hours_most():
     and the 3-hour mean, unweighted, catch steps first)."""
     k = 12
     ramp = np.concatenate([np.zeros(36), np.arange(1, k + 1)])[None, :]  # starts with the window
-    weighted, plain = _weighted_mean(ramp, k)[0, -1], ramp[0, -k:].mean()
+    weighted, plain = window_mean(ramp, k)[0, -1], ramp[0, -k:].mean()
     assert weighted == pytest.approx(np.average(ramp[0, -k:], weights=np.arange(1, k + 1)))
     assert weighted / window_factor(k) > 1.1 * plain * np.sqrt(k)
     step = np.ones((1, 48))
-    assert _weighted_mean(step, k)[0, -1] / window_factor(k) < step[0, -k:].mean() * np.sqrt(k)
+    assert window_mean(step, k)[0, -1] / window_factor(k) < step[0, -k:].mean() * np.sqrt(k)
     assert window_factor(3) == pytest.approx(1 / np.sqrt(3))
 
 
@@ -345,7 +354,7 @@ def test_the_onset_of_a_window_alert_is_where_the_rise_began():
 
 
 def test_a_ramp_raised_by_a_window_counts_the_excess_that_raised_it():
-    """A ramp of 50 %/day is flagged by a multi-hour mean 17 hours in, on the excess of the hours before,
+    """A ramp of 50 %/day is flagged by a multi-hour rule 18 hours in, on the excess of the hours before,
     none of which stood out alone. The event starts where the rise began and its materiality counts that
     excess, so it is reported when flagged instead of hours later; its start, and so its id, is the same in
     every later hourly run."""
@@ -355,7 +364,13 @@ def test_a_ramp_raised_by_a_window_counts_the_excess_that_raised_it():
     out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
     flagged = int(np.flatnonzero(out["anomalous"].any(axis=0))[0])
     assert out["anomalous"][0, flagged] and out["evidence_hours"][0, flagged] > 1
-    share = 0.005  # 0.5 % of the account's daily egress: the first flagged hour's excess alone is less
+    # A floor between the flagged hour's own excess and the excess since the rise began (as a share of the
+    # account's daily egress): the first alone is less, the second is more.
+    onset = flagged - int(out["evidence_hours"][0, flagged]) + 1
+    excess = panel.values["cost_usd"][0] - sig["expected_usd"][0]
+    daily = panel.values["cost_usd"][:, flagged - 168 : flagged].sum() / 7
+    assert excess[onset : flagged + 1].sum() > 1.5 * excess[flagged]
+    share = (excess[flagged] + excess[onset : flagged + 1].sum()) / 2 / daily
     args = (panel, out["anomalous"], out["score"], sig["expected_usd"])
     (late,) = build_events(*args, min_impact_share=share)
     (event,) = build_events(*args, min_impact_share=share, evidence_hours=out["evidence_hours"])
@@ -382,17 +397,28 @@ def test_the_hourly_runs_history_scores_the_newest_hours_as_the_whole_lake_does(
     """The hourly run reads HISTORY_DAYS of features before its first new hour: enough that every signal of the
     new hours equals scoring the whole history (the baselines, the week of residual spreads behind them and
     the 24-hour means), so the Lambda says what `egress detect` over the lake says."""
-    ramp = {"series": [1], "start": 24 * 19 + 5, "end": 24 * 21, "per_day": 0.8, "share": 1.0}
-    hourly = _hourly(days=22, series=6, weekend=0.7, regions=["us-east-1", "eu-west-1"], incident=ramp)
+    ramp = {
+        "series": [1],
+        "start": 24 * (19 + HABIT_PERIODS) + 5,
+        "end": 24 * (21 + HABIT_PERIODS),
+        "per_day": 0.8,
+        "share": 1.0,
+    }
+    hourly = _hourly(days=22 + HABIT_PERIODS, series=6, weekend=0.7, regions=["us-east-1", "eu-west-1"], incident=ramp)
     full = build_panel(hourly)
     whole = compute_signals(full)
-    since = full.hours[24 * 19 + 3]
+    since = full.hours[24 * (19 + HABIT_PERIODS) + 3]
     part = build_panel(hourly[hourly["hour"] >= (since - pd.Timedelta(days=HISTORY_DAYS)).floor("D")])
     recent = compute_signals(part)
     new, old = np.asarray(part.hours >= since), np.asarray(full.hours >= since)
     for k in [*SIGNALS, "expected_usd"]:
         np.testing.assert_allclose(recent[k][:, new], whole[k][:, old], atol=1e-9, err_msg=k)
     assert whole["z6"][:, old].max() > 6  # the ramp: the comparison covers alerting hours too
+    # ... and so are the decisions, which also weigh each series' habit over the days before
+    det = EgressDetector(DetectorParams(mode="baseline"))
+    decided = [det.score_panel(p, s)["evidence"][:, cols] for p, s, cols in ((part, recent, new), (full, whole, old))]
+    np.testing.assert_allclose(decided[0], decided[1], atol=1e-9)
+    assert decided[1].max() >= 1
 
 
 def test_planned_window_suppresses_and_stays_out_of_baselines():
@@ -680,7 +706,10 @@ def test_sagemaker_train_and_inference_scripts(features_lake, tmp_path):
     assert "no Parquet files" in (tmp_path / "opt/ml/output/failure").read_text()
 
 
-def test_a_silent_path_alerts_on_gigabytes_not_on_kilobytes():
+def test_a_new_path_pages_in_its_first_hour_on_gigabytes_not_on_kilobytes():
+    """An hour on a path that never carried traffic is evidence on its own (a new destination is more suspicious
+    than more of an old one); whether it is an incident is the materiality floor's call: 20 GB of S3 through a
+    NAT gateway are, 40 kB are not."""
     df = _hourly()
     base = df[df.entity == "nat-000"].copy()
     new_path = base.assign(destination="aws-service:S3 via NAT", bytes=0, cost_usd=0.0)
@@ -689,9 +718,11 @@ def test_a_silent_path_alerts_on_gigabytes_not_on_kilobytes():
         path = new_path.assign(bytes=np.where(new_path.hour == hour, volume, 0))
         path["cost_usd"] = path["bytes"] / 1024**3 * 0.045
         panel = build_panel(pd.concat([df, path]))
-        out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel)
+        out, events = score(EgressDetector(DetectorParams(mode="baseline")), panel, [])
         row = panel.keys.index[panel.keys.destination == "aws-service:S3 via NAT"][0]
-        assert bool(out["anomalous"][row, panel.hours.get_loc(hour)]) is expect
+        assert out["anomalous"][row, panel.hours.get_loc(hour)]
+        paged = [e for e in events if any(x["destination"] == "aws-service:S3 via NAT" for x in e.entities)]
+        assert bool(paged) is expect
 
 
 def test_a_new_cross_region_path_is_reported_in_its_first_hour_however_small():
@@ -714,7 +745,8 @@ def test_a_new_cross_region_path_is_reported_in_its_first_hour_however_small():
         assert out["anomalous"][row, start]
         floor = MIN_IMPACT_SHARE * panel.values["cost_usd"][:, start - 168 : start].sum() / 7
         assert path["cost_usd"].max() < floor  # the first hour alone is below the floor
-        (event,) = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
+        # (the path's later days may page again while the baseline takes the new level in: see issue 17's note)
+        event = build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])[0]
         found[destination] = pd.Timestamp(event.detected_at) - hour
     assert found["replication"] == pd.Timedelta(hours=1)
     assert found["aws-service:S3 via NAT"] > pd.Timedelta(hours=1)
@@ -842,6 +874,35 @@ def test_one_busy_new_viewer_hour_on_a_cdn_is_not_exfiltration():
     assert peer_z["two hours", "cloudfront:US"] >= th
 
 
+def test_score_series_writes_incidents_of_a_cost_export_in_the_incident_contract(tmp_path):
+    """Hourly cost per account, service and usage type (a CUR roll-up): a NAT gateway's bytes cost doubling for
+    eight hours is one incident naming that usage type as its root cause, with its excess in dollars; the
+    steady series beside it has none."""
+    rng = np.random.default_rng(5)
+    hours = pd.date_range("2026-03-01", periods=24 * 21, freq="h", tz="UTC")
+    daily = 1 + 0.3 * np.sin(2 * np.pi * (hours.hour.to_numpy() - 8) / 24)
+    frames = []
+    for usage, scale in (("USE1-NatGateway-Bytes", 2.0), ("USE1-DataTransfer-Out-Bytes", 5.0)):
+        cost = scale * daily * np.exp(rng.normal(0, 0.05, len(hours)))
+        if usage == "USE1-NatGateway-Bytes":
+            cost[24 * 18 + 6 : 24 * 18 + 14] *= 2
+        frames.append(pd.DataFrame({"hour": hours, "account": "111122223333", "service": "AmazonEC2",
+                                    "usage_type": usage, "cost": cost}))  # fmt: skip
+    src, out, ev = tmp_path / "cost.csv", tmp_path / "scores.csv", tmp_path / "incidents.json"
+    pd.concat(frames).sample(frac=1, random_state=0).to_csv(src, index=False)
+    args = ["score-series", str(src), "--timestamp-col", "hour", "--value-col", "cost"]
+    assert run([*args, "--key-cols", "account,service,usage_type", "--out", str(out), "--events", str(ev)]) == 0
+    (incident,) = [Incident.from_json(d) for d in json.loads(ev.read_text())]
+    assert incident.accounts == ["111122223333"]
+    (cause,) = incident.root_causes
+    assert (cause.service, cause.usage_type) == ("AmazonEC2", "USE1-NatGateway-Bytes")
+    step = hours[24 * 18 + 6]
+    assert step <= incident.window.start <= step + pd.Timedelta(hours=1)
+    assert incident.window.detected_at <= step + pd.Timedelta(hours=3)
+    doubled = frames[0]["cost"].to_numpy()[24 * 18 + 6 : 24 * 18 + 14].sum() / 2
+    assert incident.impact.total_usd == pytest.approx(doubled, rel=0.3)
+
+
 def test_score_series_finds_a_higher_day_in_a_clean_daily_cycle():
     # A sharp daily shape (quiet nights, busy days) with one busier day: the cycle seen in warm-up also
     # explains the warm-up's own edges, so they do not fill the history with false records.
@@ -856,3 +917,29 @@ def test_score_series_finds_a_higher_day_in_a_clean_daily_cycle():
     assert s[3000:3100].max() > 0.9
     outside = np.concatenate([s[warm:3000], s[3110:]])
     assert outside.max() < s[3000:3100].max() / 2
+
+
+def test_a_lake_of_only_the_cur_detects_on_billed_transfer_and_names_resources(estate_dir, tmp_path):
+    """Many users have only the CUR: the same detector scores its billed data transfer per account, resource
+    and hour, and names the resource that moved (the CUR's resource id) and the usage type that billed it.
+    The public bucket's exfiltration (from the estate's labels) is found while it is still running (with no
+    peers to see, by its volume alone)."""
+    from egress_optimizer import stages
+
+    lake_dir = tmp_path / "lake"
+    stages.ingest(str(lake_dir), [str(p) for p in estate_dir.iterdir() if p.name.startswith("cur-")])
+    lake = Lake.open(str(lake_dir), create=False)
+    assert not lake.has("egress_hourly") and lake.has("cur")
+    train(lake)
+    result = detect(lake)
+    assert result.incidents
+    labels = json.loads((estate_dir / "labels.json").read_text())
+    (exfil,) = [i for i in labels["incidents"] if i["kind"] == "public_s3_exfiltration"]
+    start, end = pd.Timestamp(exfil["start"]), pd.Timestamp(exfil["end"])
+    found = [
+        i
+        for i in result.incidents
+        if any(e.id in exfil["resources"] for e in i.entities) and start <= i.window.detected_at < end
+    ]
+    assert found and found[0].root_causes[0].service == "AmazonS3"
+    assert all(c.usage_type.endswith("Bytes") for i in result.incidents for c in i.root_causes)

@@ -256,7 +256,7 @@ def declare_planned(lake: Lake, windows: list[dict]) -> int:
 
 
 def evaluate(
-    lake: Lake, labels: dict, seeds: int = 5, mode: str = "ensemble", progress: Callable | None = None
+    lake: Lake, labels: dict, seeds: int = 5, mode: str | None = None, progress: Callable | None = None
 ) -> dict:
     """Train and score the lake once per model seed and compare the incidents with labelled ground truth."""
     from egress_optimizer.detection.evaluate import evaluate_lake

@@ -147,3 +147,17 @@ def build_features(
 def cur_daily(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """``cur_daily`` rows from the ``cur`` table ``con`` holds."""
     return con.sql(CUR_DAILY_SQL + " ORDER BY ALL").to_arrow_table()
+
+
+# Billed data transfer per account, region, resource (the usage type where the CUR names none) and hour: the
+# series detection scores on a lake that holds only the CUR. Usage amounts of transfer lines are GB.
+CUR_HOURLY_SQL = f"""
+{BILL_SQL}
+SELECT date_trunc('hour', usage_start) AS hour, usage_account_id AS account, coalesce(region_code, 'global') AS region,
+       coalesce(nullif(resource_id, ''), usage_type) AS entity, 'billed' AS destination, '' AS peer_region,
+       CAST(NULL AS VARCHAR) AS team, product_code AS product, usage_type,
+       CAST(round(sum(CAST(usage_amount AS DECIMAL(38, 18))) * 1073741824) AS BIGINT) AS bytes,
+       CAST(sum(CAST(unblended_cost AS DECIMAL(38, 18))) AS DOUBLE) AS cost_usd
+FROM bill WHERE regexp_matches(usage_type, '{BILLED_TRANSFER}') AND usage_start IS NOT NULL
+GROUP BY ALL
+"""

@@ -19,7 +19,7 @@ LAKE_OPT = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3:
 @app.command("train")
 def train_cmd(
     lake: str = LAKE_OPT,
-    mode: str = typer.Option("ensemble", "--mode", help="baseline | forest | ensemble"),
+    mode: str = typer.Option("baseline", "--mode", help="baseline (the rules; default) | forest | ensemble"),
     seed: int = typer.Option(0, "--seed", help="Random seed of the Isolation Forest."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -125,38 +125,37 @@ def score_series_cmd(
         help="Comma-separated columns naming a series (e.g. account,service,usage_type): many series in one file, "
         "each scored on its own at its own regular interval; the output keeps every input column.",
     ),
+    events: Path = typer.Option(
+        None,
+        "--events",
+        help="Write the incidents (runs of rows past the alert threshold) here as JSON, in the incident contract "
+        "(egress schema incident); impact is in the value's units, dollars for cost series.",
+    ),
 ) -> None:
-    """Online anomaly scores in [0, 1] for metric series (first 15 % of rows, at most 750, warm up)."""
+    """Online anomaly scores in [0, 1] for metric series (first 15 % of rows, at most 750, warm up); 0.9 is
+    where the lake detector would alert."""
 
-    import numpy as np
     import pandas as pd
 
-    from egress_optimizer.detection.univariate import OnlineSeriesScorer
+    from egress_optimizer.detection.series_table import SCORE_COLUMN, score_table
 
     try:
         df = pd.read_csv(file)
     except (OSError, ValueError) as exc:
         raise InputError(f"{file}: {exc}") from None
-    if key_cols:
-        from egress_optimizer.detection.series_table import score_table
-
-        try:
-            result = score_table(df, timestamp_col, value_col, [c.strip() for c in key_cols.split(",") if c.strip()])
-        except InputError as exc:
-            raise InputError(f"{file}: {exc}") from None
-        _write_scores(result, out)
-        return
-    for col in (timestamp_col, value_col):
-        if col not in df.columns:
-            raise InputError(f"{file}: no column {col!r} (columns: {', '.join(map(str, df.columns))})")
-    values = pd.to_numeric(df[value_col], errors="coerce").to_numpy(dtype=float)
-    ts = pd.to_datetime(df[timestamp_col], errors="coerce", utc=True)
-    stamps = None if ts.isna().any() else ts.dt.tz_localize(None).to_numpy()
-    scores = OnlineSeriesScorer().score(values, stamps)
-    result = pd.DataFrame(
-        {"timestamp": df[timestamp_col], "value": df[value_col], "anomaly_score": np.round(scores, 6)}
-    )
+    keys = [c.strip() for c in key_cols.split(",") if c.strip()] if key_cols else []
+    incidents: list | None = [] if events else None
+    try:
+        result = score_table(df, timestamp_col, value_col, keys, incidents)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from None
+    if not keys:
+        result = result[[timestamp_col, value_col, SCORE_COLUMN]].set_axis(["timestamp", "value", SCORE_COLUMN], axis=1)
     _write_scores(result, out)
+    if events:
+        events.write_text(json.dumps([i.to_json() for i in incidents], indent=1))
+        note = f"Wrote {len(incidents):,} incident(s) to {events}"
+        stdout.print(note) if out else typer.echo(note, err=True)  # stdout holds the scores
 
 
 def _write_scores(result, out: Path | None) -> None:
@@ -174,7 +173,7 @@ def evaluate_cmd(
     lake: str = LAKE_OPT,
     labels: Path = typer.Option(..., "--labels", help="labels.json written by `egress generate`."),
     seeds: int = typer.Option(5, "--seeds", min=1, max=50, help="Model seeds to average over."),
-    mode: str = typer.Option("ensemble", "--mode", help="baseline | forest | ensemble"),
+    mode: str = typer.Option("baseline", "--mode", help="baseline (the rules; default) | forest | ensemble"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Event-level precision, recall, F1, time to detect and dollars caught against generated labels."""

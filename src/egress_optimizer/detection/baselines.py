@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 MAD_TO_SIGMA = 1.4826
+Q75_TO_SIGMA = 1.1503  # the 75th percentile of |N(0, 1)|
 DAY = 24
 WEEK = 168
 
@@ -100,14 +101,28 @@ def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None =
     return np.where(enough, any_med, np.nan)
 
 
-def _mad(block: np.ndarray, axis: int) -> np.ndarray:
-    return np.nanmedian(np.abs(block - np.nanmedian(block, axis=axis, keepdims=True)), axis=axis)
+def _robust_sigma(block: np.ndarray, axis: int) -> np.ndarray:
+    """The MAD's Gaussian sigma, but never less than half the 75th percentile's: a sparse, count-like series
+    (mostly zeros) has a MAD of 0 and would call every ordinary busy hour infinitely surprising, while the
+    shoulder sees how far its ordinary hours stray. Half, so that an incident filling a quarter of the window
+    (a day-long ramp) does not widen the scale that scores its own second day."""
+    dev = np.abs(block - np.nanmedian(block, axis=axis, keepdims=True))
+    middle = MAD_TO_SIGMA * np.nanmedian(dev, axis=axis)
+    shoulder = np.nanquantile(dev, 0.75, axis=axis) / Q75_TO_SIGMA
+    return np.fmax(middle, 0.5 * shoulder)
 
 
-def stepped_spread(r: np.ndarray, starts: np.ndarray, width: int = WEEK) -> tuple[np.ndarray, np.ndarray]:
-    """MAD-based sigma of the previous ``width`` hours' values (recomputed daily) and how many there were."""
+def _mad_sigma(block: np.ndarray, axis: int) -> np.ndarray:
+    return MAD_TO_SIGMA * np.nanmedian(np.abs(block - np.nanmedian(block, axis=axis, keepdims=True)), axis=axis)
+
+
+def stepped_spread(
+    r: np.ndarray, starts: np.ndarray, width: int = WEEK, shoulder: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Robust sigma of the previous ``width`` hours' values (recomputed daily; ``_robust_sigma``, or the MAD's
+    alone without ``shoulder``) and how many there were."""
     count = np.nan_to_num(stepped_stat(~np.isnan(r) * 1.0, width, np.sum, starts))
-    spread = np.nan_to_num(MAD_TO_SIGMA * stepped_stat(r, width, _mad, starts), nan=0.0)
+    spread = np.nan_to_num(stepped_stat(r, width, _robust_sigma if shoulder else _mad_sigma, starts), nan=0.0)
     return spread, count
 
 
@@ -133,14 +148,15 @@ def robust_scale(
     floor: float = 0.03,
     prior: float | np.ndarray = 0.15,
     prior_weight: float = 48.0,
+    shoulder: bool = True,
 ) -> np.ndarray:
-    """MAD-based sigma of the residuals of the previous ``width`` hours (recomputed daily), at least ``floor``.
+    """Robust sigma of the residuals of the previous ``width`` hours (recomputed daily), at least ``floor``.
 
     With few residuals the MAD is itself noisy (two quiet days make any wobble look huge), so it is blended
     with a ``prior`` sigma (``blend_with_prior``): with a full window of history the series' own spread alone
     counts.
     """
-    spread, count = stepped_spread(r, starts, width)
+    spread, count = stepped_spread(r, starts, width, shoulder)
     return blend_with_prior(spread, count, width, floor, prior, prior_weight)
 
 
@@ -206,7 +222,7 @@ class SeasonalMedianMAD:
         centred, centred_count = np.zeros(r.shape), np.zeros(r.shape)
         if end:
             centred[:, :end], centred_count[:, :end] = stepped_spread(
-                _centred_by_day(r[:, :end], weak[:, :end], starts), starts[starts < end], self.width
+                _centred_by_day(r[:, :end], weak[:, :end], starts), starts[starts < end], self.width, shoulder=False
             )
         return {
             "expected": expected,

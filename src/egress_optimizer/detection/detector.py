@@ -16,37 +16,46 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from egress_optimizer.detection.baselines import day_starts
+from egress_optimizer.detection.core import WINDOWS, SurpriseThresholds, beyond_habit, surprise_rules
 from egress_optimizer.detection.forest import EgressIsolationForest
 from egress_optimizer.detection.panel import Panel
 from egress_optimizer.detection.signals import (
     DEMAND_BREADTH,
-    NEW_PATH_Z,
     SIGNALS,
     WARMUP_HOURS,
-    WINDOWS,
     compute_signals,
+    new_path,
+    similar_series_groups,
 )
 
 MODES = ("baseline", "forest", "ensemble")
+# The rules alone: on the development estates the forest changed no decision, and under hard noise its extra
+# alerts were all false (bench/RESULTS.md, "Ablation"); the ensemble and the forest stay available to measure.
+DEFAULT_MODE = "baseline"
 
 
 @dataclass
-class Thresholds:
-    z: float = 6.0
-    window: float = 6.0  # every multi-hour mean (z3 ... z24)
-    window_gate: float = 2.0  # ... each counted only while every shorter one is at least this
+class Thresholds(SurpriseThresholds):
+    """The core's univariate thresholds plus those of the evidence only the lake has.
+
+    A lone busy hour pages only on a path new at that hour (nothing expected, see ``new_path``): a new
+    destination is more suspicious than more of an old one (exfiltration, a lost gateway endpoint and a new
+    replication rule all open paths; on a known path lone busy hours are what batch jobs and retries do, and the
+    next hour confirms a real change at the cost of one hour). Whether a new path's bytes matter is the
+    materiality floor's call (``events``), as for every other event."""
+
     peer_z: float = 4.0
     cache_z: float = 6.0  # CloudFront cache-miss share, in binomial sigmas
     breadth: float = DEMAND_BREADTH  # damp hours when at least this share of the team's other-region series also rise
     forest_score: float = 0.9995
     forest_min_evidence: float = 3.5
     free_series_factor: float = 1.0  # > 1: $0 series (origin fetches) need this much more evidence to page
-    silent_path_bytes: float = 1e8  # a path silent so far must carry 100 MB in an hour to count
 
 
 @dataclass
 class DetectorParams:
-    mode: str = "ensemble"
+    mode: str = DEFAULT_MODE
     seed: int = 0
     n_estimators: int = 200
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -119,26 +128,28 @@ class EgressDetector:
         self.forest.fit(X)
         return self
 
-    def _rules(self, sig: dict[str, np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
-        """Each rule's evidence per cell, in units of its threshold (>= 1 fires), and the hours it spans."""
+    def _rules(
+        self, sig: dict[str, np.ndarray], starts: np.ndarray, groups: np.ndarray | None = None
+    ) -> tuple[list[int], list[np.ndarray]]:
+        """Each rule's evidence per cell, in units of its threshold (>= 1 fires) and of the series' habit, and
+        the hours it spans: the core's univariate rules, fresh peers and the CloudFront cache-miss share."""
         th = self.params.thresholds
-        spans, rules = [1, 1], [sig["z"] / th.z, sig["peer_z"] / th.peer_z]
-        if "cache_z" in sig:
-            spans.append(1)
-            rules.append(sig["cache_z"] / th.cache_z)
-        # A longer mean counts only while every shorter one is still clearly above expected: after a step ends
-        # its 24-hour mean stays high for a day, and neither the event nor a new one may ride on that memory
-        # (one busy hour 14 hours after an exfiltration lifted the 3-hour mean to the gate, not the 6 or 12).
-        own = np.ones(sig["z"].shape, dtype=bool)
-        for k in WINDOWS:
-            spans.append(k)
-            rules.append(np.where(own, sig[f"z{k}"], 0.0) / th.window)
-            own = own & (sig[f"z{k}"] >= th.window_gate)
-        return spans, rules
+        windows = {k: sig[f"z{k}"] for k in WINDOWS}
+        spans, rules, raw, margins = surprise_rules(sig["z"], sig["zi"], windows, th)
+        # The lone-hour rule only where the path is new at this hour (see Thresholds).
+        fresh = new_path(sig)
+        rules[0], raw[0] = np.where(fresh, rules[0], 0.0), np.where(fresh, raw[0], 0.0)
+        for name, level in (("peer_z", th.peer_z), ("cache_z", th.cache_z)):
+            if name in sig:
+                spans.append(1)
+                rules.append(sig[name] / level)
+                raw.append(rules[-1])
+                margins.append(th.habit_margin)
+        return spans, beyond_habit(rules, raw, starts, margins, groups)
 
-    def evidence(self, sig: dict[str, np.ndarray]) -> np.ndarray:
+    def evidence(self, sig: dict[str, np.ndarray], starts: np.ndarray) -> np.ndarray:
         """The strongest rule evidence per cell, in units of its threshold (>= 1 fires)."""
-        return np.maximum.reduce(self._rules(sig)[1])
+        return np.maximum.reduce(self._rules(sig, starts)[1])
 
     def unpriced(self, sig: dict[str, np.ndarray], anomalous: np.ndarray) -> np.ndarray:
         """Anomalous cells whose evidence is not in dollars of egress: the edge cache stopped serving (its cost
@@ -160,7 +171,8 @@ class EgressDetector:
         sig = sig if sig is not None else compute_signals(panel, demand_breadth=self.params.thresholds.breadth)
         n, t = panel.shape
         th = self.params.thresholds
-        spans, per_rule = self._rules(sig)
+        starts = day_starts(t, panel.hours[0].hour) if t else np.array([], dtype=int)
+        spans, per_rule = self._rules(sig, starts, similar_series_groups(panel.keys))
         ev = np.maximum.reduce(per_rule)
         if multipliers is not None:
             ev = ev / multipliers
@@ -184,14 +196,9 @@ class EgressDetector:
             hit = (fs >= th.forest_score) & (np.maximum(sig["z"], sig["z3"]) > 0)
         else:
             hit = rules | ((fs >= th.forest_score) & (ev * th.z >= th.forest_min_evidence))
-        # A path with (almost) nothing expected is judged by its volume: a few kilobytes of S3 through a NAT
-        # gateway are a trickle, not an incident; gigabytes are the missing endpoint.
-        silent = sig["expected_bytes"] < th.silent_path_bytes
-        hit = hit & ~(silent & (panel.values["bytes"] < th.silent_path_bytes))
         demand = sig["breadth"] >= th.breadth
         # New paths are never demand: a series with no history keeps its alert whatever else moves.
-        new_path = sig["z"] >= NEW_PATH_Z
-        hit = hit & (~demand | new_path)
+        hit = hit & (~demand | new_path(sig))
         hit[:, :WARMUP_HOURS] = False
         score = np.clip(np.maximum(1.0 - np.exp(-(np.clip(ev, 0, None) ** 2)), fs * (mode != "baseline")), 0, 1)
         return {

@@ -253,11 +253,11 @@ def mean_over_runs(runs: list[dict]) -> dict:
 
 
 def evaluate_lake(
-    lake, labels: dict, seeds: int = 5, mode: str = "ensemble", min_impact_usd: float = 0.0, progress=None
+    lake, labels: dict, seeds: int = 5, mode: str | None = None, min_impact_usd: float = 0.0, progress=None
 ) -> dict:
     """Train and score the lake's whole window once per seed (unsupervised: labels are never seen by the
     model), with the planned windows the labels say were declared ahead; metrics are means over seeds."""
-    from egress_optimizer.detection.detector import DetectorParams, EgressDetector
+    from egress_optimizer.detection.detector import DEFAULT_MODE, DetectorParams, EgressDetector
     from egress_optimizer.detection.events import PlannedWindow, planned_mask
     from egress_optimizer.detection.incidents import to_incident
     from egress_optimizer.detection.lake_runs import read_hourly
@@ -273,7 +273,7 @@ def evaluate_lake(
     sig = compute_signals(panel, exclude)
     runs = []
     for seed in range(seeds):
-        det = EgressDetector(DetectorParams(mode=mode, seed=seed)).fit(panel, sig)
+        det = EgressDetector(DetectorParams(mode=mode or DEFAULT_MODE, seed=seed)).fit(panel, sig)
         _, events = score_signals(det, panel, sig, exclude, min_impact_usd=min_impact_usd)
         incidents = [to_incident(e) for e in events]
         runs.append(
@@ -282,7 +282,7 @@ def evaluate_lake(
         if progress:
             progress(seed + 1, seeds)
     summary = mean_over_runs(runs)
-    summary.update(mode=mode, runs=runs)
+    summary.update(mode=mode or DEFAULT_MODE, runs=runs)
     return summary
 
 

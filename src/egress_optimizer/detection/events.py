@@ -101,7 +101,8 @@ class Event:
         return asdict(self)
 
 
-def _severity(per_day: float) -> str:
+def severity_for(per_day: float) -> str:
+    """The severity of an excess of ``per_day`` dollars a day (``SEVERITY``)."""
     return next((name for lo, name in SEVERITY if per_day >= lo), SEVERITY[-1][1])
 
 
@@ -214,19 +215,23 @@ def build_events(
             earliest = hi + 1
             series = np.unique(part["row"].to_numpy())
             span = slice(lo, hi + 1)
-            cost_in, expected_in = cost[series, span], expected_usd[series, span]
+            hours = hi - lo + 1
+            # A series counts from the hour it is first flagged (the first series from the event's start, lead-in
+            # included), as the hourly run would count it: one flagged later must neither make the event
+            # material earlier nor bring in the deficit of hours before it rose.
+            flagged_from = part.groupby("row")["col"].min().reindex(series).to_numpy() - lo
+            flagged_from = np.where(flagged_from == flagged_from.min(), 0, flagged_from)
+            known = np.arange(hours)[None, :] >= flagged_from[:, None]
+            cost_in, expected_in = cost[series, span] * known, expected_usd[series, span] * known
             actual, expected = cost_in.sum(axis=1), expected_in.sum(axis=1)
             impact = float((actual - expected).sum())
             exp_total = float(expected.sum())
-            hours = hi - lo + 1
             pct = 100.0 * impact / exp_total if exp_total > 0 else None
             # Cumulative excess hour by hour: the first hour that clears every threshold is when it is reported.
-            # A series counts from the hour it is first flagged (with its excess since the event began), as
-            # the hourly run would count it: one flagged later must not make the event material earlier.
-            flagged_from = part.groupby("row")["col"].min().reindex(series).to_numpy() - lo
-            known = np.arange(hours)[None, :] >= flagged_from[:, None]
-            run_excess = (np.cumsum(cost_in - expected_in, axis=1) * known).sum(axis=0)
-            run_expected = (np.cumsum(expected_in, axis=1) * known).sum(axis=0)
+            # A series flagged later brings its excess since the event began, never a deficit.
+            full = cost[series, span] - expected_usd[series, span]
+            run_excess = (np.maximum(np.cumsum(full, axis=1), 0.0) * known).sum(axis=0)
+            run_expected = (np.cumsum(expected_usd[series, span], axis=1) * known).sum(axis=0)
             # Traffic to a region it never went to before (replication to a new region, a new cross-region
             # dependency) is a configuration change that bills from now on: reported in its first hour,
             # however small.
@@ -252,7 +257,7 @@ def build_events(
             ok |= surge | cached
             ok[: first_flagged - lo] = False  # reported at its first flagged hour at the earliest
             statistical = surge.any() or cached.any()
-            # A group whose total excess is not positive cost nothing extra (the anomaly was a dip or noise).
+            # A group whose excess is not positive cost nothing extra (the anomaly was a dip or noise).
             if not ok.any() or (impact <= 0 and not statistical) or (impact < 0 and not cached.any()):
                 continue
             detected = panel.hours[lo + int(np.argmax(ok))] + pd.Timedelta(hours=1)
@@ -291,7 +296,7 @@ def build_events(
                     impact_usd=round(impact, 4),
                     impact_usd_per_day=round(per_day, 4),
                     impact_pct=round(pct, 1) if pct is not None else None,
-                    severity=_severity(per_day),
+                    severity=severity_for(per_day),
                     max_score=round(float(score[part["row"], part["col"]].max()), 4),
                     destinations=sorted({e["destination"] for e in ents}),
                     teams=sorted({str(e["team"]) for e in ents if e["team"]}),

@@ -15,8 +15,10 @@ import pandas as pd
 import pyarrow as pa
 
 from egress_optimizer import changes
+from egress_optimizer.attribution.features import CUR_HOURLY_SQL
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.detection import model_store
+from egress_optimizer.detection.core import HABIT_PERIODS
 from egress_optimizer.detection.detector import DetectorParams
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE, Event, PlannedWindow
 from egress_optimizer.detection.feedback import load_feedback, load_planned
@@ -27,14 +29,15 @@ from egress_optimizer.detection.signals import SIGNALS
 from egress_optimizer.detection.training import fit_detector
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake, days_between, utc_scalar
-from egress_optimizer.tables import ANOMALIES, EGRESS_HOURLY, INCIDENTS
+from egress_optimizer.tables import ANOMALIES, CUR, EGRESS_HOURLY, INCIDENTS
 
 STATE = "detection/state.json"
 # Days of features an hourly run reads before the first new hour: a residual needs the week before it (its
-# same-hour baseline), a sigma the week of residuals before its day, and a 24-hour mean a day more. With fewer
-# the newest hours' statistics rest on a young lake's weak early days, and the hourly run would not say what
-# scoring the whole history says (8 days moved 6-hour z by up to 4).
-HISTORY_DAYS = 15
+# same-hour baseline), a sigma the week of residuals before its day, and a 24-hour mean a day more; the habit
+# (core.beyond_habit) the rules' daily maxima of HABIT_PERIODS days before that. With fewer the newest hours'
+# statistics rest on a young lake's weak early days, and the hourly run would not say what scoring the whole
+# history says (8 days moved 6-hour z by up to 4).
+HISTORY_DAYS = 15 + HABIT_PERIODS
 WRITER_ID = "detect"  # the file each day's detection rows are merged into
 CONSUMER = "detect"  # this stage's name in the change journal
 HOUR = pd.Timedelta(hours=1)
@@ -46,6 +49,8 @@ def read_hourly(lake: Lake, since: pd.Timestamp | None = None, until: pd.Timesta
     """``egress_hourly`` rows: all, or from ``HISTORY_DAYS`` before ``since`` (up to ``until`` when known,
     so only those days' partitions are listed)."""
     if not lake.has(EGRESS_HOURLY):
+        if lake.has(CUR):
+            return read_billed_hourly(lake, since)
         raise InputError(f"lake {lake.root!r} has no egress_hourly table: run `egress features --lake {lake.root}`")
     if since is None:
         return lake.read_table(EGRESS_HOURLY).to_pandas()
@@ -56,6 +61,26 @@ def read_hourly(lake: Lake, since: pd.Timestamp | None = None, until: pd.Timesta
             return EGRESS_HOURLY.schema.empty_table().to_pandas()
         until = pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1)
     return lake.read_hours(EGRESS_HOURLY, start, max(until, start + HOUR)).to_pandas()
+
+
+def read_billed_hourly(lake: Lake, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """For a lake that holds only the CUR: billed data transfer per account, region, resource (or usage type)
+    and hour, in the columns of ``egress_hourly`` (bytes from the usage amount; no peers, no cache counts).
+    The same detector scores it: what AWS Cost Anomaly Detection does a day late, within the hour of the
+    CUR's refresh, and naming the resources that moved when the CUR has resource ids."""
+    days = sorted(lake.days(CUR))
+    window = None
+    if since is not None and days:
+        window = (
+            (since - pd.Timedelta(days=HISTORY_DAYS)).floor("D"),
+            pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1),
+        )
+    con = lake.connect([CUR], window=window)
+    if CUR.name not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}:
+        return EGRESS_HOURLY.schema.empty_table().to_pandas()
+    df = con.sql(f"SELECT * FROM ({CUR_HOURLY_SQL}) ORDER BY ALL").to_df()
+    df["hour"] = pd.to_datetime(df["hour"], utc=True)
+    return df
 
 
 def train(lake: Lake, params: DetectorParams | None = None) -> dict:
@@ -110,7 +135,8 @@ def detect(
     """
     detector, meta = model_store.load(lake, model_version)
     state = lake.read_json(STATE) if lake.exists(STATE) else {}
-    pending = changes.pending(lake, CONSUMER, EGRESS_HOURLY)
+    source = EGRESS_HOURLY if lake.has(EGRESS_HOURLY) or not lake.has(CUR) else CUR  # a lake of only the CUR
+    pending = changes.pending(lake, CONSUMER, source)
     if since is None and state.get("last_scored_hour"):
         if not pending:
             return DetectResult(meta["version"], None, None, 0, [], _undelivered(lake, state))
@@ -133,7 +159,7 @@ def detect(
         _write_incidents(lake, recent)
         state.update(last_scored_hour=scored_hours[-1].isoformat(), model_version=meta["version"])
         lake.write_json(STATE, state)
-    changes.acknowledge(lake, CONSUMER, EGRESS_HOURLY, pending)
+    changes.acknowledge(lake, CONSUMER, source, pending)
     emitted = set(state.get("emitted", {}))
     # Incidents not yet emitted, including ones an earlier run failed to deliver (up to a week back).
     horizon = (scored_hours[0] if len(scored_hours) else panel.hours[-1]) - UNDELIVERED_FOR

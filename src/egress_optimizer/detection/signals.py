@@ -37,17 +37,16 @@ from egress_optimizer.detection.baselines import (
     stepped_stat,
     trailing_window,
 )
+from egress_optimizer.detection.core import WINDOWS, ar1_coefficient, innovation_z, window_z
 from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows, weekend_matrix
 
-WINDOWS = (3, 6, 12, 24)  # hours over which mean residuals accumulate evidence (z3 ... z24)
-SIGNALS = ["z", *[f"z{k}" for k in WINDOWS], "peer_z", "cache_z", "breadth"]
+SIGNALS = ["z", "zi", *[f"z{k}" for k in WINDOWS], "peer_z", "cache_z", "breadth"]
 Z_CAP = 50.0
 WARMUP_HOURS = 72  # the first three days only build baselines
 PEER_WARMUP_HOURS = 48
+PEER_BASELINE_HOURS = 48  # hours of fresh-peer shares a baseline rests on before it scores
 DEMAND_BREADTH = 0.5  # at least half the team's series of the same class in other regions rise together
-NEW_PATH_Z = 40.0  # a series with no history: never demand, whatever else moves
 PEER_SHARE_FLOOR = 0.03  # a 3-hour share of bytes to fresh peers 3 points above normal is one unit
-RAMP_WEIGHTED_FROM = 6  # windows this long or longer weigh their hours linearly, the newest most
 PRIOR_MIN_HOURS = 24  # residual hours a series needs before its noise informs the prior of similar series
 
 
@@ -74,44 +73,20 @@ def _scaled_peer(dev: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return dev / robust_scale(hist, starts, 168, floor=PEER_SHARE_FLOOR, prior=PEER_SHARE_FLOOR)
 
 
-def _weighted_mean(x: np.ndarray, k: int) -> np.ndarray:
-    """Mean of each hour and the k-1 before it with weights k (this hour), k-1, ... 1 (hours before the first
-    count as 0, with their weight)."""
-    acc = np.zeros_like(x)
-    t = x.shape[1]
-    for back in range(min(k, t)):
-        acc[:, back:] += (k - back) * x[:, : t - back]
-    return acc / (k * (k + 1) / 2)
-
-
-def window_factor(k: int) -> float:
-    """Standard error of a k-hour window statistic in units of one hour's sigma (independent hours)."""
-    if k >= RAMP_WEIGHTED_FROM:
-        return float(np.sqrt(2 * (2 * k + 1) / (3 * k * (k + 1))))
-    return float(1 / np.sqrt(k))
-
-
 def _window_signals(
     out: dict[str, np.ndarray],
     sl: slice | np.ndarray,
     r: np.ndarray,
     ex: np.ndarray | None,
     sigma: np.ndarray,
+    phi: np.ndarray,
     starts: np.ndarray,
     prior: np.ndarray,
 ) -> None:
-    """``z<k>``: the (weighted) mean residual of the last k hours over its own past spread, into ``out[...][sl]``
-    (a slice or the row indices of ``r``); ``prior`` is the one-hour prior sigma of those rows."""
+    """``z<k>`` (``core.window_z``) into ``out[...][sl]`` (a slice or the row indices of ``r``)."""
     for k in WINDOWS:
-        # Residuals of neighbouring hours are correlated, so the k-hour mean is scaled by its own past
-        # spread, and never by less than its standard error from sigma (heavy-tailed series have a small MAD
-        # of means).
-        mr = _weighted_mean(r, k) if k >= RAMP_WEIGHTED_FROM else _rolling_mean(r, k)
-        f = window_factor(k)
-        hist = mr if ex is None else np.where(ex, np.nan, mr)
-        scale = robust_scale(hist, starts, 168, floor=0.03 * f, prior=prior * f)
-        scale = np.maximum(scale, sigma * f)
-        out[f"z{k}"][sl] = np.clip(mr / scale, -Z_CAP, Z_CAP)
+        z = window_z(r, sigma, phi, k, starts, 168, ex, prior, floor=0.03)
+        out[f"z{k}"][sl] = np.clip(z, -Z_CAP, Z_CAP)
 
 
 WEAK_RISE_HOURS = 6  # hours a weak hour is compared with (see _weak_rise)
@@ -144,8 +119,7 @@ def _similar_series_prior(panel: Panel, noise: np.ndarray) -> np.ndarray:
     (NAT gateways' internet egress, buckets' replication ...), from those with at least a day of residuals;
     NaN where none has. A young series borrows it instead of a fixed guess: its own few residuals say little,
     and a fixed 15 % is three times the noise of a busy NAT gateway and a tenth of a bursty origin's."""
-    dest_class, kind = _class_and_kind(panel.keys)
-    groups = dest_class + "|" + kind
+    groups = similar_series_groups(panel.keys)
     out = np.full(noise.shape, np.nan)
     for g in np.unique(groups):
         rows = groups == g
@@ -184,6 +158,9 @@ def compute_signals(
     sigma = np.zeros((n, t))
     prior = np.zeros((n, t))
     weak = np.zeros((n, t), dtype=bool)
+    # Memory of the last hour, pooled over similar series while a series' own residuals are few.
+    strong = [np.where(res["weak"] | np.isnan(res["residual"]), np.nan, res["residual"]) for res in raw]
+    phi = ar1_coefficient(np.concatenate(strong), starts, 168, similar_series_groups(panel.keys)) if n else None
     rise = np.zeros((n, t))
     for lo, res in zip(range(0, n, chunk), raw, strict=True):
         sl = slice(lo, min(n, lo + chunk))
@@ -197,8 +174,10 @@ def compute_signals(
             z = np.where(ex, 0.0, z)
         r = s["residual"] if ex is None else np.where(ex, 0.0, s["residual"])
         out["z"][sl] = z
+        zi = np.clip(innovation_z(np.where(s["weak"], 0.0, r), phi[sl], s["sigma"]), -Z_CAP, Z_CAP)
+        out["zi"][sl] = zi if ex is None else np.where(ex, 0.0, zi)
         out["residual"][sl] = r
-        _window_signals(out, sl, np.where(s["weak"], 0.0, r), ex, s["sigma"], starts, s["prior"])
+        _window_signals(out, sl, np.where(s["weak"], 0.0, r), ex, s["sigma"], phi[sl], starts, s["prior"])
         out["expected_bytes"][sl] = s["expected"]
         cost = panel.values["cost_usd"][sl]
         rate = np.where(x > 0, cost / np.where(x > 0, x, 1), np.nan)
@@ -210,7 +189,12 @@ def compute_signals(
         # In the first two days of a lake every peer is "recent": keep those hours out of the peer baseline.
         share_hist = share.copy()
         share_hist[:, :PEER_WARMUP_HOURS] = np.nan
-        base = np.nan_to_num(stepped_stat(share_hist, 168, np.nanmedian, starts))
+        base = stepped_stat(share_hist, 168, np.nanmedian, starts)
+        # In a young lake every peer is fresh: fresh peers say nothing (nor teach the habit) until the lake has
+        # two days of shares behind its warm-up. After that a series with no history of its own expected none
+        # (a new path's peers are all fresh, and that is the evidence).
+        young = np.arange(t) < PEER_WARMUP_HOURS + PEER_BASELINE_HOURS
+        base = np.where(young[None, :], share, np.nan_to_num(base))
         # The 3-hour mean: one fresh client taking a big share for an hour is normal, fresh addresses taking a
         # large share hour after hour are not.
         peer = _scaled_peer(_rolling_mean(share - base, 3), starts)
@@ -226,16 +210,20 @@ def compute_signals(
     # multi-hour means are recomputed without them, or a release would keep a 12-hour mean high for half a
     # day after the release itself stopped being scored.
     # Only series that had a demand hour change, so only those are recomputed.
-    demand = (out["breadth"] >= demand_breadth) & (out["z"] < NEW_PATH_Z)
+    demand = (out["breadth"] >= demand_breadth) & ~new_path(out)
     rows = np.flatnonzero(demand.any(axis=1))
     for lo in range(0, len(rows), chunk):
         idx = rows[lo : lo + chunk]
         ex = exclude[idx] if exclude is not None else None
         r = np.where(demand[idx] | weak[idx], 0.0, out["residual"][idx])
-        _window_signals(out, idx, r, ex, sigma[idx], starts, prior[idx])
-    for k in out:
-        out[k][:, :WARMUP_HOURS] = 0.0 if k not in ("expected_bytes", "expected_usd") else out[k][:, :WARMUP_HOURS]
+        _window_signals(out, idx, r, ex, sigma[idx], phi[idx], starts, prior[idx])
     return out
+
+
+def new_path(sig: dict[str, np.ndarray]) -> np.ndarray:
+    """Cells where the series carries traffic nothing was expected at (a path new at that hour of the day):
+    never demand, whatever else moves, and the one place a lone hour pages (``detector.Thresholds``)."""
+    return (sig["expected_bytes"] <= 0) & (sig["z"] > 0)
 
 
 def _cache_z(
@@ -298,6 +286,12 @@ def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
                 others = rows[regions[rows] != r]
                 out[mine] = np.maximum(out[mine], up[others].mean(axis=0)[None, :])
     return out
+
+
+def similar_series_groups(keys: pd.DataFrame) -> np.ndarray:
+    """A label per series: its destination class and kind of resource (see ``_class_and_kind``)."""
+    dest_class, kind = _class_and_kind(keys)
+    return dest_class + "|" + kind
 
 
 def _class_and_kind(keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -1,28 +1,35 @@
-"""Online anomaly scores for one bring-your-own metric series (``egress score-series``).
+"""Online anomaly scores for bring-your-own metric series (``egress score-series``).
 
-The series can be anything a user exports (CloudWatch NetworkOut, a daily cost export), so nothing here is
-tuned per series. Every score uses only rows up to and including its own (the online contract), computed
-with vectorised windows over the past:
+The series can be anything a user exports (a CUR cost roll-up, a network metric), so nothing here is tuned
+per series. Every score uses only rows up to and including its own (the online contract):
 
-- expected value: the median of the same phase in the previous cycles when the warm-up shows a cycle
-  (daily or weekly, found by autocorrelation at the periods the timestamps suggest), else the median of a
-  trailing window;
-- surprise: the residual divided by a robust scale (MAD) of past residuals, for the point itself and for the
-  mean of the last few points (a level shift shows up in the mean before the window median adapts);
-- score: the magnitude ``1 - exp(-(z / 4) ** 2)`` (a 4-MAD surprise ~0.63, 8 MADs ~0.98) times ``exp(-k / 2)``
-  where k counts the earlier surprises of this series that were at least as large: real metrics repeat
-  spikes a Gaussian scale calls 8-sigma events, and only what is unusual for the series itself should score
-  high. Scores are comparable across series because both factors are relative to the series' own past.
-Warm-up rows (the first 15 %, at most 750) score 0.
+- expected value: the median of the same phase in the previous cycles when the warm-up shows a cycle (daily
+  or weekly, found by autocorrelation at the periods the timestamps suggest), following the level over a
+  cycle; else the median of a trailing window;
+- surprise: the lake detector's own core (``core``) on the residuals, in both directions (a user's metric may
+  fail by dropping): its rules, thresholds, autocorrelation and per-series habit;
+- score: ``1 - 0.1 ** (evidence ** 4)``, 0.9 exactly where the lake detector would alert.
+Warm-up rows (the first 15 %, at most 750) and missing rows score 0.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from egress_optimizer.detection.baselines import stepped_spread
+from egress_optimizer.detection.core import (
+    WINDOWS,
+    SurpriseThresholds,
+    ar1_coefficient,
+    beyond_habit,
+    innovation_z,
+    surprise_rules,
+    window_z,
+)
 
 MAD_TO_SIGMA = 1.4826
 
@@ -89,76 +96,121 @@ def _online_exceedances(z: np.ndarray, start: int) -> np.ndarray:
 
 @dataclass
 class OnlineSeriesScorer:
-    """Scores a whole series at once; the score at row t depends only on rows <= t."""
+    """Scores a whole series at once; the score at row t depends only on rows <= t. The surprise of each row is
+    the lake detector's (``core``): the same rules, thresholds and habit, on residuals from the expected value
+    below, in both directions (a user's metric may fail by dropping)."""
 
     warmup_fraction: float = 0.15
     max_warmup: int = 750
     window: int = 48
     cycles: int = 4
-    smooth: int = 3
+    thresholds: SurpriseThresholds = field(default_factory=SurpriseThresholds)
 
     def score(self, values: np.ndarray, timestamps: np.ndarray | None = None, warmup: int | None = None) -> np.ndarray:
-        """Scores for every row; ``warmup`` overrides the warm-up length (to score a prefix exactly as the
-        whole series would be scored)."""
+        """Scores for every row (0 for warm-up and missing rows); ``warmup`` overrides the warm-up length (to
+        score a prefix exactly as the whole series would be scored)."""
+        return self.surprise(values, timestamps, warmup)["score"]
+
+    def evidence(
+        self, values: np.ndarray, timestamps: np.ndarray | None = None, warmup: int | None = None
+    ) -> np.ndarray:
+        """Per row: the strongest rule's evidence in units of its threshold and of the series' habit (>= 1 fires)."""
+        return self.surprise(values, timestamps, warmup)["evidence"]
+
+    def surprise(
+        self, values: np.ndarray, timestamps: np.ndarray | None = None, warmup: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Per row: ``evidence`` (see ``evidence``), ``expected`` value and ``score``."""
         x = np.asarray(values, dtype=float)
         n = len(x)
-        scores = np.zeros(n)
         warm = warmup if warmup is not None else warmup_rows(n, self.warmup_fraction, self.max_warmup)
         if n - warm <= 0 or warm < 4:
-            return scores
-        # Missing values are carried forward so they never look like anomalies themselves.
-        if np.isnan(x).any():
-            idx = np.where(~np.isnan(x), np.arange(n), 0)
-            np.maximum.accumulate(idx, out=idx)
-            x = x[idx]
-            x[np.isnan(x)] = np.nanmedian(x) if not np.all(np.isnan(x)) else 0.0
+            return {"evidence": np.zeros(n), "expected": np.full(n, np.nan), "score": np.zeros(n)}
+        missing = np.isnan(x)
+        expected, level, period = self._expected(x, timestamps, warm)
+        r = np.where(missing, np.nan, x - expected)
+        cycle = period or _steps_per_day(timestamps) or self.window
+        # Slow statistics refresh 24 times a cycle; the scale remembers a week of cycles (at least the warm-up).
+        step = max(1, cycle // 24)
+        starts = np.arange(step, n, step)
+        width = int(max(min(7 * cycle, 4 * warm), 8))
+        spread = _past_window_stat(np.nan_to_num(x, nan=np.nanmedian(x[:warm])), width, np.nanstd)
+        # Flat or quantised series would score every tiny change: a floor on the scale.
+        floor = np.maximum(1e-9, 0.01 * np.abs(np.nan_to_num(level)) + 0.05 * np.nan_to_num(spread))
+        th = self.thresholds
+        best = np.zeros(n)
+        for sign in (1.0, -1.0):
+            rs = (sign * r)[None, :]
+            sigma = np.maximum(np.nan_to_num(stepped_spread(rs, starts, width)[0]), floor[None, :])
+            phi = ar1_coefficient(rs, starts, width)
+            z = np.nan_to_num(rs / sigma)
+            zi = np.where(missing[None, :], 0.0, innovation_z(rs, phi, sigma))
+            windows = {k: window_z(rs, sigma, phi, k, starts, width, prior=sigma) for k in WINDOWS}
+            _, rules, raw, margins = surprise_rules(z, zi, windows, th)
+            habit_starts = starts[(starts % cycle) == 0] if cycle > 1 else starts
+            # The warm-up's residuals rest on an expected value still being learnt: they teach no habit.
+            raw = [np.where(np.arange(n) < warm, np.nan, v) for v in raw]
+            ev = np.maximum.reduce(beyond_habit(rules, raw, habit_starts, margins))[0]
+            best = np.maximum(best, ev)
+        best[:warm] = 0.0
+        best[missing] = 0.0
+        return {"evidence": best, "expected": expected, "score": score_of(best)}
+
+    def _expected(
+        self, x: np.ndarray, timestamps: np.ndarray | None, warm: int
+    ) -> tuple[np.ndarray, np.ndarray, int | None]:
+        """Expected value, trailing level and the cycle (in rows) if one was found."""
+        n = len(x)
+        filled = _carried_forward(x)
         # The cycle is looked for at the end of warm-up and again each time the history doubles, and used
         # only from that row on (a daily cycle in 5-minute data needs two days before it can be seen).
         period, from_row, k = None, n, warm
         while k < n and period is None:
             stamps = timestamps[:k] if timestamps is not None else None
-            period = detect_period(x[:k], period_candidates(stamps, k))
-            # A cycle seen in the warm-up applies to the warm-up rows too: they are never scored, but their
-            # surprises are the history new surprises are ranked against, and a cycle-blind history is full
-            # of false records (every daily edge) that would mute the real ones.
+            period = detect_period(filled[:k], period_candidates(stamps, k))
             from_row = (0 if k == warm else k) if period else n
             k *= 2
         w = int(min(self.window, max(8, warm // 2)))
-        level = _past_window_stat(x, w, np.nanmedian)
+        level = _past_window_stat(filled, w, np.nanmedian)
         expected = level
         if period:
             lagged = np.stack(
-                [np.concatenate([np.full(j * period, np.nan), x[: n - j * period]]) for j in range(1, self.cycles + 1)],
+                [
+                    np.concatenate([np.full(j * period, np.nan), filled[: n - j * period]])
+                    for j in range(1, self.cycles + 1)
+                ],
                 axis=1,
             )
             has = ~np.isnan(lagged).all(axis=1)
             seasonal = np.nanmedian(np.where(has[:, None], lagged, 0.0), axis=1)
-            # Keep the seasonal shape but follow the current level (drift after growth).
-            shift = _past_window_stat(x - np.where(has, seasonal, np.nan), w, np.nanmedian)
+            # Keep the seasonal shape but follow the current level (drift after growth), over a whole cycle:
+            # an excursion shorter than half a cycle does not move it, so its end is no anomaly of its own.
+            shift = _past_window_stat(filled - np.where(has, seasonal, np.nan), period, np.nanmedian)
             use = has & ~np.isnan(shift) & (np.arange(n) >= from_row)
             expected = np.where(use, seasonal + np.nan_to_num(shift), level)
-        resid = x - expected
-        scale_w = int(min(max(4 * w, 2 * (period or 0)), max(warm, 8)))
-        mad = _past_window_stat(np.abs(resid - _past_window_stat(resid, scale_w, np.nanmedian)), scale_w, np.nanmedian)
-        spread = _past_window_stat(x, scale_w, np.nanstd)
-        # A floor on the scale keeps flat or quantised series from scoring every tiny change as an anomaly.
-        floor = np.maximum(1e-9, 0.01 * np.abs(np.nan_to_num(level)) + 0.05 * np.nan_to_num(spread))
-        sigma = np.maximum(MAD_TO_SIGMA * np.nan_to_num(mad), floor)
-        z_point = np.abs(resid) / sigma
-        k = self.smooth
-        mean_resid = np.convolve(np.nan_to_num(resid), np.ones(k) / k, mode="full")[:n]
-        # The mean's own past spread, not sigma / sqrt(k): residuals of a lagging predictor are correlated.
-        mad_mean = _past_window_stat(
-            np.abs(mean_resid - _past_window_stat(mean_resid, scale_w, np.nanmedian)), scale_w, np.nanmedian
-        )
-        sigma_mean = np.maximum(MAD_TO_SIGMA * np.nan_to_num(mad_mean), floor / np.sqrt(k))
-        z_mean = np.abs(mean_resid) / sigma_mean
-        z = np.nan_to_num(np.maximum(z_point, 0.8 * z_mean))
-        magnitude = 1.0 - np.exp(-((z / 4.0) ** 2))
-        # Real metrics have recurring spikes a Gaussian scale calls 8-sigma events; what matters is how
-        # unusual this surprise is for *this* series: how many earlier surprises were as large.
-        exceeded_by = _online_exceedances(z, warm)
-        # exp(-k/2): a new record for this series scores 1, a surprise beaten once before ~0.61, twice ~0.37.
-        scores = magnitude * np.exp(-exceeded_by / 2.0)
-        scores[:warm] = 0.0
-        return np.clip(scores, 0.0, 1.0)
+        return expected, level, period
+
+
+def score_of(evidence: np.ndarray) -> np.ndarray:
+    """0.9 where the lake detector would alert (evidence 1), 0.999 at 1.3 times that, 0.14 at half of it."""
+    return np.clip(1.0 - 0.1 ** (np.clip(evidence, 0.0, None) ** 4), 0.0, 1.0)
+
+
+def _carried_forward(x: np.ndarray) -> np.ndarray:
+    """Missing values carried forward (the median before the first value), for the expected value only."""
+    if not np.isnan(x).any():
+        return x
+    n = len(x)
+    idx = np.where(~np.isnan(x), np.arange(n), 0)
+    np.maximum.accumulate(idx, out=idx)
+    out = x[idx]
+    out[np.isnan(out)] = np.nanmedian(x) if not np.all(np.isnan(x)) else 0.0
+    return out
+
+
+def _steps_per_day(timestamps: np.ndarray | None) -> int | None:
+    if timestamps is None or len(timestamps) < 3:
+        return None
+    ts = np.asarray(timestamps, dtype="datetime64[s]").astype(np.int64)
+    step = float(np.median(np.diff(ts)))
+    return round(86400 / step) if 0 < step <= 43200 else None

@@ -1,0 +1,124 @@
+"""The detector's core on series made for each hazard of real metrics (issue 17, item 2): a level shift is one
+incident and then the new normal; a gap never alerts; sparse count-like series stay quiet; the core's own
+pieces (autocorrelation, innovation, windows, habit) do what their statistics say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from egress_optimizer.detection.core import (
+    ar1_coefficient,
+    beyond_habit,
+    innovation_z,
+    rise,
+    window_factor,
+)
+from egress_optimizer.detection.detector import DetectorParams, EgressDetector
+from egress_optimizer.detection.panel import build_panel
+from egress_optimizer.detection.scoring import score
+
+START = pd.Timestamp("2026-10-05", tz="UTC")
+
+
+def _panel(values: np.ndarray) -> pd.DataFrame:
+    """One account's series (rows of ``values``) as egress_hourly rows."""
+    hours = pd.date_range(START, periods=values.shape[1], freq="h")
+    frames = []
+    for s, v in enumerate(values):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "hour": hours, "account_id": "111122223333", "region": "us-east-1", "entity": f"nat-{s:03d}",
+                    "destination": "internet via NAT", "peer_region": "", "team": "team-0", "bytes": v.astype(np.int64),
+                    "cost_usd": v / 1024**3 * 0.045, "distinct_peers": 5, "new_peers": 0,
+                }
+            )
+        )  # fmt: skip
+    return build_panel(pd.concat(frames, ignore_index=True))
+
+
+def _diurnal(series: int, days: int, seed: int, sigma: float = 0.08) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    hod = np.arange(days * 24) % 24
+    shape = 0.6 + 0.4 * np.sin((hod - 7) / 24 * 2 * np.pi).clip(-0.5, 1)
+    return np.stack([1e9 * (1 + s) * shape * np.exp(rng.normal(0, sigma, days * 24)) for s in range(series)])
+
+
+def _events(values: np.ndarray):
+    panel = _panel(values)
+    return panel, *score(EgressDetector(DetectorParams()), panel, [])
+
+
+def test_a_level_shift_is_one_incident_then_the_new_normal():
+    """A lasting +80 % on one series from day 9 of 21 (a new customer): one incident, and a week later the new
+    level is what the series is expected to do."""
+    x = _diurnal(8, 21, seed=1)
+    x[3, 24 * 9 + 10 :] *= 1.8
+    panel, out, events = _events(x)
+    mine = [e for e in events if any(x["entity"] == "nat-003" for x in e.entities)]
+    assert len(mine) == 1 and len(events) == 1
+    assert pd.Timestamp(mine[0].start) <= panel.hours[24 * 9 + 11]
+    assert not out["anomalous"][:, 24 * 15 :].any()
+
+
+def test_a_gap_never_alerts():
+    """Hours never delivered read as 0 bytes on every series: a dip, and the hour after it is no rise."""
+    x = _diurnal(8, 14, seed=2)
+    x[:, 24 * 9 + 3 : 24 * 9 + 6] = 0
+    _, out, events = _events(x)
+    assert not events and not out["anomalous"].any()
+
+
+def test_sparse_count_like_series_stay_quiet():
+    """Series that carry a few hundred kilobytes in a third of their hours (Poisson counts of small objects)."""
+    rng = np.random.default_rng(3)
+    x = rng.poisson(0.4, (10, 24 * 21)) * 250_000.0
+    _, _, events = _events(x)
+    assert not events
+
+
+def test_autocorrelation_is_measured_and_pooled_while_a_series_is_young():
+    rng = np.random.default_rng(4)
+    n, t = 20, 24 * 10
+    e = rng.normal(0, 1, (n, t))
+    r = np.zeros((n, t))
+    for i in range(1, t):
+        r[:, i] = 0.8 * r[:, i - 1] + e[:, i]
+    starts = np.arange(24, t, 24)
+    phi = ar1_coefficient(r, starts, 168)
+    assert np.median(phi[:, -1]) == pytest.approx(0.8, abs=0.1)
+    young = r.copy()
+    young[0, : t - 30] = np.nan  # one series with a day of residuals borrows the others' memory
+    pooled = ar1_coefficient(young, starts, 168, groups=np.zeros(n, dtype=int))
+    assert pooled[0, -1] > 0.6
+    # the standard error of a 24-hour mean under that memory is ~3x the independent one (sqrt((1+phi)/(1-phi)))
+    assert window_factor(24, 0.8) / window_factor(24, 0.0) == pytest.approx(2.6, abs=0.4)
+
+
+def test_the_innovation_sharpens_a_rise_and_ignores_a_recovery():
+    r = np.array([[0.0, -3.0, 0.0, 0.0, 4.0, 4.0]])
+    zi = innovation_z(r, np.full(r.shape, 0.8), np.ones(r.shape))
+    z = r
+    point = rise(z, zi)
+    assert point[0, 2] == 0.0  # back from the dip: no rise
+    assert point[0, 4] > 4.0 and point[0, 4] <= 8.0  # the step's first hour, sharper than its level
+    assert point[0, 5] == 4.0  # a held level is its level
+
+
+def test_a_habit_raises_the_bar_only_for_what_the_series_does_routinely():
+    """Daily bursts of 8 on one series: after the first days the same burst no longer fires, one twice as
+    large does; a quiet series beside it keeps the plain threshold. A rule still firing at midnight teaches
+    nothing until it stops (a ramp is one incident)."""
+    t = 24 * 10
+    v = np.zeros((3, t))
+    v[0, 12::24] = 8.0
+    v[0, 24 * 8 + 12] = 16.0
+    v[2, 24 * 5 :] = np.linspace(1.0, 9.0, t - 24 * 5)  # a ramp across several midnights
+    starts = np.arange(24, t, 24)
+    (out,) = beyond_habit([v / 4.0], [v / 4.0], starts, [1.5])
+    assert out[0, 12] >= 1 and out[0, 24 * 3 + 12] < 1 and out[0, 24 * 8 + 12] >= 1
+    assert out[1].max() == 0
+    first = int(np.argmax(out[2] >= 1))
+    assert first > 24 * 5 and (out[2, first:] >= 1).all()
