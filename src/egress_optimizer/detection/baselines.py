@@ -101,19 +101,37 @@ def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None =
     return np.where(enough, any_med, np.nan)
 
 
+def _nan_quantiles(block: np.ndarray, qs: tuple[float, ...], axis: int) -> list[np.ndarray]:
+    """Linear-interpolated quantiles of the non-NaN values along ``axis`` (NaN where there are none), from one
+    sort: numpy's NaN-aware quantile walks the rows one by one."""
+    a = np.sort(np.where(np.isnan(block), np.inf, block), axis=axis)
+    n = np.sum(~np.isnan(block), axis=axis, keepdims=True)
+    out = []
+    for q in qs:
+        pos = q * np.maximum(n - 1, 0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        a_lo, a_hi = np.take_along_axis(a, lo, axis=axis), np.take_along_axis(a, hi, axis=axis)
+        with np.errstate(invalid="ignore"):
+            v = a_lo + (pos - lo) * np.where(hi > lo, a_hi - a_lo, 0.0)
+        out.append(np.squeeze(np.where(n > 0, v, np.nan), axis=axis))
+    return out
+
+
 def _robust_sigma(block: np.ndarray, axis: int) -> np.ndarray:
     """The MAD's Gaussian sigma, but never less than half the 75th percentile's: a sparse, count-like series
     (mostly zeros) has a MAD of 0 and would call every ordinary busy hour infinitely surprising, while the
     shoulder sees how far its ordinary hours stray. Half, so that an incident filling a quarter of the window
     (a day-long ramp) does not widen the scale that scores its own second day."""
-    dev = np.abs(block - np.nanmedian(block, axis=axis, keepdims=True))
-    middle = MAD_TO_SIGMA * np.nanmedian(dev, axis=axis)
-    shoulder = np.nanquantile(dev, 0.75, axis=axis) / Q75_TO_SIGMA
-    return np.fmax(middle, 0.5 * shoulder)
+    (centre,) = _nan_quantiles(block, (0.5,), axis)
+    middle, shoulder = _nan_quantiles(np.abs(block - np.expand_dims(centre, axis)), (0.5, 0.75), axis)
+    return np.fmax(MAD_TO_SIGMA * middle, 0.5 * shoulder / Q75_TO_SIGMA)
 
 
 def _mad_sigma(block: np.ndarray, axis: int) -> np.ndarray:
-    return MAD_TO_SIGMA * np.nanmedian(np.abs(block - np.nanmedian(block, axis=axis, keepdims=True)), axis=axis)
+    (centre,) = _nan_quantiles(block, (0.5,), axis)
+    (middle,) = _nan_quantiles(np.abs(block - np.expand_dims(centre, axis)), (0.5,), axis)
+    return MAD_TO_SIGMA * middle
 
 
 def stepped_spread(
