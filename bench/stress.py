@@ -51,8 +51,7 @@ def noise(model: str, rng: np.random.Generator, n: int) -> np.ndarray:
 def panel_rows(model: str, seed: int, step: bool) -> pd.DataFrame:
     rng = np.random.default_rng([seed, MODELS.index(model)])
     hours = pd.date_range(START, periods=DAYS * 24, freq="h")
-    local = hours.tz_convert("America/New_York").hour.to_numpy()  # us-east-1 traffic keeps local time
-    shape = 0.6 + 0.4 * np.sin((local - 7) / 24 * 2 * np.pi).clip(-0.5, 1)
+    shape = 0.6 + 0.4 * np.sin((hours.hour.to_numpy() - 7) / 24 * 2 * np.pi).clip(-0.5, 1)
     frames = []
     for s in range(SERIES):
         b = 1e9 * (1 + s % 5) * shape * np.exp(noise(model, rng, len(hours)))

@@ -122,30 +122,3 @@ def test_a_habit_raises_the_bar_only_for_what_the_series_does_routinely():
     assert out[1].max() == 0
     first = int(np.argmax(out[2] >= 1))
     assert first > 24 * 5 and (out[2, first:] >= 1).all()
-
-
-def test_daily_shapes_follow_local_time_across_daylight_saving():
-    """Ireland's clocks go back on 2026-10-25: a series busy from 09:00 to 18:00 local time is then busy an hour
-    later in UTC. The same hour yesterday is the same local hour (25 hours back that day), so the shifted
-    shape raises nothing (compared 24 UTC hours back, each day's two edges would be an hour's surprise each,
-    which the two-hour rule happens to hold back too)."""
-    from egress_optimizer.detection.panel import same_local_hour
-
-    start = pd.Timestamp("2026-10-12", tz="UTC")
-    hours = pd.date_range(start, periods=24 * 21, freq="h")
-    local = hours.tz_convert("Europe/Dublin").hour.to_numpy()
-    rng = np.random.default_rng(6)
-    rows = []
-    for s in range(6):
-        busy = np.where((local >= 9) & (local < 18), 4.0, 1.0)
-        v = 1e9 * (1 + s) * busy * np.exp(rng.normal(0, 0.08, len(hours)))
-        rows.append(pd.DataFrame({"hour": hours, "account_id": "111122223333", "region": "eu-west-1",
-                                  "entity": f"nat-{s:03d}", "destination": "internet via NAT", "peer_region": "",
-                                  "team": "team-0", "bytes": v.astype(np.int64), "cost_usd": v / 1024**3 * 0.045,
-                                  "distinct_peers": 5, "new_peers": 0}))  # fmt: skip
-    panel = build_panel(pd.concat(rows, ignore_index=True))
-    after = panel.hours.get_loc(pd.Timestamp("2026-10-25 12:00", tz="UTC"))
-    assert after - same_local_hour(panel, 1)[0, 0, after] == 25
-    assert after + 24 - same_local_hour(panel, 1)[0, 0, after + 24] == 24
-    _, events = score(EgressDetector(DetectorParams()), panel, [])
-    assert not events

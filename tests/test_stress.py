@@ -31,8 +31,8 @@ def _stress():
             "bursts",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="10 false incidents under routine bursts, and the step hidden among them (bench/RESULTS.md): "
-                "a series' habit is learnt from its own bursts, and a cold start has seen too few of them",
+                reason="9 false incidents under routine bursts (bench/RESULTS.md): a series' habit is learnt from "
+                "its own bursts, and a cold start has seen too few of them",
             ),
         ),
     ],

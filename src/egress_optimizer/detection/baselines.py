@@ -59,47 +59,38 @@ def stepped_stat(x: np.ndarray, width: int, fn, starts: np.ndarray) -> np.ndarra
     return out
 
 
-def day_lags(x: np.ndarray, days: int, same_hour: np.ndarray | None = None) -> np.ndarray:
-    """(days, n, t): ``x`` at the same hour 1 ... ``days`` days before (NaN where absent). ``same_hour``
-    (``panel.same_local_hour``) gives that hour's column per series, for days that are not 24 hours long."""
-    if same_hour is None:
-        return _lagged(x.astype(float), [DAY * k for k in range(1, days + 1)])
-    index = same_hour[:days]
-    vals = np.take_along_axis(np.broadcast_to(x.astype(float), (days, *x.shape)), np.maximum(index, 0), axis=2)
-    return np.where(index >= 0, vals, np.nan)
-
-
-def _same_kind(weekend: np.ndarray, days: int, same_hour: np.ndarray | None) -> np.ndarray:
-    """(days, n, t): whether the day ``k`` days before is of the same kind (weekday / weekend day)."""
-    return day_lags(weekend, days, same_hour) == weekend[None, :, :]
-
-
-def seasonal_support(
-    x: np.ndarray, days: int = 7, weekend: np.ndarray | None = None, same_hour: np.ndarray | None = None
-) -> np.ndarray:
+def seasonal_support(x: np.ndarray, days: int = 7, weekend: np.ndarray | None = None) -> np.ndarray:
     """How many of the previous ``days`` days hold this hour and are of the same kind (weekday / weekend day)
     when ``weekend`` is given: the days a ``seasonal_expected`` baseline really rests on."""
-    ok = ~np.isnan(day_lags(x, days, same_hour))
-    if weekend is not None:
-        ok &= _same_kind(weekend, days, same_hour)
-    return ok.sum(axis=0)
+    n, t = x.shape
+    out = np.zeros((n, t), dtype=int)
+    for lag in (DAY * k for k in range(1, days + 1)):
+        if lag < t:
+            ok = ~np.isnan(x[:, : t - lag])
+            if weekend is not None:
+                ok &= weekend[:, lag:] == weekend[:, : t - lag]
+            out[:, lag:] += ok
+    return out
 
 
-def seasonal_expected(
-    x: np.ndarray, days: int = 7, weekend: np.ndarray | None = None, same_hour: np.ndarray | None = None
-) -> np.ndarray:
+def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None = None) -> np.ndarray:
     """Median of the same hour on the previous ``days`` days (needs at least two of them).
 
     With ``weekend`` (bool per series and hour, local time) only days of the same kind count when there is
     one: a Monday is compared with the previous weekdays, not with the weekend before it (hour-of-week
     seasonality without needing several weeks of history); a single such day is blended with the rest.
-    ``same_hour`` makes "the same hour" the same local hour across daylight saving changes.
     """
-    lags = day_lags(x, days, same_hour)
+    lag_list = [DAY * k for k in range(1, days + 1)]
+    lags = _lagged(x, lag_list)
     any_med = nan_reduce(np.nanmedian, lags, 0)
     enough = np.sum(~np.isnan(lags), axis=0) >= 2
     if weekend is not None:
-        same_lags = np.where(_same_kind(weekend, days, same_hour), lags, np.nan)
+        n, t = x.shape
+        same = np.zeros((len(lag_list), n, t), dtype=bool)
+        for i, lag in enumerate(lag_list):
+            if lag < t:
+                same[i, :, lag:] = weekend[:, lag:] == weekend[:, : t - lag]
+        same_lags = np.where(same, lags, np.nan)
         n_same = np.sum(~np.isnan(same_lags), axis=0)
         same_med = nan_reduce(np.nanmedian, same_lags, 0)
         # One same-kind day is a noisy baseline on its own: meet the all-days median halfway. Arithmetic, not
@@ -228,20 +219,19 @@ class SeasonalMedianMAD:
         exclude: np.ndarray | None = None,
         starts: np.ndarray | None = None,
         weekend: np.ndarray | None = None,
-        same_hour: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """``expected``, log ``residual`` (NaN where there is no baseline or the hour is excluded), ``weak``,
         and the daily ``spread`` and ``count`` of the residuals of the other hours (what the series says of
         its noise)."""
         starts = day_starts(x.shape[1]) if starts is None else starts
         hist = np.where(exclude, np.nan, x) if exclude is not None else x
-        expected = seasonal_expected(hist, self.days, weekend, same_hour)
+        expected = seasonal_expected(hist, self.days, weekend)
         eps = series_floor(np.nan_to_num(hist), starts)
         r = log_residual(x, expected, eps)
         r = np.where(np.isnan(expected), np.nan, r)
         if exclude is not None:
             r = np.where(exclude, np.nan, r)
-        weak = seasonal_support(hist, self.days, weekend, same_hour) < MIN_SUPPORT
+        weak = seasonal_support(hist, self.days, weekend) < MIN_SUPPORT
         spread, count = stepped_spread(np.where(weak, np.nan, r), starts, self.width)
         # Only a young lake's first days need the centred spread (see ``noise``): computed up to the last hour
         # at which some series still has less than a day of strong residuals.

@@ -92,25 +92,18 @@ def build_panel(hourly: pd.DataFrame, start: pd.Timestamp | None = None, end: pd
     return Panel(keys, hours, values)
 
 
-# The time zone of where a series' traffic lives (its users' working day, with daylight saving): AWS regions by
-# their location, CloudFront price classes by the middle of their geography.
-REGION_ZONE = {
-    "us-east-1": "America/New_York", "us-east-2": "America/New_York", "us-west-1": "America/Los_Angeles",
-    "us-west-2": "America/Los_Angeles", "ca-central-1": "America/Toronto", "ca-west-1": "America/Edmonton",
-    "sa-east-1": "America/Sao_Paulo", "mx-central-1": "America/Mexico_City", "eu-west-1": "Europe/Dublin",
-    "eu-west-2": "Europe/London", "eu-west-3": "Europe/Paris", "eu-central-1": "Europe/Berlin",
-    "eu-central-2": "Europe/Zurich", "eu-north-1": "Europe/Stockholm", "eu-south-1": "Europe/Rome",
-    "eu-south-2": "Europe/Madrid", "me-south-1": "Asia/Bahrain", "me-central-1": "Asia/Dubai",
-    "il-central-1": "Asia/Jerusalem", "af-south-1": "Africa/Johannesburg", "ap-south-1": "Asia/Kolkata",
-    "ap-south-2": "Asia/Kolkata", "ap-east-1": "Asia/Hong_Kong", "ap-northeast-1": "Asia/Tokyo",
-    "ap-northeast-2": "Asia/Seoul", "ap-northeast-3": "Asia/Tokyo", "ap-southeast-1": "Asia/Singapore",
-    "ap-southeast-2": "Australia/Sydney", "ap-southeast-3": "Asia/Jakarta", "ap-southeast-4": "Australia/Melbourne",
-    "ap-southeast-5": "Asia/Kuala_Lumpur",
+# Standard-time UTC offsets of where a series' traffic lives (its users' working week): AWS regions by their
+# location, CloudFront price classes by the middle of their geography.
+REGION_UTC_OFFSET = {
+    "us-east-1": -5, "us-east-2": -5, "us-west-1": -8, "us-west-2": -8, "ca-central-1": -5, "ca-west-1": -7,
+    "sa-east-1": -3, "mx-central-1": -6, "eu-west-1": 0, "eu-west-2": 0, "eu-west-3": 1, "eu-central-1": 1,
+    "eu-central-2": 1, "eu-north-1": 1, "eu-south-1": 1, "eu-south-2": 1, "me-south-1": 3, "me-central-1": 4,
+    "il-central-1": 2, "af-south-1": 2, "ap-south-1": 5, "ap-south-2": 5, "ap-east-1": 8, "ap-northeast-1": 9,
+    "ap-northeast-2": 9, "ap-northeast-3": 9, "ap-southeast-1": 8, "ap-southeast-2": 10, "ap-southeast-3": 7,
+    "ap-southeast-4": 10, "ap-southeast-5": 8,
 }  # fmt: skip
-CLOUDFRONT_GEO_ZONE = {
-    "US": "America/Chicago", "CA": "America/Toronto", "EU": "Europe/Berlin", "JP": "Asia/Tokyo",
-    "AP": "Asia/Singapore", "AU": "Australia/Sydney", "IN": "Asia/Kolkata", "SA": "America/Sao_Paulo",
-    "ME": "Asia/Dubai", "ZA": "Africa/Johannesburg",
+CLOUDFRONT_GEO_UTC_OFFSET = {
+    "US": -6, "CA": -5, "EU": 1, "JP": 9, "AP": 8, "AU": 10, "IN": 5, "SA": -3, "ME": 3, "ZA": 2,
 }  # fmt: skip
 
 
@@ -119,53 +112,20 @@ def cloudfront_viewer_rows(keys: pd.DataFrame) -> np.ndarray:
     return keys["destination"].astype(str).str.startswith(CLOUDFRONT + ":").to_numpy()
 
 
-def series_zones(keys: pd.DataFrame) -> np.ndarray:
-    """Per series: the IANA time zone of its traffic (UTC when unknown)."""
+def utc_offsets(keys: pd.DataFrame) -> np.ndarray:
+    """Per series: hours to add to UTC to get the local time of its traffic (0 when unknown)."""
     out = []
     for region, dest in zip(keys["region"], keys["destination"], strict=True):
         if str(dest).startswith(CLOUDFRONT + ":"):
-            out.append(CLOUDFRONT_GEO_ZONE.get(str(dest).split(":", 1)[1], "UTC"))
+            out.append(CLOUDFRONT_GEO_UTC_OFFSET.get(str(dest).split(":", 1)[1], 0))
         else:
-            out.append(REGION_ZONE.get(str(region), "UTC"))
-    return np.asarray(out, dtype=object)
-
-
-def _wall_clock(hours: pd.DatetimeIndex, zone: str) -> np.ndarray:
-    """Hours since 1970-01-01 00:00 on ``zone``'s wall clock, for each UTC hour (repeats and skips an hour
-    where daylight saving ends and starts)."""
-    local = hours.tz_convert(zone).tz_localize(None)
-    return local.to_numpy().astype("datetime64[h]").astype(np.int64)
-
-
-def local_clock(panel: Panel) -> np.ndarray:
-    """(n_series, n_hours) wall-clock hours of each series' time zone (see ``_wall_clock``)."""
-    zones = series_zones(panel.keys)
-    out = np.empty(panel.shape, dtype=np.int64)
-    for zone in np.unique(zones):
-        out[zones == zone] = _wall_clock(panel.hours, zone)[None, :]
-    return out
-
-
-def same_local_hour(panel: Panel, days: int = 7) -> np.ndarray:
-    """(days, n_series, n_hours): the column holding the same wall-clock hour 1 ... ``days`` days before in each
-    series' zone, -1 where the panel does not reach back that far. A day is 24 hours except across a daylight
-    saving change, where it is 23 or 25: comparing 24 UTC hours back would set each series' daily shape an hour
-    off for a week. An hour skipped by the clock change takes the next one."""
-    zones = series_zones(panel.keys)
-    out = np.full((days, *panel.shape), -1, dtype=np.int32)
-    cols = np.arange(panel.shape[1])
-    for zone in np.unique(zones):
-        clock = _wall_clock(panel.hours, zone)
-        rows = zones == zone
-        for k in range(1, days + 1):
-            target = clock - 24 * k
-            pos = np.searchsorted(clock, target, side="left")
-            ok = (pos < cols) & (target >= clock[0]) & (np.take(clock, np.minimum(pos, len(clock) - 1)) - target <= 1)
-            out[k - 1, rows] = np.where(ok, pos, -1)[None, :]
-    return out
+            out.append(REGION_UTC_OFFSET.get(str(region), 0))
+    return np.asarray(out, dtype=int)
 
 
 def weekend_matrix(panel: Panel) -> np.ndarray:
     """(n_series, n_hours) True where the hour falls on a local Saturday or Sunday for that series."""
-    dow = ((local_clock(panel) // 24) + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    base = panel.hours.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[h]").astype(np.int64)
+    local = base[None, :] + utc_offsets(panel.keys)[:, None]
+    dow = ((local // 24) + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
     return dow >= 5

@@ -38,7 +38,7 @@ from egress_optimizer.detection.baselines import (
     trailing_window,
 )
 from egress_optimizer.detection.core import WINDOWS, ar1_coefficient, innovation_z, window_z
-from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows, same_local_hour, weekend_matrix
+from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows, weekend_matrix
 
 SIGNALS = ["z", "zi", *[f"z{k}" for k in WINDOWS], "peer_z", "cache_z", "breadth"]
 Z_CAP = 50.0
@@ -141,7 +141,6 @@ def compute_signals(
     model = SeasonalMedianMAD()
     starts = day_starts(t, panel.hours[0].hour) if t else np.array([], dtype=int)
     weekend = weekend_matrix(panel) if t else None
-    same_hour = same_local_hour(panel, model.days) if t else None
     viewers = cloudfront_viewer_rows(panel.keys)
     # First pass: every series' residuals, so each can borrow the noise of similar series (a young lake's
     # series know little of their own).
@@ -151,7 +150,6 @@ def compute_signals(
             exclude[lo : lo + chunk] if exclude is not None else None,
             starts,
             weekend[lo : lo + chunk] if weekend is not None else None,
-            same_hour[:, lo : lo + chunk] if same_hour is not None else None,
         )
         for lo in range(0, n, chunk)
     ]
