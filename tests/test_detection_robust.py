@@ -122,3 +122,18 @@ def test_a_habit_raises_the_bar_only_for_what_the_series_does_routinely():
     assert out[1].max() == 0
     first = int(np.argmax(out[2] >= 1))
     assert first > 24 * 5 and (out[2, first:] >= 1).all()
+
+
+def test_a_local_time_shape_across_a_daylight_saving_change_raises_nothing():
+    """Ireland's clocks go back on 2026-10-25: a series busy from 09:00 to 18:00 local time is busy an hour later
+    in UTC from then on. Against the same UTC hour on previous days each edge of the day is an hour's surprise
+    until the baseline takes the new shape in; one hour is not an incident (the two-hour rule)."""
+    hours = pd.date_range(START, periods=24 * 28, freq="h")  # 2026-10-05 to 11-02
+    local = hours.tz_convert("Europe/Dublin").hour.to_numpy()
+    rng = np.random.default_rng(6)
+    busy = np.where((local >= 9) & (local < 18), 4.0, 1.0)
+    x = np.stack([1e9 * (1 + s) * busy * np.exp(rng.normal(0, 0.08, len(hours))) for s in range(6)])
+    panel = _panel(x)
+    panel.keys["region"] = "eu-west-1"
+    _, events = score(EgressDetector(DetectorParams()), panel, [])
+    assert not events
