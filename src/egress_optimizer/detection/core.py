@@ -49,7 +49,7 @@ class SurpriseThresholds:
     sustained: float = 3.5  # every one of the last SUSTAINED_POINTS points
     window: float = 6.0  # every window mean (z3 ... z24)
     window_gate: float = 2.0  # ... each counted only while every shorter one is at least this
-    habit_margin: float = 1.5  # evidence must beat this multiple of the series' habit (core.habit)
+    habit_margin: float = 1.5  # evidence must beat this multiple of the series' habit (beyond_habit)
 
 
 def window_weights(k: int) -> np.ndarray:

@@ -5,12 +5,12 @@ serve series whose levels differ by six orders of magnitude, and level drift aft
 absorbed by the trailing baselines instead of being scored forever.
 
 - ``z``: log residual of bytes versus the median of the same hour over the past week, over a robust sigma;
-- ``z3`` / ``z6`` / ``z12`` / ``z24``: the mean residual over the last k hours over its own past spread, so a
+- ``zi``: the residual's innovation (``core.innovation_z``): what the previous hour's residual did not predict;
+- ``z3`` / ``z6`` / ``z12`` / ``z24``: the (from 6 hours on, linearly weighted) mean of the last k hours'
+  clipped residuals over its standard error under the series' autocorrelation (``core.window_z``), so a
   sustained 15 % shift or a ramp accumulates evidence that no single hour shows (hours that rose with the
   rest of their application, see ``breadth``, and hours without a same-kind baseline add nothing to these
-  means); from 6 hours on the mean weighs recent hours more, linearly (the matched filter for a ramp, which
-  grows hour by hour: 15 % more signal-to-noise on a ramp than the plain mean, ~10 % less on a flat step,
-  which the single hour and the 3-hour mean catch first);
+  means);
 - ``peer_z``: bytes from peers first seen within the last day, as a share of the hour's bytes, above its own
   trailing median, over three hours (exfiltration to new addresses hides inside normal volume noise but not
   here); on a CloudFront distribution, whose viewers are the public internet, also in two of those hours;

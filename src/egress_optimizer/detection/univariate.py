@@ -31,8 +31,6 @@ from egress_optimizer.detection.core import (
     window_z,
 )
 
-MAD_TO_SIGMA = 1.4826
-
 
 def warmup_rows(n: int, fraction: float = 0.15, cap: int = 750) -> int:
     return min(int(np.ceil(n * fraction)), cap)
@@ -73,25 +71,10 @@ def detect_period(values: np.ndarray, candidates: list[int]) -> int | None:
 
 def period_candidates(timestamps: np.ndarray | None, n: int) -> list[int]:
     """Lags of one day and one week at the series' sampling interval, or generic lags without timestamps."""
-    if timestamps is not None and len(timestamps) > 2:
-        ts = np.asarray(timestamps, dtype="datetime64[s]").astype(np.int64)
-        step = float(np.median(np.diff(ts)))
-        if step > 0:
-            return sorted({round(s / step) for s in (86400, 7 * 86400) if 2 <= round(s / step) <= n // 2})
+    step = _median_step(timestamps)
+    if step:
+        return sorted({round(s / step) for s in (86400, 7 * 86400) if 2 <= round(s / step) <= n // 2})
     return [p for p in (7, 12, 24, 48, 96, 168, 288) if p <= n // 2]
-
-
-def _online_exceedances(z: np.ndarray, start: int) -> np.ndarray:
-    """For each row from ``start``: how many earlier values (from row ``start // 2`` on) were at least as large."""
-    import bisect
-
-    out = np.zeros(len(z))
-    seen: list[float] = sorted(float(v) for v in z[max(start // 2, 1) : start])
-    for i in range(start, len(z)):
-        v = float(z[i])
-        out[i] = len(seen) - bisect.bisect_left(seen, v)
-        bisect.insort(seen, v)
-    return out
 
 
 @dataclass
@@ -208,9 +191,14 @@ def _carried_forward(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _steps_per_day(timestamps: np.ndarray | None) -> int | None:
+def _median_step(timestamps: np.ndarray | None) -> float | None:
+    """Seconds between rows (the median), None without at least three timestamps or a positive step."""
     if timestamps is None or len(timestamps) < 3:
         return None
-    ts = np.asarray(timestamps, dtype="datetime64[s]").astype(np.int64)
-    step = float(np.median(np.diff(ts)))
-    return round(86400 / step) if 0 < step <= 43200 else None
+    step = float(np.median(np.diff(np.asarray(timestamps, dtype="datetime64[s]").astype(np.int64))))
+    return step if step > 0 else None
+
+
+def _steps_per_day(timestamps: np.ndarray | None) -> int | None:
+    step = _median_step(timestamps)
+    return round(86400 / step) if step and step <= 43200 else None
