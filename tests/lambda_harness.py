@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+
+from tests.scripts import load_script
 
 LAMBDAS = Path(__file__).resolve().parents[1] / "lambdas"
 
@@ -30,7 +31,4 @@ def context(function: str) -> FakeLambdaContext:
 
 def load_handler(name: str) -> ModuleType:
     """A fresh module of ``lambdas/<name>/handler.py`` (its clients are made at import, as in Lambda)."""
-    spec = importlib.util.spec_from_file_location(f"{name}_handler", LAMBDAS / name / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(LAMBDAS / name / "handler.py", f"{name}_handler")

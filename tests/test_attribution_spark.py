@@ -3,7 +3,6 @@ engine writes, from the same ingested lake."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -27,6 +26,7 @@ from egress_optimizer.tables import (
     Table,
 )
 from tests.lakes import first_days
+from tests.scripts import load_script
 
 JOB = Path(__file__).resolve().parents[1] / "glue_jobs" / "attribute.py"
 
@@ -49,10 +49,7 @@ def local_session():
 
 
 def _job():
-    spec = importlib.util.spec_from_file_location("glue_attribute", JOB)
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
-    return job
+    return load_script(JOB, "glue_attribute")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ score from that wheel in a clean virtual environment (not from this checkout).""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -14,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tools_package():
-    spec = importlib.util.spec_from_file_location("package", ROOT / "tools" / "package.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "tools" / "package.py", "package")
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,18 @@ own path (``fit_detector`` + ``scoring.score``), default mode."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from egress_optimizer.detection.detector import DEFAULT_MODE
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _stress():
-    spec = importlib.util.spec_from_file_location("stress", ROOT / "bench" / "stress.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "bench" / "stress.py", "stress")
 
 
 @pytest.mark.parametrize(
