@@ -6,6 +6,7 @@ scoring the whole history (what the hourly Lambda relies on).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
 
@@ -101,7 +102,7 @@ def seasonal_expected(x: np.ndarray, days: int = 7, weekend: np.ndarray | None =
     return np.where(enough, any_med, np.nan)
 
 
-def _nan_quantiles(block: np.ndarray, qs: tuple[float, ...], axis: int) -> list[np.ndarray]:
+def nan_quantiles(block: np.ndarray, qs: tuple[float, ...], axis: int) -> list[np.ndarray]:
     """Linear-interpolated quantiles of the non-NaN values along ``axis`` (NaN where there are none), from one
     sort: numpy's NaN-aware quantile walks the rows one by one."""
     a = np.sort(np.where(np.isnan(block), np.inf, block), axis=axis)
@@ -118,20 +119,14 @@ def _nan_quantiles(block: np.ndarray, qs: tuple[float, ...], axis: int) -> list[
     return out
 
 
-def _robust_sigma(block: np.ndarray, axis: int) -> np.ndarray:
-    """The MAD's Gaussian sigma, but never less than half the 75th percentile's: a sparse, count-like series
-    (mostly zeros) has a MAD of 0 and would call every ordinary busy hour infinitely surprising, while the
-    shoulder sees how far its ordinary hours stray. Half, so that an incident filling a quarter of the window
-    (a day-long ramp) does not widen the scale that scores its own second day."""
-    (centre,) = _nan_quantiles(block, (0.5,), axis)
-    middle, shoulder = _nan_quantiles(np.abs(block - np.expand_dims(centre, axis)), (0.5, 0.75), axis)
-    return np.fmax(MAD_TO_SIGMA * middle, 0.5 * shoulder / Q75_TO_SIGMA)
-
-
-def _mad_sigma(block: np.ndarray, axis: int) -> np.ndarray:
-    (centre,) = _nan_quantiles(block, (0.5,), axis)
-    (middle,) = _nan_quantiles(np.abs(block - np.expand_dims(centre, axis)), (0.5,), axis)
-    return MAD_TO_SIGMA * middle
+def _robust_sigma(block: np.ndarray, axis: int, shoulder: bool = True) -> np.ndarray:
+    """The MAD's Gaussian sigma, with ``shoulder`` never less than half the 75th percentile's: a sparse,
+    count-like series (mostly zeros) has a MAD of 0 and would call every ordinary busy hour infinitely
+    surprising, while the shoulder sees how far its ordinary hours stray. Half, so that an incident filling a
+    quarter of the window (a day-long ramp) does not widen the scale that scores its own second day."""
+    (centre,) = nan_quantiles(block, (0.5,), axis)
+    middle, upper = nan_quantiles(np.abs(block - np.expand_dims(centre, axis)), (0.5, 0.75), axis)
+    return np.fmax(MAD_TO_SIGMA * middle, 0.5 * upper / Q75_TO_SIGMA) if shoulder else MAD_TO_SIGMA * middle
 
 
 def stepped_spread(
@@ -140,7 +135,7 @@ def stepped_spread(
     """Robust sigma of the previous ``width`` hours' values (recomputed daily; ``_robust_sigma``, or the MAD's
     alone without ``shoulder``) and how many there were."""
     count = np.nan_to_num(stepped_stat(~np.isnan(r) * 1.0, width, np.sum, starts))
-    spread = np.nan_to_num(stepped_stat(r, width, _robust_sigma if shoulder else _mad_sigma, starts), nan=0.0)
+    spread = np.nan_to_num(stepped_stat(r, width, functools.partial(_robust_sigma, shoulder=shoulder), starts), nan=0.0)
     return spread, count
 
 

@@ -26,7 +26,7 @@ from functools import cache
 
 import numpy as np
 
-from egress_optimizer.detection.baselines import MAD_TO_SIGMA, nan_reduce, robust_scale
+from egress_optimizer.detection.baselines import MAD_TO_SIGMA, nan_quantiles, nan_reduce, robust_scale
 
 WINDOWS = (3, 6, 12, 24)  # points over which mean residuals accumulate evidence
 SUSTAINED_POINTS = 6  # points a level must hold for the sustained rule
@@ -105,8 +105,8 @@ def ar1_coefficient(
     labels = np.zeros(n, dtype=int) if groups is None else np.unique(groups, return_inverse=True)[1]
     for i, d in enumerate(bounds[:-1]):
         block = r[:, max(0, d - width) : d]
-        centre = nan_reduce(np.nanmedian, block, 1)[:, None]
-        mad = MAD_TO_SIGMA * nan_reduce(np.nanmedian, np.abs(block - centre), 1)[:, None]
+        centre = nan_quantiles(block, (0.5,), 1)[0][:, None]
+        mad = MAD_TO_SIGMA * nan_quantiles(np.abs(block - centre), (0.5,), 1)[0][:, None]
         c = np.clip(block - centre, -3 * mad, 3 * mad)
         a, b = c[:, 1:], c[:, :-1]
         both = ~np.isnan(a) & ~np.isnan(b)
