@@ -179,14 +179,24 @@ def ours(corpus: Path) -> None:
 
     series, windows, profiles = load(corpus)
     standard = profiles["standard"]
-    scores = {}
+    readings = {"rules": {}, "ensemble": {}, "forest only": {}}
     for name in series:
         df = pd.read_csv(corpus / "data" / name)
         stamps = pd.to_datetime(df.timestamp).to_numpy()
-        scores[name] = OnlineSeriesScorer().score(df.value.to_numpy(dtype=float), stamps)
+        values = df.value.to_numpy(dtype=float)
+        readings["rules"][name] = OnlineSeriesScorer(forest=False).score(values, stamps)
+        both = OnlineSeriesScorer().surprise(values, stamps)
+        readings["ensemble"][name], readings["forest only"][name] = both["score"], both["forest_score"]
     files = sorted(series)
     rows = {}
-    for label, crossings in (("egress score-series", False), ("... crossings only", True)):
+    for label, scores, crossings in (
+        ("egress score-series", readings["rules"], False),
+        ("... crossings only", readings["rules"], True),
+        ("ensemble", readings["ensemble"], False),
+        ("ensemble crossings", readings["ensemble"], True),
+        ("forest only", readings["forest only"], False),
+        ("forest crossings", readings["forest only"], True),
+    ):
         sweep = {t: normalised_over(files, corpus_scores(scores, t, windows, standard, crossings), windows, standard)
                  for t in np.round(np.arange(0.05, 1.0, 0.01), 2)}  # fmt: skip
         best = max(sweep, key=lambda t: sweep[t])

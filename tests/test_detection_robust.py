@@ -18,6 +18,7 @@ from egress_optimizer.detection.core import (
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector
 from egress_optimizer.detection.panel import build_panel
 from egress_optimizer.detection.scoring import score
+from egress_optimizer.detection.training import fit_detector
 
 START = pd.Timestamp("2026-10-05", tz="UTC")
 
@@ -46,9 +47,14 @@ def _diurnal(series: int, days: int, seed: int, sigma: float = 0.08) -> np.ndarr
     return np.stack([1e9 * (1 + s) * shape * np.exp(rng.normal(0, sigma, days * 24)) for s in range(series)])
 
 
+def _trained(panel) -> EgressDetector:
+    """The default detector as ``egress train`` makes it (its forest fitted on the same panel)."""
+    return fit_detector(panel, DetectorParams())[0]
+
+
 def _events(values: np.ndarray):
     panel = _panel(values)
-    return panel, *score(EgressDetector(DetectorParams()), panel, [])
+    return panel, *score(_trained(panel), panel, [])
 
 
 def test_a_level_shift_is_one_incident_then_the_new_normal():
@@ -135,5 +141,5 @@ def test_a_local_time_shape_across_a_daylight_saving_change_raises_nothing():
     x = np.stack([1e9 * (1 + s) * busy * np.exp(rng.normal(0, 0.08, len(hours))) for s in range(6)])
     panel = _panel(x)
     panel.keys["region"] = "eu-west-1"
-    _, events = score(EgressDetector(DetectorParams()), panel, [])
+    _, events = score(_trained(panel), panel, [])
     assert not events

@@ -28,7 +28,7 @@ def _stress():
             "bursts",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="9 false incidents under routine bursts (bench/RESULTS.md): a series' habit is learnt from "
+                reason="8 false incidents under routine bursts (bench/RESULTS.md): a series' habit is learnt from "
                 "its own bursts, and a cold start has seen too few of them",
             ),
         ),

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
 from egress_optimizer.detection.materiality import MIN_IMPACT_SHARE
+from egress_optimizer.detection.modes import DEFAULT_MODE, MODE_HELP
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 
@@ -19,7 +20,7 @@ LAKE_OPT = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3:
 @app.command("train")
 def train_cmd(
     lake: str = LAKE_OPT,
-    mode: str = typer.Option("baseline", "--mode", help="baseline (the rules; default) | forest | ensemble"),
+    mode: str = typer.Option(DEFAULT_MODE, "--mode", help=MODE_HELP),
     seed: int = typer.Option(0, "--seed", help="Random seed of the Isolation Forest."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -131,6 +132,12 @@ def score_series_cmd(
         help="Write the incidents (runs of rows past the alert threshold) here as JSON, in the incident contract "
         "(egress schema incident); impact is in the value's units, dollars for cost series.",
     ),
+    rules_only: bool = typer.Option(
+        False,
+        "--rules-only",
+        help="Score with the statistical rules alone, without the Isolation Forest that confirms short, marginal "
+        "alerts (faster on many series; see bench/RESULTS.md for what each scores).",
+    ),
 ) -> None:
     """Online anomaly scores in [0, 1] for metric series (first 15 % of rows, at most 750, warm up); 0.9 is
     where the lake detector would alert."""
@@ -146,7 +153,7 @@ def score_series_cmd(
     keys = [c.strip() for c in key_cols.split(",") if c.strip()] if key_cols else []
     incidents: list | None = [] if events else None
     try:
-        result = score_table(df, timestamp_col, value_col, keys, incidents)
+        result = score_table(df, timestamp_col, value_col, keys, incidents, forest=not rules_only)
     except InputError as exc:
         raise InputError(f"{file}: {exc}") from None
     if not keys:
@@ -173,7 +180,7 @@ def evaluate_cmd(
     lake: str = LAKE_OPT,
     labels: Path = typer.Option(..., "--labels", help="labels.json written by `egress generate`."),
     seeds: int = typer.Option(5, "--seeds", min=1, max=50, help="Model seeds to average over."),
-    mode: str = typer.Option("baseline", "--mode", help="baseline (the rules; default) | forest | ensemble"),
+    mode: str = typer.Option(DEFAULT_MODE, "--mode", help=MODE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Event-level precision, recall, F1, time to detect and dollars caught against generated labels."""

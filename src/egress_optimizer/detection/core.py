@@ -50,6 +50,8 @@ class SurpriseThresholds:
     window: float = 6.0  # every window mean (z3 ... z24)
     window_gate: float = 2.0  # ... each counted only while every shorter one is at least this
     habit_margin: float = 1.5  # evidence must beat this multiple of the series' habit (beyond_habit)
+    forest_confirm: float = 0.99  # a short marginal alert needs this forest score (``confirmed``) ...
+    forest_confirm_below: float = 3.0  # ... below this much evidence (threshold units)
 
 
 def window_weights(k: int) -> np.ndarray:
@@ -250,6 +252,9 @@ def rise(z: np.ndarray, zi: np.ndarray) -> np.ndarray:
     return np.maximum(z, np.minimum(zi, 2 * z))
 
 
+VOLUME_RULES = 3 + len(WINDOWS)  # how many rules ``surprise_rules`` returns (callers append their own after them)
+
+
 def surprise_rules(
     z: np.ndarray,
     zi: np.ndarray,
@@ -275,4 +280,34 @@ def surprise_rules(
         raw.append(windows[k] / th.window)
         margins.append(th.habit_margin)
         own = own & (windows[k] >= th.window_gate)
+    assert len(rules) == VOLUME_RULES
     return spans, rules, raw, margins
+
+
+def standing_evidence(spans: list[int], rules: list[np.ndarray], n_volume: int | None = None) -> np.ndarray:
+    """Per point: the strongest evidence that needs no confirmation: the volume rules spanning
+    ``SUSTAINED_POINTS`` or more (where ramps and level shifts show), and every rule after the first
+    ``n_volume`` (evidence of how traffic is made, such as fresh peers, already says what the forest would)."""
+    n_volume = len(rules) if n_volume is None else n_volume
+    return np.maximum.reduce(
+        [r for i, (s, r) in enumerate(zip(spans, rules, strict=True)) if s >= SUSTAINED_POINTS or i >= n_volume]
+    )
+
+
+def needs_confirmation(evidence: np.ndarray, standing: np.ndarray, th: SurpriseThresholds) -> np.ndarray:
+    """Alerts only short volume rules raise (``standing`` below 1), with evidence below
+    ``th.forest_confirm_below``."""
+    return (evidence >= 1.0) & (evidence < th.forest_confirm_below) & (standing < 1.0)
+
+
+def confirmed(
+    evidence: np.ndarray, standing: np.ndarray, forest_score: np.ndarray, th: SurpriseThresholds
+) -> np.ndarray:
+    """The evidence once an Isolation Forest over every feature of the point has been asked to confirm it.
+
+    Benign bursts scale what a series usually does; leaks and misconfigurations also change how its traffic
+    is made. A short marginal volume alert (``needs_confirmation``) stands only if the forest ranks the point at least
+    ``th.forest_confirm`` (more abnormal than that share of the points it was trained on); otherwise its
+    evidence falls below 1, in proportion to the forest's score. Other points keep their evidence."""
+    drop = needs_confirmation(evidence, standing, th) & (forest_score < th.forest_confirm)
+    return np.where(drop, np.minimum(evidence, 1.0) * forest_score / th.forest_confirm * 0.999, evidence)

@@ -1,11 +1,11 @@
 """The egress detector: signals -> robust rules and an Isolation Forest -> anomalous series-hours.
 
-Modes (measured against each other by ``egress evaluate``, see bench/RESULTS.md):
-- ``baseline``: robust rules only (seasonal median/MAD z for one hour, 3 to 24-hour means, new-peer bytes,
-  CloudFront cache-miss share);
-- ``forest``: the Isolation Forest alone, at its contamination threshold;
-- ``ensemble`` (default): the rules, plus hours the forest ranks in its extreme tail while the rules see
-  moderate evidence (a mix of signals, none alone past its threshold).
+Modes (``modes.py``; measured against each other by ``egress evaluate``, see bench/RESULTS.md):
+- ``ensemble`` (default): the rules, the forest confirming or dropping their short marginal alerts
+  (``core.confirmed``);
+- ``baseline``: the robust rules alone (the core's univariate rules, fresh-peer bytes, CloudFront cache-miss
+  share);
+- ``forest``: the Isolation Forest alone, at its contamination threshold.
 A hour is damped when the same team's series in other regions rise with it (``breadth``): demand lifts a
 whole application at once, leaks and misconfigurations hit one path.
 """
@@ -17,8 +17,19 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from egress_optimizer.detection.baselines import day_starts
-from egress_optimizer.detection.core import WINDOWS, SurpriseThresholds, beyond_habit, surprise_rules
+from egress_optimizer.detection.context import CONTEXT
+from egress_optimizer.detection.core import (
+    VOLUME_RULES,
+    WINDOWS,
+    SurpriseThresholds,
+    beyond_habit,
+    confirmed,
+    needs_confirmation,
+    standing_evidence,
+    surprise_rules,
+)
 from egress_optimizer.detection.forest import EgressIsolationForest
+from egress_optimizer.detection.modes import DEFAULT_MODE, MODES
 from egress_optimizer.detection.panel import Panel
 from egress_optimizer.detection.signals import (
     DEMAND_BREADTH,
@@ -28,11 +39,6 @@ from egress_optimizer.detection.signals import (
     new_path,
     similar_series_groups,
 )
-
-MODES = ("baseline", "forest", "ensemble")
-# The rules alone: on the development estates the forest changed no decision, and under hard noise its extra
-# alerts were all false (bench/RESULTS.md, "Ablation"); the ensemble and the forest stay available to measure.
-DEFAULT_MODE = "baseline"
 
 
 @dataclass
@@ -48,8 +54,7 @@ class Thresholds(SurpriseThresholds):
     peer_z: float = 4.0
     cache_z: float = 6.0  # CloudFront cache-miss share, in binomial sigmas
     breadth: float = DEMAND_BREADTH  # damp hours when at least this share of the team's other-region series also rise
-    forest_score: float = 0.9995
-    forest_min_evidence: float = 3.5
+    forest_score: float = 0.9995  # the forest mode: more abnormal than this share of the training hours
     free_series_factor: float = 1.0  # > 1: $0 series (origin fetches) need this much more evidence to page
 
 
@@ -124,7 +129,11 @@ class EgressDetector:
         X = signal_matrix({k: v[:, WARMUP_HOURS:] for k, v in sig.items() if k in SIGNALS})
         if len(X) == 0:
             raise ValueError("not enough history to train: need more than three days of hourly features")
-        self.forest = EgressIsolationForest(n_estimators=self.params.n_estimators, random_state=self.params.seed)
+        self.forest = EgressIsolationForest(
+            n_estimators=self.params.n_estimators,
+            random_state=self.params.seed,
+            two_sided=tuple(SIGNALS.index(c) for c in CONTEXT),
+        )
         self.forest.fit(X)
         return self
 
@@ -173,34 +182,31 @@ class EgressDetector:
         th = self.params.thresholds
         starts = day_starts(t, panel.hours[0].hour) if t else np.array([], dtype=int)
         spans, per_rule = self._rules(sig, starts, similar_series_groups(panel.keys))
-        ev = np.maximum.reduce(per_rule)
-        if multipliers is not None:
-            ev = ev / multipliers
+        scale = np.ones((n, 1)) if multipliers is None else multipliers
         free = panel.values["cost_usd"].sum(axis=1) == 0
-        ev[free] = ev[free] / th.free_series_factor
-        rules = ev >= 1.0
+        scale = scale * np.where(free, th.free_series_factor, 1.0)[:, None]
+        ev = np.maximum.reduce(per_rule) / scale
         mode = self.params.mode
         fs = np.zeros((n, t))
-        if self.forest is not None and n * t and mode != "baseline":
-            # The ensemble consults the forest only where the rules see moderate evidence, so only those cells
-            # are scored (a small fraction); the forest mode scores every cell.
-            cand = np.ones((n, t), dtype=bool) if mode == "forest" else ev * th.z >= th.forest_min_evidence
-            if cand.any():
-                X = np.stack([sig[k][cand] for k in SIGNALS], axis=1)
-                fs[cand] = self.forest.anomaly_score(X)
-        if mode == "baseline":
-            hit = rules
-        elif mode == "forest":
-            if self.forest is None:
-                raise ValueError("the forest mode needs a trained model (egress train)")
+        if mode != "baseline" and self.forest is None:
+            raise ValueError(f"the {mode} mode needs a trained model (egress train)")
+        if mode == "forest":
+            fs = self.forest.anomaly_score(signal_matrix(sig)).reshape(n, t)
             hit = (fs >= th.forest_score) & (np.maximum(sig["z"], sig["z3"]) > 0)
         else:
-            hit = rules | ((fs >= th.forest_score) & (ev * th.z >= th.forest_min_evidence))
+            if mode == "ensemble":
+                # The forest judges only the alerts that need it (a small share of the cells).
+                long_ev = standing_evidence(spans, per_rule, VOLUME_RULES) / scale
+                ask = needs_confirmation(ev, long_ev, th)
+                if ask.any():
+                    fs[ask] = self.forest.anomaly_score(np.stack([sig[k][ask] for k in SIGNALS], axis=1))
+                ev = confirmed(ev, long_ev, np.where(ask, fs, 1.0), th)
+            hit = ev >= 1.0
         demand = sig["breadth"] >= th.breadth
         # New paths are never demand: a series with no history keeps its alert whatever else moves.
         hit = hit & (~demand | new_path(sig))
         hit[:, :WARMUP_HOURS] = False
-        score = np.clip(np.maximum(1.0 - np.exp(-(np.clip(ev, 0, None) ** 2)), fs * (mode != "baseline")), 0, 1)
+        score = np.clip(np.maximum(1.0 - np.exp(-(np.clip(ev, 0, None) ** 2)), fs * (mode == "forest")), 0, 1)
         return {
             "anomalous": hit,
             "score": score,

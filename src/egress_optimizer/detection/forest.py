@@ -14,10 +14,15 @@ from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted
 
 
-def _prepare(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=float)
-    # Upward evidence only, log-compressed so one z=50 new series does not flatten everything else.
-    return np.log1p(np.clip(np.nan_to_num(X), 0.0, None))
+def _prepare(X: np.ndarray, two_sided: tuple[int, ...]) -> np.ndarray:
+    X = np.nan_to_num(np.asarray(X, dtype=float))
+    # Volume evidence upward only (a cost anomaly is an increase), log-compressed so one z=50 new series does
+    # not flatten everything else; how traffic is made (``two_sided``) counts in both directions.
+    out = np.log1p(np.clip(X, 0.0, None))
+    if two_sided:
+        cols = list(two_sided)
+        out[:, cols] = np.sign(X[:, cols]) * np.log1p(np.abs(X[:, cols]))
+    return out
 
 
 class EgressIsolationForest(OutlierMixin, BaseEstimator):
@@ -34,15 +39,17 @@ class EgressIsolationForest(OutlierMixin, BaseEstimator):
         contamination: float = 0.002,
         random_state: int = 0,
         calibration_rows: int = 200_000,
+        two_sided: tuple[int, ...] = (),
     ):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.contamination = contamination
         self.random_state = random_state
         self.calibration_rows = calibration_rows
+        self.two_sided = two_sided
 
     def fit(self, X: np.ndarray, y: None = None) -> EgressIsolationForest:
-        Xp = _prepare(X)
+        Xp = _prepare(X, self.two_sided)
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators,
             max_samples=min(self.max_samples, len(Xp)),
@@ -62,7 +69,7 @@ class EgressIsolationForest(OutlierMixin, BaseEstimator):
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)
-        return self.forest_.score_samples(_prepare(X))
+        return self.forest_.score_samples(_prepare(X, self.two_sided))
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         return self.score_samples(X) - self.offset_

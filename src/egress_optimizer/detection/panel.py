@@ -19,7 +19,16 @@ SERIES_KEY = ["account", "region", "entity", "destination", "peer_region"]
 # What a series is besides its key: who owns it and how the CUR bills it (the first value seen).
 SERIES_ATTRIBUTES = ["team", "product", "usage_type"]
 # Panel measures read from egress_hourly (missing optional columns are treated as zeros).
-MEASURES = ["cost_usd", "bytes", "distinct_peers", "new_peers", "recent_peer_bytes", "records", "cache_misses"]
+MEASURES = [
+    "cost_usd",
+    "bytes",
+    "packets",
+    "distinct_peers",
+    "new_peers",
+    "recent_peer_bytes",
+    "records",
+    "cache_misses",
+]
 # Transfer AWS lists at $0 that still moves other bills: origin fetches drive CloudFront origin requests and
 # load-balancer capacity units, so a cache-hit collapse shows here first.
 WATCHED_FREE_DESTINATIONS = {"cloudfront origin"}

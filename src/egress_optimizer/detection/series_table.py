@@ -25,9 +25,10 @@ def score_table(
     value_col: str = "value",
     key_cols: list[str] | None = None,
     incidents: list[Incident] | None = None,
+    forest: bool = True,
 ) -> pd.DataFrame:
     """``df`` with each row's anomaly score in [0, 1] (``SCORE_COLUMN``), in the input's row order; each
-    series' incidents are appended to ``incidents`` when given."""
+    series' incidents are appended to ``incidents`` when given. ``forest=False``: the rules alone."""
     key_cols = list(key_cols or [])
     missing = [c for c in (timestamp_col, value_col, *key_cols) if c not in df.columns]
     if missing:
@@ -39,16 +40,21 @@ def score_table(
     values = pd.to_numeric(df[value_col], errors="coerce")
     scores = np.zeros(len(df))
     groups = df.groupby(key_cols, sort=False, dropna=False).indices if key_cols else {(): np.arange(len(df))}
+    scorer = OnlineSeriesScorer(forest=forest)
     for key, rows in groups.items():
         names = dict(zip(key_cols, key if isinstance(key, tuple) else (key,), strict=True))
         scores[rows] = _score_one(
-            stamps.iloc[rows], values.iloc[rows], {k: str(v) for k, v in names.items()}, incidents
+            scorer, stamps.iloc[rows], values.iloc[rows], {k: str(v) for k, v in names.items()}, incidents
         )
     return df.assign(**{SCORE_COLUMN: np.round(scores, 6)})
 
 
 def _score_one(
-    stamps: pd.Series, values: pd.Series, keys: dict[str, str], incidents: list[Incident] | None
+    scorer: OnlineSeriesScorer,
+    stamps: pd.Series,
+    values: pd.Series,
+    keys: dict[str, str],
+    incidents: list[Incident] | None,
 ) -> np.ndarray:
     """One series' scores, row for row (duplicate timestamps: the last value of the step is scored)."""
     frame = pd.DataFrame({"t": stamps.to_numpy(), "v": values.to_numpy()}).reset_index(drop=True)
@@ -61,7 +67,7 @@ def _score_one(
     grid = pd.date_range(order.t.iloc[0], order.t.iloc[-1], freq=step)
     filled = order.drop_duplicates("t", keep="last").set_index("t").v.reindex(grid.union(order.t))
     x = filled.to_numpy(dtype=float)
-    out = OnlineSeriesScorer().surprise(x, filled.index.tz_localize(None).to_numpy())
+    out = scorer.surprise(x, filled.index.tz_localize(None).to_numpy())
     if incidents is not None:
         incidents.extend(series_incidents(keys, filled.index, x, out["expected"], out["evidence"]))
     return pd.Series(out["score"], index=filled.index).reindex(frame.t).to_numpy()

@@ -37,10 +37,11 @@ from egress_optimizer.detection.baselines import (
     stepped_stat,
     trailing_window,
 )
+from egress_optimizer.detection.context import CONTEXT, context_signals
 from egress_optimizer.detection.core import WINDOWS, ar1_coefficient, innovation_z, window_z
 from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows, weekend_matrix
 
-SIGNALS = ["z", "zi", *[f"z{k}" for k in WINDOWS], "peer_z", "cache_z", "breadth"]
+SIGNALS = ["z", "zi", *[f"z{k}" for k in WINDOWS], "peer_z", "cache_z", "breadth", *CONTEXT]
 Z_CAP = 50.0
 WARMUP_HOURS = 72  # the first three days only build baselines
 PEER_WARMUP_HOURS = 48
@@ -205,6 +206,7 @@ def compute_signals(
             peer[cdn] = np.minimum(peer[cdn], _scaled_peer(_rolling_median3(share[cdn] - base[cdn]), starts))
         out["peer_z"][sl] = np.clip(peer if ex is None else np.where(ex, 0.0, peer), -Z_CAP, Z_CAP)
     out["cache_z"] = _cache_z(panel, viewers, exclude, starts)
+    out.update(context_signals(panel, starts, exclude))
     out["breadth"] = _breadth(panel, np.maximum.reduce([out["z"], out["z3"], rise]))
     # Hours that rose with the rest of their application (a release, a sale) are demand, not evidence: the
     # multi-hour means are recomputed without them, or a release would keep a 12-hour mean high for half a

@@ -8,7 +8,9 @@ per series. Every score uses only rows up to and including its own (the online c
   cycle; else the median of a trailing window;
 - surprise: the lake detector's own core (``core``) on the residuals, in both directions (a user's metric may
   fail by dropping): its rules, thresholds, autocorrelation and per-series habit;
-- score: ``1 - 0.1 ** (evidence ** 4)``, 0.9 exactly where the lake detector would alert.
+- score: ``1 - 0.1 ** (evidence ** 4)``, 0.9 exactly where the lake detector would alert;
+- with ``forest``, the lake's ensemble: an Isolation Forest fitted on the warm-up rows' features (the point's
+  surprise, innovation and window means) confirms or drops short marginal alerts (``core.confirmed``).
 Warm-up rows (the first 15 %, at most 750) and missing rows score 0.
 """
 
@@ -26,10 +28,13 @@ from egress_optimizer.detection.core import (
     SurpriseThresholds,
     ar1_coefficient,
     beyond_habit,
+    confirmed,
     innovation_z,
+    standing_evidence,
     surprise_rules,
     window_z,
 )
+from egress_optimizer.detection.forest import EgressIsolationForest
 
 
 def warmup_rows(n: int, fraction: float = 0.15, cap: int = 750) -> int:
@@ -88,6 +93,8 @@ class OnlineSeriesScorer:
     window: int = 48
     cycles: int = 4
     thresholds: SurpriseThresholds = field(default_factory=SurpriseThresholds)
+    forest: bool = True
+    seed: int = 0
 
     def score(self, values: np.ndarray, timestamps: np.ndarray | None = None, warmup: int | None = None) -> np.ndarray:
         """Scores for every row (0 for warm-up and missing rows); ``warmup`` overrides the warm-up length (to
@@ -121,7 +128,7 @@ class OnlineSeriesScorer:
         # Flat or quantised series would score every tiny change: a floor on the scale.
         floor = np.maximum(1e-9, 0.01 * np.abs(np.nan_to_num(level)) + 0.05 * np.nan_to_num(spread))
         th = self.thresholds
-        best = np.zeros(n)
+        per_sign = []
         for sign in (1.0, -1.0):
             rs = (sign * r)[None, :]
             sigma = np.maximum(np.nan_to_num(stepped_spread(rs, starts, width)[0]), floor[None, :])
@@ -129,15 +136,34 @@ class OnlineSeriesScorer:
             z = np.nan_to_num(rs / sigma)
             zi = np.where(missing[None, :], 0.0, innovation_z(rs, phi, sigma))
             windows = {k: window_z(rs, sigma, phi, k, starts, width, prior=sigma) for k in WINDOWS}
-            _, rules, raw, margins = surprise_rules(z, zi, windows, th)
+            spans, rules, raw, margins = surprise_rules(z, zi, windows, th)
             habit_starts = starts[(starts % cycle) == 0] if cycle > 1 else starts
             # The warm-up's residuals rest on an expected value still being learnt: they teach no habit.
             raw = [np.where(np.arange(n) < warm, np.nan, v) for v in raw]
-            ev = np.maximum.reduce(beyond_habit(rules, raw, habit_starts, margins))[0]
-            best = np.maximum(best, ev)
-        best[:warm] = 0.0
-        best[missing] = 0.0
-        return {"evidence": best, "expected": expected, "score": score_of(best)}
+            per_rule = beyond_habit(rules, raw, habit_starts, margins)
+            features = np.stack([z[0], zi[0], *(windows[k][0] for k in WINDOWS)], axis=1)
+            per_sign.append((np.maximum.reduce(per_rule)[0], standing_evidence(spans, per_rule)[0], features))
+        forest_score = np.zeros(n)
+        if self.forest:
+            per_sign, forest_score = self._confirmed(per_sign, warm)
+        best = np.maximum.reduce([ev for ev, _, _ in per_sign])
+        for v in (best, forest_score):
+            v[:warm] = 0.0
+            v[missing] = 0.0
+        return {"evidence": best, "expected": expected, "score": score_of(best), "forest_score": forest_score}
+
+    def _confirmed(self, per_sign: list, warm: int) -> tuple[list, np.ndarray]:
+        """Each direction's evidence after the forest's confirmation, and the forest's score per row (the
+        larger of both directions); the forest learns from the warm-up rows of both directions (an online
+        score: nothing after the warm-up trains it)."""
+        train = np.concatenate([f[warm // 4 : warm] for _, _, f in per_sign])
+        forest = EgressIsolationForest(n_estimators=100, random_state=self.seed).fit(train)
+        scores = [forest.anomaly_score(f) for _, _, f in per_sign]
+        out = [
+            (confirmed(ev, long_ev, fs, self.thresholds), long_ev, f)
+            for (ev, long_ev, f), fs in zip(per_sign, scores, strict=True)
+        ]
+        return out, np.maximum.reduce(scores)
 
     def _expected(
         self, x: np.ndarray, timestamps: np.ndarray | None, warm: int
