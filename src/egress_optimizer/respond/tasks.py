@@ -1,0 +1,229 @@
+"""The response workflow's steps as library functions: each Lambda handler parses its payload, calls one of
+these and returns what it returns. Configuration comes from the environment Terraform sets (``Settings``).
+
+Errors AWS may clear by itself (throttling, a service's 5xx, a dropped connection) are raised as
+``TransientError``, which the state machine retries with backoff; anything else fails the step into the
+dead-letter path.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError
+
+from egress_optimizer.contracts.incident import Incident
+from egress_optimizer.lake import Lake
+from egress_optimizer.respond import actions, approvals, rootcause, workflow
+from egress_optimizer.respond.clients import for_account
+from egress_optimizer.respond.collectors.changes import lookup_changes, trail_changes
+from egress_optimizer.respond.collectors.resources import resource_evidence
+from egress_optimizer.respond.collectors.traffic import traffic_evidence
+from egress_optimizer.respond.evidence import Evidence
+from egress_optimizer.respond.requests import incident_from_event
+
+TRANSIENT_CODES = {
+    "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown",
+    "ServiceUnavailable", "InternalError", "InternalFailure", "RequestTimeout",
+}  # fmt: skip
+DEFAULT_APPROVAL_TIMEOUT = 24 * 3600
+T = TypeVar("T")
+
+
+class TransientError(Exception):
+    """A failure worth retrying (the state machine's Retry names this error type)."""
+
+
+def transient(fn: Callable[..., T]) -> Callable[..., T]:
+    """Raise AWS's retryable failures as ``TransientError``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in TRANSIENT_CODES:
+                raise TransientError(str(exc)) from exc
+            raise
+        except (EndpointConnectionError, ConnectionError) as exc:
+            raise TransientError(str(exc)) from exc
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake_uri: str | None
+    approvals_table: str | None
+    alerts_topic_arn: str | None
+    approval_timeout_seconds: int
+    member_role_name: str | None
+    trail_logs: str | None = None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            lake_uri=os.environ.get("LAKE_URI"),
+            approvals_table=os.environ.get("APPROVALS_TABLE"),
+            alerts_topic_arn=os.environ.get("ALERTS_TOPIC_ARN"),
+            approval_timeout_seconds=int(os.environ.get("APPROVAL_TIMEOUT_SECONDS", DEFAULT_APPROVAL_TIMEOUT)),
+            member_role_name=os.environ.get("MEMBER_ROLE_NAME") or None,
+            trail_logs=os.environ.get("TRAIL_LOGS") or None,
+        )
+
+    def clients(self, account: str, region: str) -> Any:
+        return for_account(account, region, self.member_role_name)
+
+
+def normalise(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    incident = incident_from_event(event)
+    return {"incident": incident.to_json(), "settings": {"approval_timeout_seconds": settings.approval_timeout_seconds}}
+
+
+@transient
+def collect_changes(incident: Incident, settings: Settings) -> list[Evidence]:
+    """From the organisation trail's log files when ``TRAIL_LOGS`` names them, else ``LookupEvents``."""
+    if settings.trail_logs:
+        return trail_changes(settings.trail_logs, incident)
+    return lookup_changes(settings.clients(incident.account, incident.region).for_service("cloudtrail"), incident)
+
+
+@transient
+def collect_resources(incident: Incident, settings: Settings) -> list[Evidence]:
+    return resource_evidence(settings.clients(incident.account, incident.region), incident)
+
+
+@transient
+def collect_traffic(incident: Incident, settings: Settings) -> list[Evidence]:
+    if not settings.lake_uri:
+        return []
+    return traffic_evidence(Lake.open(settings.lake_uri, create=False), incident)
+
+
+def explain(incident: Incident, evidence: list[Evidence]) -> rootcause.Explanation:
+    return rootcause.explain(incident, evidence)
+
+
+@transient
+def recommend(incident: Incident, explanation: rootcause.Explanation, settings: Settings) -> list[actions.Plan]:
+    return actions.plans_for(explanation.action_ids, list(incident.entities), settings.clients)
+
+
+@transient
+def request_approval(
+    token: str, execution: str, incident: Incident, plans: list[actions.Plan], settings: Settings
+) -> str:
+    """Store the token under an approval id and tell the approvers (the id and the plans, never the token)."""
+    table = boto3.resource("dynamodb").Table(_required(settings.approvals_table, "APPROVALS_TABLE"))
+    approval_id = approvals.request(
+        table, token, execution, incident.id, [p.hash for p in plans], settings.approval_timeout_seconds
+    )
+    lines = [f"Approval {approval_id} requested for incident {incident.id}:"]
+    lines += [f"- {p.action_id} on {p.resource}: {'; '.join(p.changes) or 'no change'}" for p in plans]
+    lines.append(f"Approve or refuse {approval_id} within {_duration(settings.approval_timeout_seconds)}.")
+    _publish(settings, f"Approval needed: {incident.id}", "\n".join(lines))
+    return approval_id
+
+
+@transient
+def escalate(incident: Incident, plans: list[actions.Plan], settings: Settings) -> str:
+    detail = f"nobody approved or refused {len(plans)} action(s) for {incident.id} in time; nothing was changed"
+    _publish(settings, f"Approval expired: {incident.id}", detail)
+    return detail
+
+
+def _approved_plans(plans: list[actions.Plan], approval: dict[str, Any]) -> list[actions.Plan]:
+    """The plans, if the approval approved exactly these (their hashes); anything else is refused."""
+    if approval.get("decision") != "approved":
+        raise PermissionError("the actions were not approved")
+    if sorted(approval.get("plan_hashes") or []) != sorted(p.hash for p in plans):
+        raise PermissionError("the approval was given for other plans than these")
+    return plans
+
+
+@transient
+def apply(plans: list[actions.Plan], approval: dict[str, Any], settings: Settings) -> list[actions.Applied]:
+    out = []
+    for plan in _approved_plans(plans, approval):
+        out.append(actions.CATALOGUE[plan.action_id].apply(settings.clients(plan.account, plan.region), plan))
+    return out
+
+
+@transient
+def verify(applied: list[actions.Applied], settings: Settings) -> tuple[bool, str]:
+    held = [
+        actions.CATALOGUE[a.plan.action_id].verify(settings.clients(a.plan.account, a.plan.region), a) for a in applied
+    ]
+    detail = "; ".join(f"{a.plan.action_id} on {a.plan.resource}: {'in place' if ok else 'NOT in place'}"
+                       for a, ok in zip(applied, held, strict=True))  # fmt: skip
+    return all(held), detail
+
+
+@transient
+def rollback(applied: list[actions.Applied], settings: Settings) -> str:
+    for a in reversed(applied):
+        actions.CATALOGUE[a.plan.action_id].rollback(settings.clients(a.plan.account, a.plan.region), a)
+    return f"restored the prior configuration of {len(applied)} resource(s)"
+
+
+@transient
+def notify(
+    incident: Incident,
+    explanation: rootcause.Explanation,
+    plans: list[actions.Plan],
+    outcome: dict[str, Any],
+    settings: Settings,
+) -> str | None:
+    text = message(incident, explanation, plans, outcome)
+    return _publish(settings, f"Egress incident {incident.id}: {explanation.category.value}", text)
+
+
+def message(
+    incident: Incident, explanation: rootcause.Explanation, plans: list[actions.Plan], outcome: dict[str, Any]
+) -> str:
+    lines = [explanation.summary, f"Confidence {explanation.confidence:.0%} ({explanation.source})."]
+    lines += [f"Action {p.action_id} on {p.resource}" for p in plans]
+    lines.append(f"Outcome: {outcome.get('outcome')}" + (f" ({outcome['detail']})" if outcome.get("detail") else ""))
+    return "\n".join(lines)
+
+
+def _publish(settings: Settings, subject: str, text: str) -> str | None:
+    if not settings.alerts_topic_arn:
+        return None
+    # Subjects are single-line ASCII of at most 100 characters.
+    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in subject)[:100]
+    sns = boto3.client("sns", region_name=settings.alerts_topic_arn.split(":")[3])
+    return sns.publish(TopicArn=settings.alerts_topic_arn, Subject=clean, Message=text)["MessageId"]
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{seconds // 60} minutes" if seconds < 7200 else f"{seconds // 3600} hours"
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise RuntimeError(f"{name} is not set")
+    return value
+
+
+def start(event: dict[str, Any], state_machine_arn: str) -> dict[str, Any]:
+    """The EventBridge target: start the response to the incident the event carries, once per incident."""
+    incident = incident_from_event(event)
+    return workflow.start(boto3.client("stepfunctions"), state_machine_arn, incident, event)
+
+
+def evidence_of(context: list[dict[str, Any]]) -> list[Evidence]:
+    """The evidence every collector branch returned (the Parallel state's output), in order."""
+    return [Evidence.model_validate(e) for branch in context for e in branch.get("evidence", [])]
+
+
+def dumps(items: list[Any]) -> list[dict[str, Any]]:
+    return [json.loads(i.model_dump_json()) for i in items]
