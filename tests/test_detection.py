@@ -578,6 +578,18 @@ def test_train_detect_rerun_and_feedback_on_the_estate(lake_copy, estate_dir, ca
     assert run(["feedback", ev.id, "--verdict", "false", "--lake", str(lake_copy)]) == 0
     assert run(["feedback", ev.id, "--verdict", "maybe", "--lake", str(lake_copy)]) == 2
     assert run(["feedback", "evt-nope", "--verdict", "true", "--lake", str(lake_copy)]) == 2
+    # explain the replication incident offline (the lake, the estate's CloudTrail logs), then respond locally
+    repl_incident = next(i for i in first.incidents if any(repl["resources"][0] in e.id for e in i.entities))
+    capsys.readouterr()
+    args = [repl_incident.id, "--lake", str(lake_copy), "--trail", str(estate_dir), "--json"]
+    assert run(["explain", *args]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert explained["explanation"]["category"] == "unintended_replication"
+    assert set(explained["explanation"]["evidence_ids"]) <= {e["id"] for e in explained["evidence"]}
+    assert run(["respond", *args]) == 0
+    responded = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert responded["status"] == "SUCCEEDED" and responded["explanation"]["category"] == "unintended_replication"
+    assert run(["explain", "evt-nope", "--lake", str(lake_copy)]) == 2
 
 
 def test_hour_by_hour_each_incident_pages_once_as_the_whole_history_says(features_lake, estate_dir):
@@ -638,6 +650,7 @@ def test_evaluate_json_has_the_documented_keys(features_lake, estate_dir, capsys
         assert key in out
     assert 0 <= out["precision"] <= 1 and 0 <= out["recall"] <= 1
     assert out["planned_alerts"] == 0
+    assert out["rca_explained"] > 0 and 0 <= out["rca_accuracy"] <= 1
 
 
 # ---- SageMaker script mode, as processes with the container's directory contract ------------------------------

@@ -281,3 +281,41 @@ def test_the_state_machine_file_retries_catches_and_renders_like_terraform():
     name = workflow.execution_name("inc:weird/id " * 10)
     assert len(name) <= 80 and name == workflow.execution_name("inc:weird/id " * 10)
     assert set(name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def test_the_lake_says_who_received_the_bytes_and_how_the_cache_fared(tmp_path):
+    import pandas as pd
+    import pyarrow as pa
+
+    from egress_optimizer.lake import Lake
+    from egress_optimizer.respond.collectors.traffic import traffic_evidence
+    from egress_optimizer.tables import ATTRIBUTED
+
+    dist = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E1"
+    hours = pd.date_range("2026-10-31T12:00Z", "2026-11-01T16:00Z", freq="h")
+    rows = []
+    for h in hours:
+        during = h >= pd.Timestamp("2026-11-01T12:00Z")
+        peers = ["203.0.113.9", "52.216.0.1"] if during else ["198.51.100.7"]  # the second is an S3 address
+        for peer in peers:
+            rows.append(
+                {
+                    "hour": h.to_pydatetime(), "account": ACCOUNT, "region": "us-east-1",
+                    "product": "AmazonCloudFront", "usage_type": "EU-DataTransfer-Out-Bytes", "resource_id": dist,
+                    "team": "web", "app": "shop", "destination": "cloudfront:EU", "peer_region": "", "peer": peer,
+                    "bytes": 10**9, "packets": 0, "records": 100, "gb": 1.0,
+                    "cache_misses": 60.0 if during else 5.0, "usd": 0.085,
+                }
+            )  # fmt: skip
+    lake = Lake.open(str(tmp_path / "lake"))
+    table = pa.Table.from_pylist(rows, schema=ATTRIBUTED.schema)
+    lake.write_hours(ATTRIBUTED, table, sorted({r["hour"] for r in rows}))
+    doc = incident("cloudfront_distribution", dist, "cloudfront:EU")
+    ev = {e.kind: e for e in traffic_evidence(Lake.open(str(tmp_path / "lake"), create=False), Incident.from_json(doc))}
+    assert ev["cache_hit_ratio"].facts["hit_ratio"] == pytest.approx(0.4)
+    assert ev["cache_hit_ratio"].facts["hit_ratio_before"] == pytest.approx(0.95)
+    peers = ev["top_peers"].facts
+    assert peers["new_peers"] == 2 and peers["new_peer_byte_share"] == 1.0
+    assert "aws:S3:us-east-1" in peers["top_peer_owners"] and "internet" in peers["top_peer_owners"]
+    got = rootcause.explain(Incident.from_json(doc), list(ev.values()))
+    assert got.category == rootcause.Category.cloudfront_cache_collapse

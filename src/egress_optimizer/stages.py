@@ -9,6 +9,7 @@ through the lake's tables (``egress_optimizer.tables``) and the incident contrac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,12 +257,81 @@ def declare_planned(lake: Lake, windows: list[dict]) -> int:
 
 
 def evaluate(
-    lake: Lake, labels: dict, seeds: int = 5, mode: str | None = None, progress: Callable | None = None
+    lake: Lake,
+    labels: dict,
+    seeds: int = 5,
+    mode: str | None = None,
+    progress: Callable | None = None,
+    trail_roots: list[str] | None = None,
 ) -> dict:
-    """Train and score the lake once per model seed and compare the incidents with labelled ground truth."""
+    """Train and score the lake once per model seed and compare the incidents with labelled ground truth; with
+    ``trail_roots`` (CloudTrail log folders) also explain each detected incident and score the root causes."""
     from egress_optimizer.detection.evaluate import evaluate_lake
 
-    return evaluate_lake(lake, labels, seeds, mode, progress=progress)
+    kept: list = []
+    result = evaluate_lake(lake, labels, seeds, mode, progress=progress, keep_incidents=kept)
+    if trail_roots is not None:
+        result.update(root_cause_accuracy(lake, labels, result["runs"][0], kept, trail_roots))
+    return result
+
+
+def root_cause_accuracy(lake: Lake, labels: dict, run: dict, incidents: list, trail_roots: list[str]) -> dict:
+    """Explain the first incident that detected each labelled one (offline: the lake and the trail files)."""
+    from egress_optimizer.respond.explain import explain_incident, rca_accuracy
+
+    by_id = {i.id: i for i in incidents}
+    causes = {i["id"]: i.get("expected_root_cause") for i in labels.get("incidents", [])}
+    pairs = []
+    for p in run["incidents"]:
+        if p["detected"] and p["events"] and p["events"][0] in by_id and causes.get(p["id"]):
+            explanation, _ = explain_incident(by_id[p["events"][0]], lake, trail_roots)
+            pairs.append((causes[p["id"]], explanation.category))
+    return rca_accuracy(pairs)
+
+
+# ---- respond ----------------------------------------------------------------------------------------------------
+def explain(lake: Lake, incident_id: str, trail_roots: list[str], live_aws: bool = False) -> tuple[Any, list]:
+    """The root cause of a stored incident and its evidence: from the lake and CloudTrail log folders, and with
+    ``live_aws`` from the AWS APIs too (the resources' configuration; LookupEvents when no trail is given)."""
+    from egress_optimizer.respond.clients import for_account
+    from egress_optimizer.respond.explain import explain_incident
+
+    found = incident(lake, incident_id)
+    clients_for = (lambda account, region: for_account(account, region, None)) if live_aws else None
+    return explain_incident(found, lake, trail_roots, clients_for)
+
+
+def respond_locally(
+    lake: Lake, incidents: list[Incident], trail_roots: list[str], decision: str | None = None, approver: str = ""
+) -> list[dict]:
+    """Run the deployed response state machine on each incident, on moto, with the real handlers in-process
+    (``respond.local``); ``decision`` answers each approval (``approved``/``refused``; None lets it time out)."""
+    from egress_optimizer.respond.local import LocalWorkflow, load_handlers
+
+    env = {"LAKE_URI": lake.root, "TRAIL_LOGS": ",".join(trail_roots), "APPROVAL_TIMEOUT_SECONDS": "2"}
+    if decision is not None:
+        env["APPROVAL_TIMEOUT_SECONDS"] = "300"
+    results = []
+    with LocalWorkflow(load_handlers(), env) as wf:
+        for inc in incidents:
+            started = wf.start(inc.to_json())
+            arn = started["execution_arn"]
+            if decision is not None:
+                wf.wait(arn, until=lambda i=inc: bool(wf.pending_approvals(i.id)))
+                for pending in wf.pending_approvals(inc.id):
+                    wf.decide(pending["approval_id"], decision, approver or "local user")
+            done = wf.wait(arn, timeout=120)
+            out = json.loads(done.get("output") or "{}")
+            results.append(
+                {
+                    "incident_id": inc.id,
+                    "status": done["status"],
+                    "explanation": out.get("explained", {}).get("explanation"),
+                    "actions": out.get("plan", {}).get("actions", []),
+                    "outcome": out.get("outcome"),
+                }
+            )
+    return results
 
 
 # ---- plan -----------------------------------------------------------------------------------------------------
@@ -293,6 +363,7 @@ class DemoRun:
     top_resources: pd.DataFrame
     detection: dict  # model_version, incidents, evaluation (or skipped: why)
     incidents: list[Incident]
+    responses: list[dict]  # the response workflow's result per incident (respond_locally)
 
 
 def run_demo(
@@ -317,7 +388,32 @@ def run_demo(
     rec = reconcile(lake)
     top = top_talkers(lake, "resource", None, 5)
     detection, incidents = _demo_detection(lake, raw)
-    return DemoRun(raw, lake, estate, report, rec, features, top, detection, incidents)
+    responses = _demo_responses(lake, raw, incidents, detection)
+    return DemoRun(raw, lake, estate, report, rec, features, top, detection, incidents, responses)
+
+
+def _demo_responses(lake: Lake, raw: Path, incidents: list[Incident], detection: dict) -> list[dict]:
+    """The response state machine on every detected incident (locally, on moto), and how many root causes
+    agree with the generator's labels (into ``detection``)."""
+    from egress_optimizer.respond.explain import LABELLED_CAUSES, trail_roots_in
+
+    if not incidents:
+        return []
+    try:
+        responses = respond_locally(lake, incidents, trail_roots_in(raw))
+    except (ImportError, InputError) as exc:  # moto (the `local` extra) or the handlers' source are missing
+        detection["responses_skipped"] = f"the local workflow cannot run here: {exc}"
+        return []
+    category = {r["incident_id"]: (r.get("explanation") or {}).get("category") for r in responses}
+    labels = {i["id"]: i for i in json.loads((raw / "labels.json").read_text())["incidents"]}
+    pairs = [
+        (labels[p["id"]]["expected_root_cause"], category.get(p["events"][0]))
+        for p in detection.get("per_incident", [])
+        if p["detected"] and p["events"]
+    ]
+    right = sum(LABELLED_CAUSES.get(cause) == got for cause, got in pairs)
+    detection["root_causes"] = {"explained": len(pairs), "agree_with_labels": right}
+    return responses
 
 
 def _demo_detection(lake: Lake, raw: Path) -> tuple[dict, list[Incident]]:
@@ -342,6 +438,7 @@ def _demo_detection(lake: Lake, raw: Path) -> tuple[dict, list[Incident]]:
         "model_version": meta["version"],
         "incidents": len(result.incidents),
         "evaluation": {k: ev[k] for k in ("precision", "recall", "f1", "planned_alerts", "false_alerts")},
+        "per_incident": [{k: p[k] for k in ("id", "kind", "detected", "events")} for p in ev["incidents"]],
     }
     return summary, result.incidents
 

@@ -13,6 +13,7 @@ from egress_optimizer.cli.detect import print_incidents
 from egress_optimizer.cli.generate import check_output_dir, print_estate_summary
 from egress_optimizer.cli.ingest import print_ingest_report
 from egress_optimizer.cli.progress import demo_progress
+from egress_optimizer.cli.respond import print_responses
 
 
 def demo_summary(run) -> dict:
@@ -37,6 +38,7 @@ def demo_summary(run) -> dict:
             "top_resources": run.top_resources.round({"gb": 3, "usd": 2}).to_dict("records"),
             "features": run.features,
             "detection": run.detection,
+            "responses": run.responses,
         },
     }
 
@@ -74,6 +76,14 @@ def demo_cmd(
             f"Against the generator's labels: precision {ev['precision']:.2f}, recall {ev['recall']:.2f}, "
             f"F1 {ev['f1']:.2f}, planned-work alerts {ev['planned_alerts']}"
         )
+        if run.responses:
+            print_responses(run.responses)
+            rc = run.detection["root_causes"]
+            stdout.print(
+                f"Root causes agreeing with the labels: {rc['agree_with_labels']} of {rc['explained']} detected"
+            )
+        elif "responses_skipped" in run.detection:
+            stdout.print(f"Responses skipped: {run.detection['responses_skipped']}")
     stdout.print(
         f"\n[bold green]Demo complete.[/] Raw logs: {run.raw}  Labels: {run.raw / 'labels.json'}  "
         f"Lake: {run.lake.root}  Summary: {out / 'demo-summary.json'}"

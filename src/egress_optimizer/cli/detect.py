@@ -182,6 +182,12 @@ def evaluate_cmd(
     seeds: int = typer.Option(5, "--seeds", min=1, max=50, help="Model seeds to average over."),
     mode: str = typer.Option(DEFAULT_MODE, "--mode", help=MODE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    rca: bool = typer.Option(
+        True,
+        "--rca/--no-rca",
+        help="Also explain each detected incident (the lake and the CloudTrail logs beside labels.json) and score "
+        "the root causes against the labels (rca_accuracy).",
+    ),
 ) -> None:
     """Event-level precision, recall, F1, time to detect and dollars caught against generated labels."""
     from egress_optimizer import stages
@@ -193,8 +199,15 @@ def evaluate_cmd(
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"--labels {labels}: not a labels.json ({exc})") from None
     with stage_progress("evaluate", enabled=not json_out) as update:
+        from egress_optimizer.respond.explain import trail_roots_in
+
         result = stages.evaluate(
-            Lake.open(lake, create=False), label_doc, seeds, mode, progress=lambda i, n: update(f"seed {i}/{n}", i / n)
+            Lake.open(lake, create=False),
+            label_doc,
+            seeds,
+            mode,
+            progress=lambda i, n: update(f"seed {i}/{n}", i / n),
+            trail_roots=trail_roots_in(labels.parent) if rca else None,
         )
     if json_out:
         print(json.dumps(result, default=str))
@@ -213,6 +226,12 @@ def print_evaluation(result: dict, title: str) -> None:
         table.add_row(*row)
     stdout.print(table)
     stdout.print(evaluation_headline(result))
+    if result.get("rca_accuracy") is not None:
+        stdout.print(
+            f"root cause (rules) right on {result['rca_accuracy']:.0%} of the {result['rca_explained']} detected "
+            f"labelled incidents: "
+            + ", ".join(f"{c} {v['correct']}/{v['incidents']}" for c, v in result["rca_by_cause"].items())
+        )
 
 
 @app.command("feedback")

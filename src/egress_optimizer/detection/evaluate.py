@@ -253,10 +253,17 @@ def mean_over_runs(runs: list[dict]) -> dict:
 
 
 def evaluate_lake(
-    lake, labels: dict, seeds: int = 5, mode: str | None = None, min_impact_usd: float = 0.0, progress=None
+    lake,
+    labels: dict,
+    seeds: int = 5,
+    mode: str | None = None,
+    min_impact_usd: float = 0.0,
+    progress=None,
+    keep_incidents: list | None = None,
 ) -> dict:
     """Train and score the lake's whole window once per seed (unsupervised: labels are never seen by the
-    model), with the planned windows the labels say were declared ahead; metrics are means over seeds."""
+    model), with the planned windows the labels say were declared ahead; metrics are means over seeds. The
+    first seed's incidents are appended to ``keep_incidents`` when given (to explain them)."""
     from egress_optimizer.detection.detector import DEFAULT_MODE, DetectorParams, EgressDetector
     from egress_optimizer.detection.events import PlannedWindow, planned_mask
     from egress_optimizer.detection.incidents import to_incident
@@ -276,6 +283,8 @@ def evaluate_lake(
         det = EgressDetector(DetectorParams(mode=mode or DEFAULT_MODE, seed=seed)).fit(panel, sig)
         _, events = score_signals(det, panel, sig, exclude, min_impact_usd=min_impact_usd)
         incidents = [to_incident(e) for e in events]
+        if keep_incidents is not None and seed == 0:
+            keep_incidents.extend(incidents)
         runs.append(
             evaluate_events(incidents, labels, panel.hours[WARMUP_HOURS], panel.hours[-1] + pd.Timedelta(hours=1))
         )

@@ -137,15 +137,25 @@ class S3BlockPublicAccess(Action):
             s3.delete_public_access_block(Bucket=resource)
 
 
+NOT_PLANNABLE = {"NoSuchBucket", "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "NoSuchEntity"}
+
+
 def plans_for(action_ids: list[str], entities: list[Entity], clients_for: Any) -> list[Plan]:
-    """A plan per catalogue action and resource it applies to (unknown action ids propose nothing)."""
+    """A plan per catalogue action and resource it applies to. Unknown action ids propose nothing, and neither
+    does a resource that is gone or that the response may not read (nothing can be planned, so nothing may be
+    approved)."""
     out, seen = [], set()
     for action_id in action_ids:
         action = CATALOGUE.get(action_id)
         if action is None:
             continue
         for e in entities:
-            if e.kind in action.resource_kinds and (action_id, e.id) not in seen:
-                seen.add((action_id, e.id))
+            if e.kind not in action.resource_kinds or (action_id, e.id) in seen:
+                continue
+            seen.add((action_id, e.id))
+            try:
                 out.append(action.plan(clients_for(e.account, e.region), e))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in NOT_PLANNABLE:
+                    raise
     return out

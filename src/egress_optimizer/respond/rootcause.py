@@ -72,11 +72,13 @@ class Explanation(BaseModel):
 
 
 def _share(incident: Incident, test: Callable[[str], bool]) -> float:
-    """Share of the incident's impact on paths whose destination class passes ``test``."""
-    total = sum(max(e.impact_dollars, 0.0) for e in incident.entities)
-    if total <= 0:
-        return 0.0
-    return sum(max(e.impact_dollars, 0.0) for e in incident.entities if test(e.destination_class)) / total
+    """Share of the incident's impact on paths whose destination class passes ``test`` (of its bytes, when the
+    paths are free: a cache collapse's origin fetches cost nothing as transfer)."""
+    for weight in (lambda e: max(e.impact_dollars, 0.0), lambda e: float(e.bytes)):
+        total = sum(weight(e) for e in incident.entities)
+        if total > 0:
+            return sum(weight(e) for e in incident.entities if test(e.destination_class)) / total
+    return 0.0
 
 
 def _of(evidence: list[Evidence], kind: str, **facts: object) -> list[Evidence]:
@@ -144,17 +146,17 @@ def _cache(incident: Incident, ev: list[Evidence]) -> tuple[float, list[Evidence
     share = _share(incident, lambda d: d.startswith("cloudfront"))
     if share < 0.5:
         return 0.0, []
-    behaviours = _of(ev, "cache_behaviour")
-    off = [e for e in behaviours if e.facts.get("caches_nothing")]
+    off = [e for e in _of(ev, "cache_behaviour") if e.facts.get("caches_nothing")]
     dropped = [
         e
-        for e in behaviours
-        if isinstance(e.facts.get("hit_ratio"), float)
+        for e in ev
+        if e.kind in ("cache_behaviour", "cache_hit_ratio")
+        and isinstance(e.facts.get("hit_ratio"), float)
         and isinstance(e.facts.get("hit_ratio_before"), float)
         and e.facts["hit_ratio_before"] - e.facts["hit_ratio"] >= 0.2
     ]
     changed = _changes(ev, {"UpdateDistribution", "CreateInvalidation"})
-    return _score(0.3 * share, (0.3, off), (0.3, dropped), (0.15, changed))
+    return _score(0.3 * share, (0.3, off), (0.3, dropped), (0.25, changed))
 
 
 def _replication(incident: Incident, ev: list[Evidence]) -> tuple[float, list[Evidence]]:

@@ -88,9 +88,11 @@ def normalise(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 @transient
 def collect_changes(incident: Incident, settings: Settings) -> list[Evidence]:
-    """From the organisation trail's log files when ``TRAIL_LOGS`` names them, else ``LookupEvents``."""
+    """From the organisation trail's log files when ``TRAIL_LOGS`` names them (comma-separated folders or S3
+    prefixes), else ``LookupEvents``."""
     if settings.trail_logs:
-        return trail_changes(settings.trail_logs, incident)
+        roots = [r.strip() for r in settings.trail_logs.split(",") if r.strip()]
+        return [e for root in roots for e in trail_changes(root, incident)]
     return lookup_changes(settings.clients(incident.account, incident.region).for_service("cloudtrail"), incident)
 
 

@@ -10,6 +10,7 @@ was changed in the account that day".
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,7 +61,10 @@ def lookup_changes(cloudtrail: Any, incident: Incident, lookback: timedelta = LO
 def trail_changes(root: str, incident: Incident, lookback: timedelta = LOOKBACK) -> list[Evidence]:
     """Watched changes from CloudTrail log files under ``root`` (a folder or ``s3://bucket/prefix`` holding
     ``AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>/*.json.gz``), reading only the window's days."""
-    fs, base = pafs.FileSystem.from_uri(root)
+    if "://" in root:
+        fs, base = pafs.FileSystem.from_uri(root)
+    else:
+        fs, base = pafs.LocalFileSystem(), os.path.abspath(root)
     start, end = incident.window.start - lookback, incident.window.end
     records: list[dict] = []
     for account in incident.accounts:

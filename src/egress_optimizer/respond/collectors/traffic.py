@@ -21,7 +21,9 @@ from egress_optimizer.tables import ATTRIBUTED
 
 TOP_PEERS = 5
 BEFORE = timedelta(days=7)
-COLUMNS = ["hour", "account", "resource_id", "destination", "peer", "bytes", "usd"]
+COLUMNS = ["hour", "account", "resource_id", "destination", "peer", "bytes", "usd", "records", "cache_misses"]
+HIT_RATIO_BEFORE = timedelta(days=1)
+MIN_REQUESTS = 20  # fewer logged requests than this say nothing about a hit ratio
 
 
 def traffic_evidence(
@@ -37,9 +39,10 @@ def traffic_evidence(
         return []
     before = _rows(lake, start - BEFORE, start, resources, incident.accounts)
     known = set(zip(before["resource_id"], before["peer"], strict=True))
+    day_before = before[before["hour"] >= start - HIT_RATIO_BEFORE]
+    out = _hit_ratios(incident, during, day_before)
     ranges = ranges or IpRanges.load()
     networks = networks or Networks.load()
-    out = []
     for (resource, destination), rows in during.groupby(["resource_id", "destination"], sort=True):
         by_peer = rows.groupby("peer")[["bytes", "usd"]].sum().sort_values("bytes", ascending=False)
         total = float(by_peer["bytes"].sum())
@@ -70,6 +73,38 @@ def traffic_evidence(
             )
         )
     return out
+
+
+def _hit_ratios(incident: Incident, during: pd.DataFrame, before: pd.DataFrame) -> list[Evidence]:
+    """Per CloudFront distribution: the share of logged viewer requests the edge served from cache, during the
+    window and over the day before (viewer rows carry their request count and how many missed the cache)."""
+    out = []
+    viewers = during[during["destination"].str.startswith("cloudfront:")]
+    for resource, rows in viewers.groupby("resource_id", sort=True):
+        now = _ratio(rows)
+        then = _ratio(before[(before["resource_id"] == resource) & before["destination"].str.startswith("cloudfront:")])
+        if now is None:
+            continue
+        out.append(
+            make(
+                incident.id,
+                "cache_hit_ratio",
+                str(resource),
+                f"lake:{ATTRIBUTED.name}",
+                f"{_short(str(resource))}: edge hit ratio {now:.0%} during the incident"
+                + ("" if then is None else f", {then:.0%} the day before"),
+                resource=str(resource),
+                hit_ratio=round(now, 4),
+                hit_ratio_before=None if then is None else round(then, 4),
+                requests=int(rows["records"].sum()),
+            )
+        )
+    return out
+
+
+def _ratio(rows: pd.DataFrame) -> float | None:
+    requests = float(rows["records"].sum())
+    return 1.0 - float(rows["cache_misses"].fillna(0).sum()) / requests if requests >= MIN_REQUESTS else None
 
 
 def _rows(
