@@ -7,7 +7,9 @@ Detection's anomalies); it names the execution after the incident, so each incid
 
 Environment: ``LAKE_URI``, ``APPROVALS_TABLE``, ``ALERTS_TOPIC_ARN``, ``APPROVAL_TIMEOUT_SECONDS``,
 ``MEMBER_ROLE_NAME`` (the role each member account grants the response), ``TRAIL_LOGS`` (the
-organisation trail's S3 prefix, read instead of LookupEvents), ``STATE_MACHINE_ARN`` (``start``).
+organisation trail's S3 prefix, read instead of LookupEvents), ``STATE_MACHINE_ARN`` (``start``),
+``BEDROCK_MODEL_ID`` (optional: Bedrock narrates the rules' explanation), ``BEDROCK_GUARDRAIL_ID`` /
+``BEDROCK_GUARDRAIL_VERSION``, ``BEDROCK_MAX_TOKENS``, ``BEDROCK_USD_PER_1K_INPUT`` / ``_OUTPUT`` (cost logging).
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def collect_traffic(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 @logger.inject_lambda_context
 def explain(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = ContextPayload.model_validate(event)
-    explanation = tasks.explain(p.incident, tasks.evidence_of(p.context))
+    explanation = tasks.explain(p.incident, tasks.evidence_of(p.context), _settings())
     logger.info("explained", extra={"incident_id": p.incident.id, "category": explanation.category.value})
     return {"explanation": explanation.model_dump(mode="json")}
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError
 
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.lake import Lake
-from egress_optimizer.respond import actions, approvals, rootcause, workflow
+from egress_optimizer.respond import actions, approvals, narrative, rootcause, workflow
 from egress_optimizer.respond.clients import for_account
 from egress_optimizer.respond.collectors.changes import lookup_changes, trail_changes
 from egress_optimizer.respond.collectors.resources import resource_evidence
@@ -33,6 +34,8 @@ TRANSIENT_CODES = {
     "ServiceUnavailable", "InternalError", "InternalFailure", "RequestTimeout",
 }  # fmt: skip
 DEFAULT_APPROVAL_TIMEOUT = 24 * 3600
+# One attempt within the step's time; the state machine's Retry covers throttling with backoff.
+BEDROCK_CONFIG = Config(read_timeout=30, connect_timeout=5, retries={"mode": "adaptive", "max_attempts": 3})
 T = TypeVar("T")
 
 
@@ -65,6 +68,7 @@ class Settings:
     approval_timeout_seconds: int
     member_role_name: str | None
     trail_logs: str | None = None
+    bedrock: narrative.BedrockSettings | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -75,6 +79,16 @@ class Settings:
             approval_timeout_seconds=int(os.environ.get("APPROVAL_TIMEOUT_SECONDS", DEFAULT_APPROVAL_TIMEOUT)),
             member_role_name=os.environ.get("MEMBER_ROLE_NAME") or None,
             trail_logs=os.environ.get("TRAIL_LOGS") or None,
+            bedrock=narrative.BedrockSettings(
+                model_id=os.environ["BEDROCK_MODEL_ID"],
+                guardrail_id=os.environ.get("BEDROCK_GUARDRAIL_ID") or None,
+                guardrail_version=os.environ.get("BEDROCK_GUARDRAIL_VERSION", "DRAFT"),
+                max_tokens=int(os.environ.get("BEDROCK_MAX_TOKENS", "700")),
+                usd_per_1k_input=float(os.environ.get("BEDROCK_USD_PER_1K_INPUT", "0")),
+                usd_per_1k_output=float(os.environ.get("BEDROCK_USD_PER_1K_OUTPUT", "0")),
+            )
+            if os.environ.get("BEDROCK_MODEL_ID")
+            else None,
         )
 
     def clients(self, account: str, region: str) -> Any:
@@ -108,8 +122,14 @@ def collect_traffic(incident: Incident, settings: Settings) -> list[Evidence]:
     return traffic_evidence(Lake.open(settings.lake_uri, create=False), incident)
 
 
-def explain(incident: Incident, evidence: list[Evidence]) -> rootcause.Explanation:
-    return rootcause.explain(incident, evidence)
+def explain(incident: Incident, evidence: list[Evidence], settings: Settings | None = None) -> rootcause.Explanation:
+    """The rules' explanation; with ``BEDROCK_MODEL_ID`` set, Bedrock's narrative of it when that passes the
+    checks (``narrative``), the rules' own otherwise."""
+    rules = rootcause.explain(incident, evidence)
+    if settings is None or settings.bedrock is None:
+        return rules
+    client = boto3.client("bedrock-runtime", config=BEDROCK_CONFIG)
+    return narrative.narrate(client, settings.bedrock, incident, rules, evidence)
 
 
 @transient
