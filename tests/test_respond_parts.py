@@ -319,3 +319,30 @@ def test_the_lake_says_who_received_the_bytes_and_how_the_cache_fared(tmp_path):
     assert "aws:S3:us-east-1" in peers["top_peer_owners"] and "internet" in peers["top_peer_owners"]
     got = rootcause.explain(Incident.from_json(doc), list(ev.values()))
     assert got.category == rootcause.Category.cloudfront_cache_collapse
+
+
+def test_cost_anomaly_detection_s_own_view_through_get_anomalies():
+    from egress_optimizer.respond.collectors.resources import cost_anomaly_evidence
+
+    doc = incident()
+    doc["root_causes"] = [{"linkedAccount": ACCOUNT, "region": REGION, "service": "AmazonS3",
+                           "usageType": "DataTransfer-Out-Bytes", "impact": {"contribution": 10.0}}]  # fmt: skip
+    inc = Incident.from_json(doc)
+    anomalies = [
+        {"AnomalyId": "a-1", "AnomalyStartDate": "2026-11-01", "DimensionValue": "Amazon Simple Storage Service",
+         "AnomalyScore": {"MaxScore": 0.8, "CurrentScore": 0.5}, "Impact": {"MaxImpact": 9.0, "TotalImpact": 9.5},
+         "MonitorArn": "arn:aws:ce::123456789012:anomalymonitor/m",
+         "RootCauses": [{"LinkedAccount": ACCOUNT, "UsageType": "DataTransfer-Out-Bytes"}]},
+        {"AnomalyId": "a-2", "AnomalyScore": {"MaxScore": 0.3, "CurrentScore": 0.3}, "Impact": {"MaxImpact": 1.0},
+         "MonitorArn": "arn:aws:ce::123456789012:anomalymonitor/m",
+         "RootCauses": [{"LinkedAccount": "999999999999", "UsageType": "DataTransfer-Out-Bytes"}]},
+    ]  # fmt: skip
+    ce = boto3.client("ce", region_name="us-east-1")
+    with Stubber(ce) as stub:
+        params = {"DateInterval": {"StartDate": "2026-11-01", "EndDate": "2026-11-01"}, "MaxResults": 50}
+        stub.add_response("get_anomalies", {"Anomalies": anomalies}, params)
+        stub.add_client_error("get_anomalies", "AccessDeniedException", "no", 400, expected_params=params)
+        (found,) = cost_anomaly_evidence(ce, inc)
+        (denied,) = cost_anomaly_evidence(ce, inc)
+    assert found.facts["anomaly_id"] == "a-1" and found.facts["total_impact_usd"] == 9.5
+    assert denied.facts["unavailable"] == "AccessDeniedException"

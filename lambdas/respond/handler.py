@@ -6,10 +6,11 @@ only the permissions its step needs. ``start`` is the EventBridge target (our in
 Detection's anomalies); it names the execution after the incident, so each incident is answered once.
 
 Environment: ``LAKE_URI``, ``APPROVALS_TABLE``, ``ALERTS_TOPIC_ARN``, ``APPROVAL_TIMEOUT_SECONDS``,
-``MEMBER_ROLE_NAME`` (the role each member account grants the response), ``TRAIL_LOGS`` (the
-organisation trail's S3 prefix, read instead of LookupEvents), ``STATE_MACHINE_ARN`` (``start``),
-``BEDROCK_MODEL_ID`` (optional: Bedrock narrates the rules' explanation), ``BEDROCK_GUARDRAIL_ID`` /
-``BEDROCK_GUARDRAIL_VERSION``, ``BEDROCK_MAX_TOKENS``, ``BEDROCK_USD_PER_1K_INPUT`` / ``_OUTPUT`` (cost logging).
+``MEMBER_ROLE_NAME`` (the role each member account grants the response), ``TRAIL_LOGS`` (the organisation
+trail's S3 prefix, read instead of LookupEvents), ``STATE_MACHINE_ARN`` (``start``), ``COST_ANOMALY_LOOKUP``
+(``off`` skips Cost Anomaly Detection's view), ``BEDROCK_MODEL_ID`` (optional: Bedrock narrates the rules'
+explanation), ``BEDROCK_GUARDRAIL_ID`` / ``BEDROCK_GUARDRAIL_VERSION``, ``BEDROCK_MAX_TOKENS``,
+``BEDROCK_USD_PER_1K_INPUT`` / ``BEDROCK_USD_PER_1K_OUTPUT`` (cost logging).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ through the lake's tables (``egress_optimizer.tables``) and the incident contrac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -290,15 +291,26 @@ def root_cause_accuracy(lake: Lake, labels: dict, run: dict, incidents: list, tr
 
 
 # ---- respond ----------------------------------------------------------------------------------------------------
-def explain(lake: Lake, incident_id: str, trail_roots: list[str], live_aws: bool = False) -> tuple[Any, list]:
+def explain(
+    lake: Lake, incident_id: str, trail_roots: list[str], live_aws: bool = False, bedrock_model: str | None = None
+) -> tuple[Any, list]:
     """The root cause of a stored incident and its evidence: from the lake and CloudTrail log folders, and with
-    ``live_aws`` from the AWS APIs too (the resources' configuration; LookupEvents when no trail is given)."""
+    ``live_aws`` from the AWS APIs too (the resources' configuration; LookupEvents when no trail is given); with
+    ``bedrock_model``, Bedrock's checked narrative of it (``respond.narrative``)."""
+    from egress_optimizer.respond import tasks
     from egress_optimizer.respond.clients import for_account
-    from egress_optimizer.respond.explain import explain_incident
+    from egress_optimizer.respond.explain import gather
+    from egress_optimizer.respond.narrative import BedrockSettings
 
     found = incident(lake, incident_id)
     clients_for = (lambda account, region: for_account(account, region, None)) if live_aws else None
-    return explain_incident(found, lake, trail_roots, clients_for)
+    evidence = gather(found, lake, trail_roots, clients_for)
+    settings = tasks.Settings.from_env()
+    if bedrock_model:
+        settings = dataclasses.replace(settings, bedrock=BedrockSettings(model_id=bedrock_model))
+    else:
+        settings = dataclasses.replace(settings, bedrock=None)
+    return tasks.explain(found, evidence, settings), evidence
 
 
 def respond_locally(

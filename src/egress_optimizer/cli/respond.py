@@ -40,15 +40,22 @@ def explain_cmd(
     lake: str = LAKE_OPT,
     trail: list[str] = TRAIL_OPT,
     aws: bool = typer.Option(False, "--aws", help="Also read the resources' configuration from AWS (credentials)."),
-    llm: str = typer.Option("none", "--llm", help="none (the rules' explanation)."),
+    llm: str = typer.Option("none", "--llm", help="none (the rules' explanation) | bedrock (its checked narrative)."),
+    model_id: str = typer.Option(
+        None, "--model-id", envvar="BEDROCK_MODEL_ID", help="Bedrock model id for --llm bedrock."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """The root cause of an incident, the evidence it rests on and the recommended actions."""
     from egress_optimizer import stages
 
-    if llm != "none":
-        raise InputError("--llm: only 'none' is available in this version (Bedrock narratives are not built yet)")
-    explanation, evidence = stages.explain(Lake.open(lake, create=False), incident_id, _trail_roots(trail), aws)
+    if llm not in ("none", "bedrock"):
+        raise InputError("--llm must be none or bedrock")
+    if llm == "bedrock" and not model_id:
+        raise InputError("--llm bedrock needs --model-id (or BEDROCK_MODEL_ID)")
+    explanation, evidence = stages.explain(
+        Lake.open(lake, create=False), incident_id, _trail_roots(trail), aws, model_id if llm == "bedrock" else None
+    )
     if json_out:
         doc = {
             "explanation": explanation.model_dump(mode="json"),

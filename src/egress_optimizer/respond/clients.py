@@ -9,7 +9,7 @@ from botocore.config import Config
 
 # Adaptive retries absorb throttling (CloudTrail's LookupEvents allows 2 calls a second per account and region).
 RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 6}, connect_timeout=5, read_timeout=20)
-GLOBAL_SERVICES = {"cloudfront": "us-east-1", "iam": "us-east-1"}
+GLOBAL_SERVICES = {"cloudfront": "us-east-1", "iam": "us-east-1", "ce": "us-east-1"}
 
 
 class Clients:

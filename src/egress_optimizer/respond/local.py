@@ -134,6 +134,7 @@ class LocalWorkflow:
                 "APPROVALS_TABLE": self.table_name,
                 "ALERTS_TOPIC_ARN": self.topic_arn,
                 "APPROVAL_TIMEOUT_SECONDS": self.env.get("APPROVAL_TIMEOUT_SECONDS", "3600"),
+                "COST_ANOMALY_LOOKUP": "off",  # moto has no Cost Explorer anomalies
             }
         )
         self.sfn = boto3.client("stepfunctions", region_name=REGION)

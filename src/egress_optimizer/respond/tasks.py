@@ -69,6 +69,7 @@ class Settings:
     member_role_name: str | None
     trail_logs: str | None = None
     bedrock: narrative.BedrockSettings | None = None
+    cost_anomalies: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -79,6 +80,7 @@ class Settings:
             approval_timeout_seconds=int(os.environ.get("APPROVAL_TIMEOUT_SECONDS", DEFAULT_APPROVAL_TIMEOUT)),
             member_role_name=os.environ.get("MEMBER_ROLE_NAME") or None,
             trail_logs=os.environ.get("TRAIL_LOGS") or None,
+            cost_anomalies=os.environ.get("COST_ANOMALY_LOOKUP", "on") != "off",
             bedrock=narrative.BedrockSettings(
                 model_id=os.environ["BEDROCK_MODEL_ID"],
                 guardrail_id=os.environ.get("BEDROCK_GUARDRAIL_ID") or None,
@@ -112,7 +114,7 @@ def collect_changes(incident: Incident, settings: Settings) -> list[Evidence]:
 
 @transient
 def collect_resources(incident: Incident, settings: Settings) -> list[Evidence]:
-    return resource_evidence(settings.clients(incident.account, incident.region), incident)
+    return resource_evidence(settings.clients(incident.account, incident.region), incident, settings.cost_anomalies)
 
 
 @transient

@@ -7,7 +7,8 @@
 - network interfaces: security-group egress open to the whole internet;
 - CloudFront distributions: the default cache behaviour's cache policy or legacy TTLs, and the hit ratio the
   logs measured (from the incident);
-- tags (owner, team, app) of every resource.
+- tags (owner, team, app) of every resource;
+- the anomalies AWS Cost Anomaly Detection reported for the same account and days.
 Each check that fails for want of permission or because the resource is gone becomes evidence too (an
 ``unavailable`` fact), so an explanation never silently rests on a missing check.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from egress_optimizer.contracts.incident import EntityKind, Incident
 from egress_optimizer.respond.evidence import Evidence, make
@@ -305,6 +306,43 @@ def tag_evidence(tagging: Any, incident_id: str, arns: list[str]) -> list[Eviden
     return out
 
 
+def cost_anomaly_evidence(ce: Any, incident: Incident) -> list[Evidence]:
+    """Anomalies AWS Cost Anomaly Detection reported over the incident's days for its account (and, when the
+    incident names them, its usage types): whether CAD saw it too, and what it said (a day later)."""
+    start, end = incident.window.start.date(), incident.window.end.date()
+    usage_types = {c.usage_type for c in incident.root_causes}
+    try:
+        found = ce.get_anomalies(
+            DateInterval={"StartDate": start.isoformat(), "EndDate": end.isoformat()}, MaxResults=50
+        ).get("Anomalies", [])
+    except (ClientError, BotoCoreError) as exc:
+        return [_unavailable(incident.id, "cost_anomaly", incident.account, "ce:GetAnomalies", exc)]
+    out = []
+    for a in found:
+        causes = a.get("RootCauses", [])
+        accounts = {c.get("LinkedAccount") for c in causes}
+        if incident.account not in accounts or (usage_types and not usage_types & {c.get("UsageType") for c in causes}):
+            continue
+        impact = a.get("Impact", {})
+        out.append(
+            make(
+                incident.id,
+                "cost_anomaly",
+                a["AnomalyId"],
+                "ce:GetAnomalies",
+                f"Cost Anomaly Detection also reported {a['AnomalyId']} ({a.get('DimensionValue', 'a dimension')}) "
+                f"from {a.get('AnomalyStartDate', '?')[:10]}, impact ${float(impact.get('TotalImpact', 0)):,.2f}",
+                resource=incident.account,
+                anomaly_id=a["AnomalyId"],
+                dimension=a.get("DimensionValue"),
+                max_score=float(a.get("AnomalyScore", {}).get("MaxScore", 0)),
+                total_impact_usd=float(impact.get("TotalImpact", 0)),
+                usage_types=sorted({str(c.get("UsageType")) for c in causes if c.get("UsageType")}),
+            )
+        )
+    return out
+
+
 def _unavailable(incident_id: str, kind: str, resource: str, source: str, exc: Exception) -> Evidence:
     code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
     return make(
@@ -318,8 +356,9 @@ def _unavailable(incident_id: str, kind: str, resource: str, source: str, exc: E
     )
 
 
-def resource_evidence(clients: Any, incident: Incident) -> list[Evidence]:
-    """Every check that applies to the incident's entities (``clients.for_service(name)`` gives a client)."""
+def resource_evidence(clients: Any, incident: Incident, cost_anomalies: bool = True) -> list[Evidence]:
+    """Every check that applies to the incident's entities (``clients.for_service(name)`` gives a client), and
+    with ``cost_anomalies`` what Cost Anomaly Detection reported."""
     out: list[Evidence] = []
     seen: set[str] = set()
     arns: list[str] = []
@@ -340,4 +379,6 @@ def resource_evidence(clients: Any, incident: Incident) -> list[Evidence]:
         if e.id.startswith("arn:"):
             arns.append(e.id)
     out += tag_evidence(clients.for_service("resourcegroupstaggingapi"), incident.id, sorted(set(arns)))
+    if cost_anomalies:
+        out += cost_anomaly_evidence(clients.for_service("ce"), incident)
     return out
