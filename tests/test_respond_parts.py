@@ -346,3 +346,31 @@ def test_cost_anomaly_detection_s_own_view_through_get_anomalies():
         (denied,) = cost_anomaly_evidence(ce, inc)
     assert found.facts["anomaly_id"] == "a-1" and found.facts["total_impact_usd"] == 9.5
     assert denied.facts["unavailable"] == "AccessDeniedException"
+
+
+@mock_aws
+def test_open_egress_rules_and_owner_tags():
+    from egress_optimizer.respond.collectors.resources import open_egress_evidence, tag_evidence
+
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+    closed = ec2.create_security_group(GroupName="closed", Description="d", VpcId=vpc)["GroupId"]
+    ec2.revoke_security_group_egress(
+        GroupId=closed, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    opened = ec2.create_security_group(GroupName="open", Description="d", VpcId=vpc)["GroupId"]  # default: all out
+    eni = ec2.create_network_interface(SubnetId=subnet, Groups=[closed, opened])["NetworkInterface"]
+    got = {
+        e.facts["group_id"]: e.facts["open_egress_rules"]
+        for e in open_egress_evidence(ec2, "inc-1", eni["NetworkInterfaceId"])
+    }
+    assert got == {closed: 0, opened: 1}
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": [{"Key": "Team", "Value": "data"},
+                                                             {"Key": "Owner", "Value": "a@example.com"},
+                                                             {"Key": "colour", "Value": "blue"}]})  # fmt: skip
+    tagging = boto3.client("resourcegroupstaggingapi", region_name=REGION)
+    (tags,) = tag_evidence(tagging, "inc-1", [f"arn:aws:s3:::{BUCKET}"])
+    assert tags.facts == {"tag_owner": "a@example.com", "tag_team": "data"}
