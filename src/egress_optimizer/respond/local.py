@@ -82,6 +82,8 @@ class LocalWorkflow:
         self._env.start()
         # The interpreter logs every failed state with its whole parse tree; the execution history has it all.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        # The handlers' structured logs are for CloudWatch; on a terminal only their warnings show.
+        logging.getLogger("egress-response").setLevel(logging.WARNING)
         self._aws = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._aws.start()
         runner = self
