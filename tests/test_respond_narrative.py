@@ -83,9 +83,14 @@ def _narrate(response: dict | str):
     inc, rules, evidence = _case()
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
     with Stubber(client) as stub:
-        expected = {"modelId": SETTINGS.model_id, "system": ANY, "messages": ANY, "toolConfig": ANY,
-                    "inferenceConfig": ANY, "guardrailConfig": {"guardrailIdentifier": "gr-1",
-                                                                "guardrailVersion": "DRAFT"}}  # fmt: skip
+        expected = {
+            "modelId": SETTINGS.model_id,
+            "system": ANY,
+            "messages": ANY,
+            "toolConfig": ANY,
+            "inferenceConfig": {"maxTokens": 700, "temperature": 0.0},  # the token budget
+            "guardrailConfig": {"guardrailIdentifier": "gr-1", "guardrailVersion": "DRAFT"},
+        }
         if response == THROTTLED:
             stub.add_client_error("converse", "ThrottlingException", "slow down", 429, expected_params=expected)
         else:

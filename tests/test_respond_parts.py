@@ -283,7 +283,7 @@ def test_the_state_machine_file_retries_catches_and_renders_like_terraform():
     assert set(name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
 
-def test_the_lake_says_who_received_the_bytes_and_how_the_cache_fared(tmp_path):
+def test_the_lake_says_who_received_the_bytes_and_how_the_cache_fared(tmp_path, monkeypatch):
     import pandas as pd
     import pyarrow as pa
 
@@ -311,12 +311,31 @@ def test_the_lake_says_who_received_the_bytes_and_how_the_cache_fared(tmp_path):
     table = pa.Table.from_pylist(rows, schema=ATTRIBUTED.schema)
     lake.write_hours(ATTRIBUTED, table, sorted({r["hour"] for r in rows}))
     doc = incident("cloudfront_distribution", dist, "cloudfront:EU")
-    ev = {e.kind: e for e in traffic_evidence(Lake.open(str(tmp_path / "lake"), create=False), Incident.from_json(doc))}
+    stored = Lake.open(str(tmp_path / "lake"), create=False)
+    assert (
+        next(e for e in traffic_evidence(stored, Incident.from_json(doc)) if e.kind == "top_peers").facts[
+            "top_peer_countries"
+        ]
+        is None
+    )  # no GeoIP database: countries are not guessed
+    geo = tmp_path / "geoip"  # MaxMind's GeoLite2 CSV layout, two rows
+    geo.mkdir()
+    (geo / "GeoLite2-Country-Locations-en.csv").write_text(
+        "geoname_id,locale_code,continent_code,continent_name,country_iso_code,country_name,is_in_european_union\n"
+        "2750405,en,EU,Europe,NL,Netherlands,1\n"
+    )
+    (geo / "GeoLite2-Country-Blocks-IPv4.csv").write_text(
+        "network,geoname_id,registered_country_geoname_id,represented_country_geoname_id,is_anonymous_proxy,"
+        "is_satellite_provider\n203.0.113.0/24,2750405,2750405,,0,0\n"
+    )
+    monkeypatch.setenv("EGRESS_GEOIP_DIR", str(geo))
+    ev = {e.kind: e for e in traffic_evidence(stored, Incident.from_json(doc))}
     assert ev["cache_hit_ratio"].facts["hit_ratio"] == pytest.approx(0.4)
     assert ev["cache_hit_ratio"].facts["hit_ratio_before"] == pytest.approx(0.95)
     peers = ev["top_peers"].facts
     assert peers["new_peers"] == 2 and peers["new_peer_byte_share"] == 1.0
     assert "aws:S3:us-east-1" in peers["top_peer_owners"] and "internet" in peers["top_peer_owners"]
+    assert sorted(peers["top_peer_countries"]) == ["NL", "unknown"]
     got = rootcause.explain(Incident.from_json(doc), list(ev.values()))
     assert got.category == rootcause.Category.cloudfront_cache_collapse
 

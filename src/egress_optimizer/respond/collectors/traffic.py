@@ -3,7 +3,8 @@
 From ``attributed`` (every billable byte with its peer address): per destination of the incident's resources,
 the top peers during the window; a peer is new when the resource sent it nothing in the week before; its
 owner comes from AWS's published ranges and the known cloud and on-premises networks. Reads the window and
-the week before it only (two date ranges of the lake, not its history).
+the week before it only (two date ranges of the lake, not its history). With a GeoIP database configured
+(``geography``), the top peers' countries too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.ipranges import IpRanges
 from egress_optimizer.lake import Lake
 from egress_optimizer.networks import Networks
+from egress_optimizer.respond.collectors import geography
 from egress_optimizer.respond.evidence import Evidence, make
 from egress_optimizer.tables import ATTRIBUTED
 
@@ -52,6 +54,7 @@ def traffic_evidence(
         new_share = float(by_peer.loc[new, "bytes"].sum()) / total if new else 0.0
         top = by_peer.head(TOP_PEERS)
         owners = [_owner(p, ranges, networks) for p in top.index]
+        located = geography.countries([str(p) for p in top.index])
         out.append(
             make(
                 incident.id,
@@ -67,6 +70,7 @@ def traffic_evidence(
                 new_peer_byte_share=round(new_share, 4),
                 top_peers=[str(p) for p in top.index],
                 top_peer_owners=owners,
+                top_peer_countries=[c or "unknown" for c in located] if located is not None else None,
                 top_peer_byte_shares=[f"{b / total:.4f}" for b in top["bytes"]],
                 gigabytes=round(total / 1e9, 3),
                 usd=round(float(by_peer["usd"].sum()), 4),
