@@ -98,15 +98,18 @@ def _narrate(response: dict | str):
         return rules, narrative.narrate(client, SETTINGS, inc, rules, evidence)
 
 
-def test_a_valid_answer_becomes_the_summary_with_dollars_from_code():
+def test_a_valid_answer_becomes_the_summary_with_dollars_from_code(caplog):
     _inc, rules, evidence = _case()
     good = {"summary": f"The bucket became public [{evidence[0].id}] and cost {{impact_total}} more.",
             "category": rules.category.value, "confidence": 0.8, "evidence_ids": [evidence[0].id],
             "action_ids": rules.action_ids[:1]}  # fmt: skip
-    before, got = _narrate(_answer(good))
+    with caplog.at_level("INFO", logger="egress_optimizer.respond.narrative"):
+        before, got = _narrate(_answer(good))
     assert got.source == "bedrock:anthropic.claude-test" and "$10.00 more" in got.summary
     assert got.category == before.category and got.action_ids == before.action_ids[:1]
     assert got.evidence_ids == before.evidence_ids and got.confidence == before.confidence
+    (usage,) = [r for r in caplog.records if r.getMessage() == "bedrock usage"]
+    assert usage.input_tokens == 1200 and usage.output_tokens == 150 and usage.usd == pytest.approx(0.0036)
 
 
 @pytest.mark.parametrize(

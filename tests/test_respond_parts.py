@@ -369,7 +369,10 @@ def test_cost_anomaly_detection_s_own_view_through_get_anomalies():
 
 @mock_aws
 def test_open_egress_rules_and_owner_tags():
-    from egress_optimizer.respond.collectors.resources import open_egress_evidence, tag_evidence
+    from egress_optimizer.respond.collectors.resources import (
+        open_egress_evidence,
+        tag_evidence,
+    )
 
     ec2 = boto3.client("ec2", region_name=REGION)
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]

@@ -4,7 +4,8 @@
   to all users, and replication rules with their destination's region;
 - NAT gateways: the route tables that send traffic through them, and whether those tables also have an S3 or
   DynamoDB gateway endpoint (without one, traffic to those services pays NAT processing);
-- network interfaces: security-group egress open to the whole internet;
+- network interfaces: security-group egress open to the whole internet, and their subnet's route table (through
+  a NAT gateway or an internet gateway, and with or without gateway endpoints);
 - CloudFront distributions: the default cache behaviour's cache policy or legacy TTLs, and the hit ratio the
   logs measured (from the incident);
 - tags (owner, team, app) of every resource;
@@ -207,6 +208,55 @@ def nat_gateway_evidence(ec2: Any, incident_id: str, nat_id: str, region: str) -
     return out
 
 
+def interface_route_evidence(ec2: Any, incident_id: str, eni_id: str, region: str) -> list[Evidence]:
+    """The route table of an interface's subnet (its own, else the VPC's main one): where its internet-bound
+    traffic goes (a NAT gateway, an internet gateway, a transit gateway) and the gateway endpoints on it."""
+    try:
+        eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+        own = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [eni["SubnetId"]]}])
+        tables = (
+            own["RouteTables"]
+            or ec2.describe_route_tables(
+                Filters=[{"Name": "vpc-id", "Values": [eni["VpcId"]]}, {"Name": "association.main", "Values": ["true"]}]
+            )["RouteTables"]
+        )
+        endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [eni["VpcId"]]}])["VpcEndpoints"]
+    except (ClientError, IndexError, KeyError) as exc:
+        return [_unavailable(incident_id, "route_table", eni_id, "ec2:DescribeRouteTables", exc)]
+    out = []
+    for t in tables[:1]:
+        rtb = t["RouteTableId"]
+        default = next((r for r in t.get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0"), {})
+        via = default.get("NatGatewayId") or default.get("GatewayId") or default.get("TransitGatewayId") or "none"
+        covered = {
+            svc: [
+                e["VpcEndpointId"]
+                for e in endpoints
+                if e.get("VpcEndpointType") == "Gateway"
+                and e.get("ServiceName") == f"com.amazonaws.{region}.{svc}"
+                and rtb in e.get("RouteTableIds", [])
+            ]
+            for svc in GATEWAY_SERVICES
+        }
+        out.append(
+            make(
+                incident_id,
+                "route_table",
+                f"{eni_id}/{rtb}",
+                "ec2:DescribeRouteTables",
+                f"{eni_id}: subnet route table {rtb} sends internet traffic via {via}; gateway endpoints: "
+                + ", ".join(f"{svc} {'yes' if ids else 'none'}" for svc, ids in covered.items()),
+                resource=eni_id,
+                route_table=rtb,
+                default_route_via=via,
+                s3_gateway_endpoints=covered["s3"],
+                dynamodb_gateway_endpoints=covered["dynamodb"],
+                services_without_gateway_endpoint=[svc for svc, ids in covered.items() if not ids],
+            )
+        )
+    return out
+
+
 def open_egress_evidence(ec2: Any, incident_id: str, eni_id: str) -> list[Evidence]:
     """Security-group egress rules of an interface that allow the whole internet."""
     try:
@@ -374,6 +424,7 @@ def resource_evidence(clients: Any, incident: Incident, cost_anomalies: bool = T
             out += nat_gateway_evidence(clients.for_service("ec2"), incident.id, nat, e.region)
         elif e.kind == EntityKind.network_interface:
             out += open_egress_evidence(clients.for_service("ec2"), incident.id, e.id)
+            out += interface_route_evidence(clients.for_service("ec2"), incident.id, e.id, e.region)
         elif e.kind == EntityKind.cloudfront_distribution:
             out += distribution_evidence(clients.for_service("cloudfront"), incident, e.id.rsplit("/", 1)[-1])
         if e.id.startswith("arn:"):
