@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import os
+import random
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -187,7 +187,8 @@ def test_bad_records_are_quarantined_with_reasons():
 
 
 def test_unreadable_objects():
-    data = gzip.compress(b"version account-id\n" + os.urandom(200_000))
+    # Seeded: about 1 in 150 random draws has a line that parses, and a cut gzip then yields what it holds.
+    data = gzip.compress(b"version account-id\n" + random.Random(0).randbytes(200_000))
     with pytest.raises(UnreadableObject):
         obj, body = _mem(data[: len(data) // 2])
         list(VpcFlowParser().parse(body, obj, QuarantineSink("vpc-flow", obj)))

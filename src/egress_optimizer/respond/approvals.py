@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from egress_optimizer.errors import InputError
+from egress_optimizer.respond import approval_tokens
 
 DECISIONS = ("approved", "refused")
 
@@ -68,8 +69,31 @@ def decide(table: Any, sfn: Any, approval_id: str, decision: str, approver: str)
         "approval_id": approval_id,
         "plan_hashes": item["plan_hashes"],
     }
-    sfn.send_task_success(taskToken=item["task_token"], output=json.dumps(output))
+    try:
+        sfn.send_task_success(taskToken=item["task_token"], output=json.dumps(output))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            raise
+        table.update_item(
+            Key={"approval_id": approval_id},
+            UpdateExpression="SET #s = :e",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":e": "expired"},
+        )
+        raise InputError(f"approval {approval_id}: the workflow no longer waits for it (it timed out)") from None
     return output
+
+
+def decide_with_token(
+    table: Any, sfn: Any, key: bytes, token: str, decision: str, now: float | None = None
+) -> dict[str, Any]:
+    """An email link's decision: a genuine, unexpired token for this approval and exactly its plans, once."""
+    claims = approval_tokens.verify(key, token, now)
+    item = table.get_item(Key={"approval_id": claims.approval_id}).get("Item")
+    if item is None:
+        raise approval_tokens.Refused(f"approval {claims.approval_id} does not exist")
+    approval_tokens.check_binding(claims, item)
+    return decide(table, sfn, claims.approval_id, decision, claims.approver)
 
 
 def pending(table: Any, incident_id: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,108 @@
+"""Approval Lambda behind API Gateway (HTTP API, payload 2.0): Slack buttons and email links decide approvals.
+
+- ``POST /slack/actions``: Slack's interaction payload, verified as Slack specifies (signing secret, five
+  minutes) and from a user on the allowlist; Approve or Reject decides once (a retried or repeated click is
+  told it was already decided), Snooze changes nothing. Answers at once: deciding is one conditional write and
+  one Step Functions call.
+- ``GET /approve?token=...``: a confirmation page (a GET never decides: mail scanners follow links).
+- ``POST /approve`` (form: token, decision): the signed token's decision, once.
+
+Environment: ``APPROVALS_TABLE``, ``APPROVAL_KEY_SECRET_ARN`` (HMAC key for email tokens),
+``SLACK_SIGNING_SECRET_ARN``, ``APPROVER_SLACK_IDS`` (comma-separated Slack user ids).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qs
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from egress_optimizer.errors import InputError
+from egress_optimizer.respond import approval_tokens, approvals
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "egress-approval"))
+
+
+@cache
+def _secret(arn: str) -> bytes:
+    return boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"].encode()
+
+
+def _table() -> Any:
+    return boto3.resource("dynamodb").Table(os.environ["APPROVALS_TABLE"])
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    raw = event.get("body") or ""
+    return base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+
+
+def _respond(status: int, text: str, html_page: bool = False) -> dict[str, Any]:
+    if html_page:
+        page = f"<!doctype html><meta charset=utf-8><title>Approval</title><p>{html.escape(text)}</p>"
+        return {"statusCode": status, "headers": {"content-type": "text/html; charset=utf-8"}, "body": page}
+    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps({"text": text})}
+
+
+def _slack(event: dict[str, Any]) -> dict[str, Any]:
+    body = _body(event)
+    approval_tokens.verify_slack(_secret(os.environ["SLACK_SIGNING_SECRET_ARN"]), event.get("headers") or {}, body)
+    approvers = {u.strip() for u in os.environ.get("APPROVER_SLACK_IDS", "").split(",") if u.strip()}
+    choice = approval_tokens.slack_decision(body, approvers)
+    if choice.decision == "snoozed":
+        return _respond(200, f"{choice.approval_id} snoozed; it still expires on time")
+    try:
+        approvals.decide(_table(), boto3.client("stepfunctions"), choice.approval_id, choice.decision, choice.user_id)
+    except approval_tokens.Refused:
+        raise
+    except InputError as exc:  # already decided (a Slack retry, a second click) or no longer awaited
+        return _respond(200, str(exc))
+    return _respond(200, f"{choice.approval_id} {choice.decision} by <@{choice.user_id}>")
+
+
+def _confirm_page(token: str) -> dict[str, Any]:
+    safe = html.escape(token, quote=True)
+    form = "".join(
+        f'<form method=post action=approve><input type=hidden name=token value="{safe}">'
+        f"<button name=decision value={d}>{label}</button></form>"
+        for d, label in (("approved", "Approve"), ("refused", "Reject"))
+    )
+    page = f"<!doctype html><meta charset=utf-8><title>Approval</title><p>Decide this remediation:</p>{form}"
+    return {"statusCode": 200, "headers": {"content-type": "text/html; charset=utf-8"}, "body": page}
+
+
+def _email(event: dict[str, Any]) -> dict[str, Any]:
+    form = {k: v[0] for k, v in parse_qs(_body(event).decode()).items()}
+    decision = form.get("decision", "")
+    if decision not in approvals.DECISIONS:
+        raise approval_tokens.Refused("the form names no decision")
+    key = _secret(os.environ["APPROVAL_KEY_SECRET_ARN"])
+    result = approvals.decide_with_token(_table(), boto3.client("stepfunctions"), key, form.get("token", ""), decision)
+    return _respond(200, f"Recorded: {result['decision']} by {result['approver']}.", html_page=True)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    method = event.get("requestContext", {}).get("http", {}).get("method", "")
+    path = event.get("rawPath", "")
+    try:
+        if method == "POST" and path.endswith("/slack/actions"):
+            return _slack(event)
+        if method == "GET" and path.endswith("/approve"):
+            return _confirm_page((event.get("queryStringParameters") or {}).get("token", ""))
+        if method == "POST" and path.endswith("/approve"):
+            return _email(event)
+    except approval_tokens.Refused as exc:
+        logger.warning("approval refused", extra={"path": path, "reason": str(exc)})
+        return _respond(403, str(exc), html_page=not path.endswith("/slack/actions"))
+    except InputError as exc:
+        return _respond(409, str(exc), html_page=True)
+    return _respond(404, "no such route")
