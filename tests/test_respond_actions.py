@@ -185,3 +185,48 @@ def test_the_replication_action_disables_only_the_rule_to_the_incident_s_region(
     target, _ = replicated_bucket()
     plan = actions.CATALOGUE["s3.disable-replication-rule"].plan(Clients(REGION), target)
     assert {r["ID"]: r["Status"] for r in plan.proposed["configuration"]["Rules"]} == {"dr": "Enabled", "x": "Disabled"}
+
+
+def test_a_partial_failure_rolls_back_what_was_applied():
+    from egress_optimizer.respond import tasks
+
+    target, _ = public_bucket()
+    clients = Clients(REGION)
+    first = actions.CATALOGUE["s3.block-public-access"].plan(clients, target)
+    second = actions.CATALOGUE["s3.remove-public-policy-statements"].plan(clients, target)
+    boto3.client("s3", region_name=REGION).delete_bucket_policy(Bucket="bucket-one")  # the second drifts
+    settings = tasks.Settings(None, None, None, 60, None)
+    approval = {"decision": "approved", "plan_hashes": [first.hash, second.hash]}
+    with pytest.raises(tasks.PartialApply, match="rolled back the 1 action"):
+        tasks.apply([first, second], approval, settings)
+    assert actions.CATALOGUE["s3.block-public-access"].read(clients, first.target) == first.current
+
+
+def test_remediate_lists_the_catalogue_and_plans_a_stored_incident(tmp_path, capsys, monkeypatch):
+    import pyarrow as pa
+
+    from egress_optimizer.cli import run
+    from egress_optimizer.contracts.incident import Incident
+    from egress_optimizer.lake import Lake
+    from egress_optimizer.tables import INCIDENTS
+    from tests.test_respond_workflow import incident as incident_doc
+
+    assert run(["remediate", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [a["id"] for a in listed] == list(actions.CATALOGUE) and all(a["iam_actions"] for a in listed)
+    target, _ = public_bucket()
+    inc = Incident.from_json(incident_doc(entity=target.id))
+    lake = Lake.open(str(tmp_path / "lake"))
+    row = {"id": inc.id, "account": inc.account, "region": inc.region, "start": inc.window.start,
+           "end": inc.window.end, "detected_at": inc.window.detected_at, "severity": inc.severity.value,
+           "status": inc.status.value, "impact_usd": inc.impact.total_usd, "schema_version": inc.schema_version,
+           "incident": inc.model_dump_json(by_alias=True)}  # fmt: skip
+    lake.upsert(INCIDENTS, pa.Table.from_pylist([row], schema=INCIDENTS.schema), ["id"], "test")
+    monkeypatch.setenv("COST_ANOMALY_LOOKUP", "off")  # moto has neither GetAnomalies nor LookupEvents
+    (tmp_path / "trail" / "AWSLogs" / "1" / "CloudTrail").mkdir(parents=True)
+    args = ["--lake", str(tmp_path / "lake"), "--trail", str(tmp_path / "trail"), "--json"]
+    assert run(["remediate", "plan", inc.id, *args]) == 0
+    plans = json.loads(capsys.readouterr().out)
+    assert {p["action_id"] for p in plans} == {"s3.block-public-access", "s3.remove-public-policy-statements"}
+    assert all(p["changes"] for p in plans)
+    assert actions.CATALOGUE["s3.block-public-access"].read(Clients(REGION), actions.Target.of(target)) == {}

@@ -396,3 +396,20 @@ def test_open_egress_rules_and_owner_tags():
     tagging = boto3.client("resourcegroupstaggingapi", region_name=REGION)
     (tags,) = tag_evidence(tagging, "inc-1", [f"arn:aws:s3:::{BUCKET}"])
     assert tags.facts == {"tag_owner": "a@example.com", "tag_team": "data"}
+
+
+def test_an_approved_fix_is_written_back_as_cost_anomaly_detection_feedback():
+    from egress_optimizer.respond.requests import cad_anomaly_id, send_cad_feedback
+
+    cad = incident_from_event({"source": "aws.ce", "detail-type": "Anomaly Detected", "detail": CAD_DETAIL})
+    assert cad_anomaly_id(cad) == "abc-1" and cad_anomaly_id(Incident.from_json(incident())) is None
+    ce = boto3.client("ce", region_name="us-east-1")
+    with Stubber(ce) as stub:
+        stub.add_response("provide_anomaly_feedback", {"AnomalyId": "abc-1"},
+                          {"AnomalyId": "abc-1", "Feedback": "YES"})  # fmt: skip
+        stub.add_response("provide_anomaly_feedback", {"AnomalyId": "abc-1"},
+                          {"AnomalyId": "abc-1", "Feedback": "PLANNED_ACTIVITY"})  # fmt: skip
+        assert send_cad_feedback(ce, cad, "approved") == "YES"
+        assert send_cad_feedback(ce, cad, "planned") == "PLANNED_ACTIVITY"
+        assert send_cad_feedback(ce, cad, "refused") is None  # refusing a fix is no verdict on the anomaly
+        stub.assert_no_pending_responses()

@@ -304,13 +304,23 @@ def explain(
 
     found = incident(lake, incident_id)
     clients_for = (lambda account, region: for_account(account, region, None)) if live_aws else None
-    evidence = gather(found, lake, trail_roots, clients_for)
     settings = tasks.Settings.from_env()
+    evidence = gather(found, lake, trail_roots, clients_for, settings.cost_anomalies)
     if bedrock_model:
         settings = dataclasses.replace(settings, bedrock=BedrockSettings(model_id=bedrock_model))
     else:
         settings = dataclasses.replace(settings, bedrock=None)
     return tasks.explain(found, evidence, settings), evidence
+
+
+def plan_remediation(lake: Lake, incident_id: str, trail_roots: list[str]) -> list:
+    """Dry-run plans of the actions the incident's root cause recommends, against the live configuration."""
+    from egress_optimizer.respond.actions import plans_for
+    from egress_optimizer.respond.clients import for_account
+
+    explanation, _ = explain(lake, incident_id, trail_roots, live_aws=True)
+    found = incident(lake, incident_id)
+    return plans_for(explanation.action_ids, list(found.entities), lambda a, r: for_account(a, r, None))
 
 
 def respond_locally(

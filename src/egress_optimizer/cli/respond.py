@@ -116,3 +116,50 @@ def print_responses(results: list[dict]) -> None:
             str(outcome.get("outcome", r["status"].lower())),
         )
     stdout.print(table)
+
+
+remediate_app = typer.Typer(
+    help="The remediation catalogue: what each action does, its risk and the IAM actions it needs; dry-run plans.",
+    no_args_is_help=True,
+)
+app.add_typer(remediate_app, name="remediate")
+
+
+@remediate_app.command("list")
+def remediate_list_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Every action in the catalogue, with its id, risk, resource kinds and IAM actions."""
+    from egress_optimizer.respond.actions import CATALOGUE
+
+    described = [a.describe() for a in CATALOGUE.values()]
+    if json_out:
+        print(json.dumps(described))
+        return
+    table = Table(title="Remediation actions (each plans a dry run first; nothing applies without approval)")
+    for col in ("id", "risk", "applies to", "IAM actions"):
+        table.add_column(col, overflow="fold")
+    for d in described:
+        table.add_row(d["id"], d["risk"], ", ".join(d["resource_kinds"]), ", ".join(d["iam_actions"]))
+    stdout.print(table)
+
+
+@remediate_app.command("plan")
+def remediate_plan_cmd(
+    incident_id: str = typer.Argument(..., help="Incident id from `egress detect`."),
+    lake: str = LAKE_OPT,
+    trail: list[str] = TRAIL_OPT,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Dry-run plans for an incident's recommended actions against the resources' live configuration (AWS
+    credentials for the incident's account; read-only calls)."""
+    from egress_optimizer import stages
+
+    plans = stages.plan_remediation(Lake.open(lake, create=False), incident_id, _trail_roots(trail))
+    if json_out:
+        print(json.dumps([p.model_dump(mode="json") for p in plans]))
+        return
+    if not plans:
+        stdout.print("No action in the catalogue applies (or the resources could not be read).")
+    for p in plans:
+        stdout.print(f"[bold]{p.action_id}[/] on {p.resource} (plan {p.hash[:12]})")
+        for line in p.changes:
+            stdout.print(f"  {line}", markup=False)

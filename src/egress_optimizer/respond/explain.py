@@ -36,8 +36,10 @@ def gather(
     lake: Lake | None = None,
     trail_roots: Iterable[str] = (),
     clients_for: Callable[[str, str], Any] | None = None,
+    cost_anomalies: bool = True,
 ) -> list[Evidence]:
-    """Every piece of evidence the available sources give, in collector order."""
+    """Every piece of evidence the available sources give, in collector order (``cost_anomalies``: also ask
+    Cost Anomaly Detection, with live access)."""
     evidence: list[Evidence] = []
     roots = list(trail_roots)
     for root in roots:
@@ -46,7 +48,7 @@ def gather(
         clients = clients_for(incident.account, incident.region)
         if not roots:
             evidence += lookup_changes(clients.for_service("cloudtrail"), incident)
-        evidence += resource_evidence(clients, incident)
+        evidence += resource_evidence(clients, incident, cost_anomalies)
     if lake is not None:
         evidence += traffic_evidence(lake, incident)
     return list({e.id: e for e in evidence}.values())

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from egress_optimizer.contracts.incident import (
+    EvidenceRef,
     Impact,
     Incident,
     RootCause,
@@ -161,8 +162,36 @@ def from_cad(anomaly: CadAnomaly, event_account: str | None) -> Incident:
         entities=[],
         destinations=[],
         teams=[],
-        evidence=[],
+        evidence=[
+            EvidenceRef(
+                id=f"cad:{anomaly.anomaly_id}",
+                kind="cost_anomaly",
+                source="ce:GetAnomalies",
+                summary="the Cost Anomaly Detection anomaly this incident answers",
+                query={"anomaly_id": anomaly.anomaly_id},
+            )
+        ],
     )
+
+
+def cad_anomaly_id(incident: Incident) -> str | None:
+    """The Cost Anomaly Detection anomaly an incident answers (None for our own incidents)."""
+    return next((e.query["anomaly_id"] for e in incident.evidence if e.id.startswith("cad:")), None)
+
+
+# An approved fix confirms the anomaly; refusing a fix says nothing about it (the fix may be the wrong one).
+FEEDBACK = {"approved": "YES", "false_positive": "NO", "planned": "PLANNED_ACTIVITY"}
+
+
+def send_cad_feedback(ce: Any, incident: Incident, verdict: str) -> str | None:
+    """Write an approver's verdict back to Cost Anomaly Detection as its feedback (YES, NO, PLANNED_ACTIVITY);
+    the feedback sent, or None when the incident is not CAD's or the verdict has no CAD equivalent."""
+    anomaly_id = cad_anomaly_id(incident)
+    feedback = FEEDBACK.get(verdict)
+    if anomaly_id is None or feedback is None:
+        return None
+    ce.provide_anomaly_feedback(AnomalyId=anomaly_id, Feedback=feedback)
+    return feedback
 
 
 def _day(value: str | None) -> datetime | None:

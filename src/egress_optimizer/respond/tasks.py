@@ -27,7 +27,7 @@ from egress_optimizer.respond.collectors.changes import lookup_changes, trail_ch
 from egress_optimizer.respond.collectors.resources import resource_evidence
 from egress_optimizer.respond.collectors.traffic import traffic_evidence
 from egress_optimizer.respond.evidence import Evidence
-from egress_optimizer.respond.requests import incident_from_event
+from egress_optimizer.respond.requests import cad_anomaly_id, incident_from_event, send_cad_feedback
 
 TRANSIENT_CODES = {
     "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown",
@@ -171,11 +171,23 @@ def _approved_plans(plans: list[actions.Plan], approval: dict[str, Any]) -> list
     return plans
 
 
+class PartialApply(Exception):
+    """Some approved plans failed to apply; those that had been applied were rolled back."""
+
+
 @transient
 def apply(plans: list[actions.Plan], approval: dict[str, Any], settings: Settings) -> list[actions.Applied]:
-    out = []
+    """Every approved plan, or none: when one fails, those already applied are rolled back and the error says so."""
+    out: list[actions.Applied] = []
     for plan in _approved_plans(plans, approval):
-        out.append(actions.CATALOGUE[plan.action_id].apply(settings.clients(plan.account, plan.region), plan))
+        try:
+            out.append(actions.CATALOGUE[plan.action_id].apply(settings.clients(plan.account, plan.region), plan))
+        except Exception as exc:
+            rollback(out, settings)
+            raise PartialApply(
+                f"{plan.action_id} on {plan.resource} failed ({type(exc).__name__}: {exc}); "
+                f"rolled back the {len(out)} action(s) applied before it"
+            ) from exc
     return out
 
 
@@ -205,6 +217,9 @@ def notify(
     settings: Settings,
 ) -> str | None:
     text = message(incident, explanation, plans, outcome)
+    verdict = {"remediated": "approved", "rolled_back": "approved"}.get(outcome.get("outcome"))
+    if verdict and cad_anomaly_id(incident) and settings.cost_anomalies:
+        send_cad_feedback(boto3.client("ce", region_name="us-east-1"), incident, verdict)
     return _publish(settings, f"Egress incident {incident.id}: {explanation.category.value}", text)
 
 
