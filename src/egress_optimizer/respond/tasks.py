@@ -34,7 +34,7 @@ TRANSIENT_CODES = {
     "ServiceUnavailable", "InternalError", "InternalFailure", "RequestTimeout",
 }  # fmt: skip
 DEFAULT_APPROVAL_TIMEOUT = 24 * 3600
-# One attempt within the step's time; the state machine's Retry covers throttling with backoff.
+# A bounded wait and a few retries inside the step; the rules' explanation stands if Bedrock still fails.
 BEDROCK_CONFIG = Config(read_timeout=30, connect_timeout=5, retries={"mode": "adaptive", "max_attempts": 3})
 T = TypeVar("T")
 
@@ -183,6 +183,8 @@ def apply(plans: list[actions.Plan], approval: dict[str, Any], settings: Setting
         try:
             out.append(actions.CATALOGUE[plan.action_id].apply(settings.clients(plan.account, plan.region), plan))
         except Exception as exc:
+            if not out:
+                raise  # nothing applied yet: the step may simply be retried
             rollback(out, settings)
             raise PartialApply(
                 f"{plan.action_id} on {plan.resource} failed ({type(exc).__name__}: {exc}); "
