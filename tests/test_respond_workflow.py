@@ -244,3 +244,21 @@ def test_a_cost_anomaly_detection_event_is_answered_too(trail):
         assert out["incident"]["source"] == "aws-cost-anomaly-detection"
         assert out["incident"]["root_causes"][0]["usageType"] == "USE1-NatGateway-Bytes"
         assert out["explained"]["explanation"]["category"] == "unknown"  # no resources yet: an honest answer
+
+
+def test_an_action_for_a_resource_that_is_gone_is_not_proposed(trail):
+    """A NAT gateway the response cannot find (deleted, or another account's) gets its root cause and no plan."""
+    nat = f"arn:aws:ec2:{REGION}:{ACCOUNT}:natgateway/nat-0123456789abcdef0"
+    doc = incident("nat_gateway", nat, "aws-service:S3 via NAT", id="inc-gone")
+    request = {"DeleteVpcEndpointsRequest": {"VpcEndpointId": {"content": "vpce-1"}}}
+    deleted = {"eventID": "e-2", "eventName": "DeleteVpcEndpoints", "eventTime": "2026-11-01T10:00:00Z",
+               "awsRegion": REGION, "recipientAccountId": ACCOUNT, "eventSource": "ec2.amazonaws.com",
+               "requestParameters": request}  # fmt: skip
+    folder = trail / "AWSLogs" / ACCOUNT / "CloudTrail" / REGION / "2026" / "11" / "01"
+    with gzip.open(folder / f"{ACCOUNT}_CloudTrail_{REGION}_20261101T1000Z_b.json.gz", "wt") as f:
+        json.dump({"Records": [deleted]}, f)
+    with run(trail) as wf:
+        done = wf.wait(wf.start(as_event(doc))["execution_arn"])
+        out = output(done)
+        assert done["status"] == "SUCCEEDED" and out["plan"]["actions"] == []
+        assert out["explained"]["explanation"]["category"] == "nat_gateway_service_traffic"

@@ -25,6 +25,16 @@ class Drift(Exception):
     """The resource changed since its plan was made: the plan no longer describes what would change."""
 
 
+class ResourceGone(LookupError):
+    """The flagged resource no longer exists (or is not visible to the response): nothing to plan."""
+
+
+def _first(items: list[dict[str, Any]], what: str) -> dict[str, Any]:
+    if not items:
+        raise ResourceGone(f"{what} not found")
+    return items[0]
+
+
 class Target(BaseModel):
     """What an action acts on: the flagged resource, where it is, and the incident's view of its path."""
 
@@ -310,7 +320,7 @@ class Ec2RevokeOpenEgress(Action):
 
     def read(self, clients: Any, target: Target) -> dict[str, Any]:
         ec2 = clients.for_service("ec2")
-        eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[target.id])["NetworkInterfaces"][0]
+        eni = _first(ec2.describe_network_interfaces(NetworkInterfaceIds=[target.id])["NetworkInterfaces"], target.id)
         ids = sorted(g["GroupId"] for g in eni.get("Groups", []))
         groups = ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"] if ids else []
         return {
@@ -375,7 +385,7 @@ class VpcAddGatewayEndpoint(Action):
     def read(self, clients: Any, target: Target) -> dict[str, Any]:
         ec2 = clients.for_service("ec2")
         nat = target.id.rsplit("/", 1)[-1]
-        vpc = ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]["VpcId"]
+        vpc = _first(ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"], nat)["VpcId"]
         tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
         via = sorted(
             t["RouteTableId"] for t in tables if any(r.get("NatGatewayId") == nat for r in t.get("Routes", []))
@@ -468,6 +478,8 @@ def plans_for(action_ids: list[str], entities: list[Entity], clients_for: Any) -
             except ClientError as exc:
                 if _code(exc) not in NOT_PLANNABLE:
                     raise
+                continue
+            except ResourceGone:
                 continue
             if plan.changes:
                 out.append(plan)
