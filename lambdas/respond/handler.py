@@ -10,7 +10,8 @@ Environment: ``LAKE_URI``, ``APPROVALS_TABLE``, ``ALERTS_TOPIC_ARN``, ``APPROVAL
 trail's S3 prefix, read instead of LookupEvents), ``STATE_MACHINE_ARN`` (``start``), ``COST_ANOMALY_LOOKUP``
 (``off`` skips Cost Anomaly Detection's view), ``BEDROCK_MODEL_ID`` (optional: Bedrock narrates the rules'
 explanation), ``BEDROCK_GUARDRAIL_ID`` / ``BEDROCK_GUARDRAIL_VERSION``, ``BEDROCK_MAX_TOKENS``,
-``BEDROCK_USD_PER_1K_INPUT`` / ``BEDROCK_USD_PER_1K_OUTPUT`` (cost logging).
+``BEDROCK_USD_PER_1K_INPUT`` / ``BEDROCK_USD_PER_1K_OUTPUT`` (cost logging), ``REMEDIATION_POLICY`` (the YAML
+policy file: per-account opt-in, blast radius, approvers, change windows).
 """
 
 from __future__ import annotations

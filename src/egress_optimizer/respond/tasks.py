@@ -12,7 +12,8 @@ import functools
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import boto3
@@ -27,6 +28,7 @@ from egress_optimizer.respond.collectors.changes import lookup_changes, trail_ch
 from egress_optimizer.respond.collectors.resources import resource_evidence
 from egress_optimizer.respond.collectors.traffic import traffic_evidence
 from egress_optimizer.respond.evidence import Evidence
+from egress_optimizer.respond.policy import Policy
 from egress_optimizer.respond.requests import cad_anomaly_id, incident_from_event, send_cad_feedback
 
 TRANSIENT_CODES = {
@@ -68,6 +70,7 @@ class Settings:
     approval_timeout_seconds: int
     member_role_name: str | None
     trail_logs: str | None = None
+    policy: Policy = field(default_factory=Policy)
     bedrock: narrative.BedrockSettings | None = None
     cost_anomalies: bool = True
 
@@ -80,6 +83,7 @@ class Settings:
             approval_timeout_seconds=int(os.environ.get("APPROVAL_TIMEOUT_SECONDS", DEFAULT_APPROVAL_TIMEOUT)),
             member_role_name=os.environ.get("MEMBER_ROLE_NAME") or None,
             trail_logs=os.environ.get("TRAIL_LOGS") or None,
+            policy=Policy.load(os.environ.get("REMEDIATION_POLICY") or None),
             cost_anomalies=os.environ.get("COST_ANOMALY_LOOKUP", "on") != "off",
             bedrock=narrative.BedrockSettings(
                 model_id=os.environ["BEDROCK_MODEL_ID"],
@@ -136,7 +140,12 @@ def explain(incident: Incident, evidence: list[Evidence], settings: Settings | N
 
 @transient
 def recommend(incident: Incident, explanation: rootcause.Explanation, settings: Settings) -> list[actions.Plan]:
-    return actions.plans_for(explanation.action_ids, list(incident.entities), settings.clients)
+    """Dry-run plans of the explanation's actions that the policy allows in their accounts, for at most
+    ``max_resources_per_run`` resources (the blast radius of one approval)."""
+    plans = actions.plans_for(explanation.action_ids, list(incident.entities), settings.clients)
+    plans = [p for p in plans if settings.policy.allows(p.action_id, p.account)]
+    kept = sorted({p.resource for p in plans})[: settings.policy.max_resources_per_run]
+    return [p for p in plans if p.resource in kept]
 
 
 @transient
@@ -162,12 +171,18 @@ def escalate(incident: Incident, plans: list[actions.Plan], settings: Settings) 
     return detail
 
 
-def _approved_plans(plans: list[actions.Plan], approval: dict[str, Any]) -> list[actions.Plan]:
-    """The plans, if the approval approved exactly these (their hashes); anything else is refused."""
+def _approved_plans(plans: list[actions.Plan], approval: dict[str, Any], policy: Policy) -> list[actions.Plan]:
+    """The plans, if the approval approved exactly these (their hashes), by someone the policy lets decide
+    each, inside a change window; anything else is refused."""
     if approval.get("decision") != "approved":
         raise PermissionError("the actions were not approved")
     if sorted(approval.get("plan_hashes") or []) != sorted(p.hash for p in plans):
         raise PermissionError("the approval was given for other plans than these")
+    refused = [p.action_id for p in plans if not policy.may_decide(p.action_id, str(approval.get("approver")))]
+    if refused:
+        raise PermissionError(f"{approval.get('approver')} may not approve {', '.join(refused)} (remediation policy)")
+    if not policy.in_window(datetime.now(UTC)):
+        raise PermissionError("outside every change window of the remediation policy: nothing was applied")
     return plans
 
 
@@ -179,7 +194,7 @@ class PartialApply(Exception):
 def apply(plans: list[actions.Plan], approval: dict[str, Any], settings: Settings) -> list[actions.Applied]:
     """Every approved plan, or none: when one fails, those already applied are rolled back and the error says so."""
     out: list[actions.Applied] = []
-    for plan in _approved_plans(plans, approval):
+    for plan in _approved_plans(plans, approval, settings.policy):
         try:
             out.append(actions.CATALOGUE[plan.action_id].apply(settings.clients(plan.account, plan.region), plan))
         except Exception as exc:
