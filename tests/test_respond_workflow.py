@@ -116,8 +116,13 @@ def output(described: dict) -> dict:
     return json.loads(described.get("output") or "{}")
 
 
-def test_approved_action_is_applied_verified_and_reported(trail):
-    with run(trail) as wf:
+def test_approved_action_is_applied_verified_and_reported(trail, tmp_path):
+    from egress_optimizer.lake import Lake
+    from egress_optimizer.tables import REMEDIATION_AUDIT
+
+    lake = Lake.open(str(tmp_path / "lake"))  # an empty lake: the audit trail's home
+    with LocalWorkflow(load_handlers(LAMBDAS / "respond" / "handler.py"),
+                       {"TRAIL_LOGS": str(trail), "LAKE_URI": lake.root}) as wf:  # fmt: skip
         public_bucket()
         started = wf.start(as_event(incident()))
         wf.wait(started["execution_arn"], until=lambda: bool(wf.pending_approvals()))
@@ -136,6 +141,12 @@ def test_approved_action_is_applied_verified_and_reported(trail):
         # a decision works once
         with pytest.raises(Exception, match="already decided"):
             wf.decide(pending["approval_id"], "refused", "mallory@example.com")
+    trail_rows = lake.read_table(REMEDIATION_AUDIT).to_pandas().sort_values(["at", "event"])
+    assert sorted(trail_rows["event"]) == sorted(["planned", "planned", "applied", "applied", "verified", "verified"])
+    applied = trail_rows[trail_rows["event"] == "applied"]
+    assert set(applied["actor"]) == {"alice@example.com"} and set(applied["incident_id"]) == {"inc-test-1"}
+    assert set(trail_rows["account"]) == {ACCOUNT} and set(trail_rows["region"]) == {REGION}
+    assert all(json.loads(b) != json.loads(a) for b, a in zip(applied["before"], applied["after"], strict=True))
 
 
 def test_refused_action_changes_nothing(trail):

@@ -136,20 +136,20 @@ def escalate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 def apply(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = ApplyPayload.model_validate(event)
-    return {"applied": tasks.dumps(tasks.apply(p.actions, p.approval, _settings()))}
+    return {"applied": tasks.dumps(tasks.apply(p.actions, p.approval, _settings(), p.incident.id))}
 
 
 @logger.inject_lambda_context
 def verify(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = AppliedPayload.model_validate(event)
-    verified, detail = tasks.verify(p.applied, _settings())
+    verified, detail = tasks.verify(p.applied, _settings(), p.incident.id)
     return {"verified": verified, "detail": detail}
 
 
 @logger.inject_lambda_context
 def rollback(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = AppliedPayload.model_validate(event)
-    return {"detail": tasks.rollback(p.applied, _settings())}
+    return {"detail": tasks.rollback(p.applied, _settings(), p.incident.id)}
 
 
 @logger.inject_lambda_context

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError, ConnectionError, EndpointConnection
 
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.lake import Lake
-from egress_optimizer.respond import actions, approvals, narrative, rootcause, workflow
+from egress_optimizer.respond import actions, approvals, audit, narrative, rootcause, workflow
 from egress_optimizer.respond.clients import for_account
 from egress_optimizer.respond.collectors.changes import lookup_changes, trail_changes
 from egress_optimizer.respond.collectors.resources import resource_evidence
@@ -145,7 +145,10 @@ def recommend(incident: Incident, explanation: rootcause.Explanation, settings: 
     plans = actions.plans_for(explanation.action_ids, list(incident.entities), settings.clients)
     plans = [p for p in plans if settings.policy.allows(p.action_id, p.account)]
     kept = sorted({p.resource for p in plans})[: settings.policy.max_resources_per_run]
-    return [p for p in plans if p.resource in kept]
+    plans = [p for p in plans if p.resource in kept]
+    for p in plans:
+        _audit(settings, incident.id, "planned", p, detail="; ".join(p.changes))
+    return plans
 
 
 @transient
@@ -191,37 +194,47 @@ class PartialApply(Exception):
 
 
 @transient
-def apply(plans: list[actions.Plan], approval: dict[str, Any], settings: Settings) -> list[actions.Applied]:
+def apply(
+    plans: list[actions.Plan], approval: dict[str, Any], settings: Settings, incident_id: str = ""
+) -> list[actions.Applied]:
     """Every approved plan, or none: when one fails, those already applied are rolled back and the error says so."""
     out: list[actions.Applied] = []
+    approver = str(approval.get("approver", ""))
     for plan in _approved_plans(plans, approval, settings.policy):
         try:
-            out.append(actions.CATALOGUE[plan.action_id].apply(settings.clients(plan.account, plan.region), plan))
+            done = actions.CATALOGUE[plan.action_id].apply(settings.clients(plan.account, plan.region), plan)
         except Exception as exc:
+            _audit(settings, incident_id, "apply_failed", plan, approver, detail=f"{type(exc).__name__}: {exc}")
             if not out:
                 raise  # nothing applied yet: the step may simply be retried
-            rollback(out, settings)
+            rollback(out, settings, incident_id)
             raise PartialApply(
                 f"{plan.action_id} on {plan.resource} failed ({type(exc).__name__}: {exc}); "
                 f"rolled back the {len(out)} action(s) applied before it"
             ) from exc
+        out.append(done)
+        detail = "applied" if done.changed else "already in place"
+        _audit(settings, incident_id, "applied", plan, approver, done.prior, plan.proposed, detail)
     return out
 
 
 @transient
-def verify(applied: list[actions.Applied], settings: Settings) -> tuple[bool, str]:
+def verify(applied: list[actions.Applied], settings: Settings, incident_id: str = "") -> tuple[bool, str]:
     held = [
         actions.CATALOGUE[a.plan.action_id].verify(settings.clients(a.plan.account, a.plan.region), a) for a in applied
     ]
+    for a, ok in zip(applied, held, strict=True):
+        _audit(settings, incident_id, "verified" if ok else "not_verified", a.plan)
     detail = "; ".join(f"{a.plan.action_id} on {a.plan.resource}: {'in place' if ok else 'NOT in place'}"
                        for a, ok in zip(applied, held, strict=True))  # fmt: skip
     return all(held), detail
 
 
 @transient
-def rollback(applied: list[actions.Applied], settings: Settings) -> str:
+def rollback(applied: list[actions.Applied], settings: Settings, incident_id: str = "") -> str:
     for a in reversed(applied):
         actions.CATALOGUE[a.plan.action_id].rollback(settings.clients(a.plan.account, a.plan.region), a)
+        _audit(settings, incident_id, "rolled_back", a.plan, before=a.plan.proposed, after=a.prior)
     return f"restored the prior configuration of {len(applied)} resource(s)"
 
 
@@ -256,6 +269,13 @@ def _publish(settings: Settings, subject: str, text: str) -> str | None:
     clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in subject)[:100]
     sns = boto3.client("sns", region_name=settings.alerts_topic_arn.split(":")[3])
     return sns.publish(TopicArn=settings.alerts_topic_arn, Subject=clean, Message=text)["MessageId"]
+
+
+def _audit(settings: Settings, incident_id: str, event: str, plan: actions.Plan, actor: str = "",
+           before: dict | None = None, after: dict | None = None, detail: str = "") -> None:  # fmt: skip
+    """Append to the lake's remediation audit trail (deployments without a lake keep the step logs only)."""
+    if settings.lake_uri:
+        audit.record(Lake.open(settings.lake_uri, create=False), incident_id, event, plan, actor, before, after, detail)
 
 
 def _duration(seconds: int) -> str:

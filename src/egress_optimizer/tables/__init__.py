@@ -24,6 +24,7 @@ from egress_optimizer.tables.derived import (
     EGRESS_HOURLY_SCHEMA,
     FIRST_SEEN_SCHEMA,
     INCIDENTS_SCHEMA,
+    REMEDIATION_AUDIT_SCHEMA,
     TIER_METER_SCHEMA,
 )
 from egress_optimizer.tables.logs import (
@@ -170,9 +171,28 @@ FIRST_SEEN = Table(
     "first_seen", FIRST_SEEN_SCHEMA, (PARTITION_DATE,), "first_hour", "first hour an entity met a peer", derived=True
 )
 
+REMEDIATION_AUDIT = Table(
+    "remediation_audit",
+    REMEDIATION_AUDIT_SCHEMA,
+    (PARTITION_DATE,),
+    "at",
+    "every remediation plan, application, verification and rollback (append-only)",
+    derived=True,
+)
+
 LOG_TABLES = (VPC_FLOW, S3_ACCESS, CLOUDFRONT, CUR)
 STATE_TABLES = (TIER_METER, FIRST_SEEN)
-ALL = (*LOG_TABLES, QUARANTINE, ATTRIBUTED, EGRESS_HOURLY, CUR_DAILY, ANOMALIES, INCIDENTS, *STATE_TABLES)
+ALL = (
+    *LOG_TABLES,
+    QUARANTINE,
+    ATTRIBUTED,
+    EGRESS_HOURLY,
+    CUR_DAILY,
+    ANOMALIES,
+    INCIDENTS,
+    REMEDIATION_AUDIT,
+    *STATE_TABLES,
+)
 BY_NAME = {t.name: t for t in ALL}
 
 

@@ -139,3 +139,21 @@ FIRST_SEEN_SCHEMA = pa.schema(
         pa.field("peer", _STR),
     ]
 )
+
+# Every remediation step, one row each, never rewritten: who, what, when, the state before and after.
+REMEDIATION_AUDIT_SCHEMA = pa.schema(
+    [
+        pa.field("at", _HOUR),
+        pa.field("account", _STR),
+        pa.field("region", _STR),
+        pa.field("incident_id", _STR),
+        pa.field("event", _STR),  # planned, applied, verified, not_verified, rolled_back, apply_failed
+        pa.field("action_id", _STR),
+        pa.field("resource", _STR),
+        pa.field("plan_hash", _STR),
+        pa.field("actor", _STR),
+        pa.field("before", _STR),  # JSON of the configuration the action touches
+        pa.field("after", _STR),
+        pa.field("detail", _STR),
+    ]
+)

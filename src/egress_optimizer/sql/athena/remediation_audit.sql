@@ -1,0 +1,32 @@
+CREATE EXTERNAL TABLE IF NOT EXISTS `remediation_audit` (
+  `at` timestamp,
+  `account_id` string,
+  `region` string,
+  `incident_id` string,
+  `event` string,
+  `action_id` string,
+  `resource` string,
+  `plan_hash` string,
+  `actor` string,
+  `before` string,
+  `after` string,
+  `detail` string
+)
+PARTITIONED BY (
+  `dt` string
+)
+ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'
+STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat'
+  OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat'
+LOCATION '${LAKE_LOCATION}/remediation_audit/'
+TBLPROPERTIES (
+  'classification'='parquet',
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.dt.type'='date',
+  'projection.dt.range'='2015-01-01,NOW',
+  'projection.dt.format'='yyyy-MM-dd',
+  'projection.dt.interval'='1',
+  'projection.dt.interval.unit'='DAYS',
+  'storage.location.template'='${LAKE_LOCATION}/remediation_audit/dt=${dt}/'
+)
