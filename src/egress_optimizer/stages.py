@@ -297,20 +297,22 @@ def explain(
     """The root cause of a stored incident and its evidence: from the lake and CloudTrail log folders, and with
     ``live_aws`` from the AWS APIs too (the resources' configuration; LookupEvents when no trail is given); with
     ``bedrock_model``, Bedrock's checked narrative of it (``respond.narrative``)."""
+    return _explain(lake, incident(lake, incident_id), trail_roots, live_aws, bedrock_model)
+
+
+def _explain(
+    lake: Lake, found: Incident, trail_roots: list[str], live_aws: bool, bedrock_model: str | None = None
+) -> tuple[Any, list]:
     from egress_optimizer.respond import tasks
     from egress_optimizer.respond.clients import for_account
     from egress_optimizer.respond.explain import gather
     from egress_optimizer.respond.narrative import BedrockSettings
 
-    found = incident(lake, incident_id)
     clients_for = (lambda account, region: for_account(account, region, None)) if live_aws else None
     settings = tasks.Settings.from_env()
     evidence = gather(found, lake, trail_roots, clients_for, settings.cost_anomalies)
-    if bedrock_model:
-        settings = dataclasses.replace(settings, bedrock=BedrockSettings(model_id=bedrock_model))
-    else:
-        settings = dataclasses.replace(settings, bedrock=None)
-    return tasks.explain(found, evidence, settings), evidence
+    bedrock = BedrockSettings(model_id=bedrock_model) if bedrock_model else None
+    return tasks.explain(found, evidence, dataclasses.replace(settings, bedrock=bedrock)), evidence
 
 
 def plan_remediation(lake: Lake, incident_id: str, trail_roots: list[str]) -> list:
@@ -318,8 +320,8 @@ def plan_remediation(lake: Lake, incident_id: str, trail_roots: list[str]) -> li
     from egress_optimizer.respond.actions import plans_for
     from egress_optimizer.respond.clients import for_account
 
-    explanation, _ = explain(lake, incident_id, trail_roots, live_aws=True)
     found = incident(lake, incident_id)
+    explanation, _ = _explain(lake, found, trail_roots, live_aws=True)
     return plans_for(explanation.action_ids, list(found.entities), lambda a, r: for_account(a, r, None))
 
 

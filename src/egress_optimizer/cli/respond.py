@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
+from egress_optimizer.cli.detect import LAKE_OPT
 from egress_optimizer.errors import InputError
-from egress_optimizer.lake import DEFAULT_LAKE, Lake
+from egress_optimizer.lake import Lake
 
-LAKE_OPT = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix.")
 TRAIL_OPT = typer.Option(
     None,
     "--trail",

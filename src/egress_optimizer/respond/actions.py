@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from egress_optimizer.contracts.incident import Entity, EntityKind
+from egress_optimizer.respond.aws_config import GATEWAY_SERVICES, bucket_region, error_code, grants_everyone
 
 
 class Drift(Exception):
@@ -167,10 +168,6 @@ def register(cls: type[Action]) -> type[Action]:
     return cls
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 def _bucket(target: Target) -> str:
     return target.id.rsplit(":", 1)[-1]
 
@@ -191,7 +188,7 @@ class S3BlockPublicAccess(Action):
         try:
             got = clients.for_service("s3").get_public_access_block(Bucket=_bucket(target))
         except ClientError as exc:
-            if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
+            if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
                 raise
             return {}
         return {k: bool(got["PublicAccessBlockConfiguration"].get(k)) for k in BLOCK_KEYS}
@@ -207,14 +204,6 @@ class S3BlockPublicAccess(Action):
             s3.delete_public_access_block(Bucket=_bucket(target))
 
 
-def grants_everyone(statement: dict) -> bool:
-    """An Allow whose principal is everyone and that no condition narrows."""
-    principal = statement.get("Principal")
-    aws = principal.get("AWS") if isinstance(principal, dict) else None
-    everyone = principal == "*" or aws == "*" or (isinstance(aws, list) and "*" in aws)
-    return statement.get("Effect") == "Allow" and everyone and not statement.get("Condition")
-
-
 @register
 class S3RemovePublicPolicyStatements(Action):
     id = "s3.remove-public-policy-statements"
@@ -227,7 +216,7 @@ class S3RemovePublicPolicyStatements(Action):
         try:
             doc = json.loads(clients.for_service("s3").get_bucket_policy(Bucket=_bucket(target))["Policy"])
         except ClientError as exc:
-            if _code(exc) != "NoSuchBucketPolicy":
+            if error_code(exc) != "NoSuchBucketPolicy":
                 raise
             return {}
         return {"policy": doc}
@@ -266,16 +255,13 @@ class S3DisableReplicationRule(Action):
         try:
             cfg = s3.get_bucket_replication(Bucket=_bucket(target))["ReplicationConfiguration"]
         except ClientError as exc:
-            if _code(exc) != "ReplicationConfigurationNotFoundError":
+            if error_code(exc) != "ReplicationConfigurationNotFoundError":
                 raise
             return {}
         regions = {}
         for rule in cfg.get("Rules", []):
             dest = rule.get("Destination", {}).get("Bucket", "").rsplit(":", 1)[-1]
-            try:
-                regions[dest] = s3.get_bucket_location(Bucket=dest).get("LocationConstraint") or "us-east-1"
-            except ClientError:
-                regions[dest] = None
+            regions[dest] = bucket_region(s3, dest)
         return {"configuration": cfg, "destination_regions": regions}
 
     def propose(self, current: dict[str, Any], target: Target) -> dict[str, Any]:
@@ -366,7 +352,7 @@ class VpcAddGatewayEndpoint(Action):
 
     @staticmethod
     def _service(destination_class: str) -> str | None:
-        for service in ("s3", "dynamodb"):
+        for service in GATEWAY_SERVICES:
             if destination_class.lower().startswith(f"aws-service:{service} "):
                 return service
         return None
@@ -476,7 +462,7 @@ def plans_for(action_ids: list[str], entities: list[Entity], clients_for: Any) -
             try:
                 plan = action.plan(clients_for(e.account, e.region), e)
             except ClientError as exc:
-                if _code(exc) not in NOT_PLANNABLE:
+                if error_code(exc) not in NOT_PLANNABLE:
                     raise
                 continue
             except ResourceGone:

@@ -22,6 +22,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from egress_optimizer.contracts.incident import EntityKind, Incident
+from egress_optimizer.respond.aws_config import (
+    as_list,
+    bucket_region,
+    endpoints_text,
+    error_code,
+    gateway_endpoints_on,
+    grants_everyone,
+)
 from egress_optimizer.respond.evidence import Evidence, make
 
 EVERYONE_GROUPS = (
@@ -30,12 +38,7 @@ EVERYONE_GROUPS = (
 )
 # AWS's managed cache policy that caches nothing (its id is the same in every account).
 CACHING_DISABLED_POLICY = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-GATEWAY_SERVICES = ("s3", "dynamodb")
 OWNER_TAGS = ("owner", "team", "app", "application", "service", "cost-center")
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "Unknown")
 
 
 def bucket_evidence(s3: Any, incident_id: str, bucket: str) -> list[Evidence]:
@@ -52,7 +55,7 @@ def _public_access(s3: Any, incident_id: str, bucket: str) -> Evidence:
     try:
         cfg = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     except ClientError as exc:
-        if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
+        if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
             return _unavailable(incident_id, "bucket_public_access", bucket, "s3:GetPublicAccessBlock", exc)
         cfg = {}
     blocked = all(
@@ -80,12 +83,12 @@ def _policy(s3: Any, incident_id: str, bucket: str) -> Evidence:
     try:
         doc = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     except ClientError as exc:
-        if _code(exc) != "NoSuchBucketPolicy":
+        if error_code(exc) != "NoSuchBucketPolicy":
             return _unavailable(incident_id, "bucket_policy", bucket, "s3:GetBucketPolicy", exc)
         doc = {"Statement": []}
     statements = doc.get("Statement", [])
     statements = statements if isinstance(statements, list) else [statements]
-    public = [s for s in statements if _grants_everyone(s)]
+    public = [s for s in statements if grants_everyone(s)]
     return make(
         incident_id,
         "bucket_policy",
@@ -95,19 +98,8 @@ def _policy(s3: Any, incident_id: str, bucket: str) -> Evidence:
         resource=bucket,
         public_statements=len(public),
         public_statement_ids=[str(s.get("Sid", f"#{i}")) for i, s in enumerate(public)],
-        public_actions=sorted({a for s in public for a in _as_list(s.get("Action"))}),
+        public_actions=sorted({a for s in public for a in as_list(s.get("Action"))}),
     )
-
-
-def _grants_everyone(statement: dict) -> bool:
-    """An Allow whose principal is everyone and that no condition narrows."""
-    principal = statement.get("Principal")
-    everyone = principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
-    return statement.get("Effect") == "Allow" and everyone and not statement.get("Condition")
-
-
-def _as_list(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else ([str(value)] if value is not None else [])
 
 
 def _acl(s3: Any, incident_id: str, bucket: str) -> Evidence:
@@ -131,13 +123,13 @@ def _replication(s3: Any, incident_id: str, bucket: str) -> list[Evidence]:
     try:
         rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"].get("Rules", [])
     except ClientError as exc:
-        if _code(exc) == "ReplicationConfigurationNotFoundError":
+        if error_code(exc) == "ReplicationConfigurationNotFoundError":
             return []
         return [_unavailable(incident_id, "replication_rule", bucket, "s3:GetBucketReplication", exc)]
     out = []
     for i, rule in enumerate(rules):
         dest = rule.get("Destination", {}).get("Bucket", "").rsplit(":", 1)[-1]
-        region = _bucket_region(s3, dest)
+        region = bucket_region(s3, dest)
         rid = str(rule.get("ID") or f"rule-{i}")
         out.append(
             make(
@@ -158,13 +150,6 @@ def _replication(s3: Any, incident_id: str, bucket: str) -> list[Evidence]:
     return out
 
 
-def _bucket_region(s3: Any, bucket: str) -> str | None:
-    try:
-        return s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
-    except ClientError:
-        return None
-
-
 def nat_gateway_evidence(ec2: Any, incident_id: str, nat_id: str, region: str) -> list[Evidence]:
     """Route tables that send traffic through a NAT gateway, and the gateway endpoints on them."""
     try:
@@ -177,17 +162,7 @@ def nat_gateway_evidence(ec2: Any, incident_id: str, nat_id: str, region: str) -
     out = []
     for t in via_nat:
         rtb = t["RouteTableId"]
-        covered = {
-            svc: [
-                e["VpcEndpointId"]
-                for e in endpoints
-                if e.get("VpcEndpointType") == "Gateway"
-                and e.get("ServiceName") == f"com.amazonaws.{region}.{svc}"
-                and rtb in e.get("RouteTableIds", [])
-                and e.get("State", "available") == "available"
-            ]
-            for svc in GATEWAY_SERVICES
-        }
+        covered = gateway_endpoints_on(endpoints, rtb, region)
         missing = [svc for svc, ids in covered.items() if not ids]
         out.append(
             make(
@@ -196,7 +171,7 @@ def nat_gateway_evidence(ec2: Any, incident_id: str, nat_id: str, region: str) -
                 rtb,
                 "ec2:DescribeRouteTables",
                 f"route table {rtb} sends internet traffic through {nat_id}; gateway endpoints: "
-                + ", ".join(f"{svc} {'yes' if ids else 'none'}" for svc, ids in covered.items()),
+                + endpoints_text(covered),
                 resource=nat_id,
                 route_table=rtb,
                 vpc=vpc,
@@ -228,16 +203,7 @@ def interface_route_evidence(ec2: Any, incident_id: str, eni_id: str, region: st
         rtb = t["RouteTableId"]
         default = next((r for r in t.get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0"), {})
         via = default.get("NatGatewayId") or default.get("GatewayId") or default.get("TransitGatewayId") or "none"
-        covered = {
-            svc: [
-                e["VpcEndpointId"]
-                for e in endpoints
-                if e.get("VpcEndpointType") == "Gateway"
-                and e.get("ServiceName") == f"com.amazonaws.{region}.{svc}"
-                and rtb in e.get("RouteTableIds", [])
-            ]
-            for svc in GATEWAY_SERVICES
-        }
+        covered = gateway_endpoints_on(endpoints, rtb, region)
         out.append(
             make(
                 incident_id,
@@ -245,7 +211,7 @@ def interface_route_evidence(ec2: Any, incident_id: str, eni_id: str, region: st
                 f"{eni_id}/{rtb}",
                 "ec2:DescribeRouteTables",
                 f"{eni_id}: subnet route table {rtb} sends internet traffic via {via}; gateway endpoints: "
-                + ", ".join(f"{svc} {'yes' if ids else 'none'}" for svc, ids in covered.items()),
+                + endpoints_text(covered),
                 resource=eni_id,
                 route_table=rtb,
                 default_route_via=via,
@@ -394,7 +360,7 @@ def cost_anomaly_evidence(ce: Any, incident: Incident) -> list[Evidence]:
 
 
 def _unavailable(incident_id: str, kind: str, resource: str, source: str, exc: Exception) -> Evidence:
-    code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+    code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
     return make(
         incident_id,
         kind,
