@@ -1,14 +1,21 @@
 """Approval Lambda behind API Gateway (HTTP API, payload 2.0): Slack buttons and email links decide approvals.
 
 - ``POST /slack/actions``: Slack's interaction payload, verified as Slack specifies (signing secret, five
-  minutes) and from a user on the allowlist; Approve or Reject decides once (a retried or repeated click is
-  told it was already decided), Snooze changes nothing. Answers at once: deciding is one conditional write and
-  one Step Functions call.
+  minutes) and from a user on the allowlist; Approve or Reject is recorded once (a retried or repeated click is
+  told it was already decided), Snooze changes nothing.
 - ``GET /approve?token=...``: a confirmation page (a GET never decides: mail scanners follow links).
 - ``POST /approve`` (form: token, decision): the signed token's decision, once.
+- SQS records (the resume queue): resume the waiting workflow with a recorded decision and, for Slack, replace
+  the message's buttons with the outcome.
+
+A request only records the decision (one conditional write) and queues the resumption, so Slack gets its answer
+well inside its three seconds; resuming is idempotent (a redelivered message finds the workflow resumed), and a
+message that keeps failing lands in the queue's dead-letter queue. Without ``RESUME_QUEUE_URL`` the request
+resumes the workflow itself.
 
 Environment: ``APPROVALS_TABLE``, ``APPROVAL_KEY_SECRET_ARN`` (HMAC key for email tokens),
-``SLACK_SIGNING_SECRET_ARN``, ``APPROVER_SLACK_IDS`` (comma-separated Slack user ids).
+``SLACK_SIGNING_SECRET_ARN``, ``APPROVER_SLACK_IDS`` (comma-separated Slack user ids), ``RESUME_QUEUE_URL``,
+``SLACK_RESPONSE_HOSTS`` (hosts a Slack ``response_url`` may name; Slack's own by default).
 """
 
 from __future__ import annotations
@@ -23,12 +30,16 @@ from urllib.parse import parse_qs
 
 import boto3
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from egress_optimizer.errors import InputError
+from egress_optimizer.notify import slack
 from egress_optimizer.respond import approval_tokens, approvals
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "egress-approval"))
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
@@ -52,6 +63,33 @@ def _respond(status: int, text: str, html_page: bool = False) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps({"text": text})}
 
 
+def _resume_later(approval_id: str, response_url: str | None = None) -> None:
+    """Queue the workflow's resumption (or resume now when no queue is configured)."""
+    queue = os.environ.get("RESUME_QUEUE_URL")
+    if queue:
+        body = {"approval_id": approval_id, "response_url": response_url}
+        boto3.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(body))
+    else:
+        _resume({"approval_id": approval_id, "response_url": response_url})
+
+
+def _resume(message: dict[str, Any]) -> None:
+    approval_id, response_url = message["approval_id"], message.get("response_url")
+    try:
+        out = approvals.resume(_table(), boto3.client("stepfunctions"), approval_id)
+        text = f"{approval_id}: {out['decision']} by {out['approver']}; the response continues"
+    except InputError as exc:  # the workflow stopped waiting: nothing to retry, but say so
+        text = str(exc)
+    logger.info("approval resumed", extra={"approval_id": approval_id, "result": text})
+    if response_url:
+        hosts = tuple(h.strip() for h in os.environ.get("SLACK_RESPONSE_HOSTS", "").split(",") if h.strip())
+        slack.replace_interactive(response_url, text, hosts or slack.RESPONSE_URL_HOSTS)
+
+
+def _resume_record(record: SQSRecord) -> None:
+    _resume(json.loads(record.body))
+
+
 def _slack(event: dict[str, Any]) -> dict[str, Any]:
     body = _body(event)
     approval_tokens.verify_slack(_secret(os.environ["SLACK_SIGNING_SECRET_ARN"]), event.get("headers") or {}, body)
@@ -60,11 +98,10 @@ def _slack(event: dict[str, Any]) -> dict[str, Any]:
     if choice.decision == "snoozed":
         return _respond(200, f"{choice.approval_id} snoozed; it still expires on time")
     try:
-        approvals.decide(_table(), boto3.client("stepfunctions"), choice.approval_id, choice.decision, choice.user_id)
-    except approval_tokens.Refused:
-        raise
+        approvals.record(_table(), choice.approval_id, choice.decision, choice.user_id)
     except InputError as exc:  # already decided (a Slack retry, a second click) or no longer awaited
         return _respond(200, str(exc))
+    _resume_later(choice.approval_id, choice.response_url)
     return _respond(200, f"{choice.approval_id} {choice.decision} by <@{choice.user_id}>")
 
 
@@ -85,12 +122,15 @@ def _email(event: dict[str, Any]) -> dict[str, Any]:
     if decision not in approvals.DECISIONS:
         raise approval_tokens.Refused("the form names no decision")
     key = _secret(os.environ["APPROVAL_KEY_SECRET_ARN"])
-    result = approvals.decide_with_token(_table(), boto3.client("stepfunctions"), key, form.get("token", ""), decision)
-    return _respond(200, f"Recorded: {result['decision']} by {result['approver']}.", html_page=True)
+    claims = approvals.record_with_token(_table(), key, form.get("token", ""), decision)
+    _resume_later(claims.approval_id)
+    return _respond(200, f"Recorded: {decision} by {claims.approver}.", html_page=True)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" in event:  # the resume queue
+        return process_partial_response(event, _resume_record, processor, context)
     method = event.get("requestContext", {}).get("http", {}).get("method", "")
     path = event.get("rawPath", "")
     try:

@@ -6,7 +6,8 @@ only the permissions its step needs. ``start`` is the EventBridge target (our in
 Detection's anomalies); it names the execution after the incident, so each incident is answered once.
 
 Environment: ``LAKE_URI``, ``APPROVALS_TABLE``, ``ALERTS_TOPIC_ARN``, ``APPROVAL_TIMEOUT_SECONDS``,
-``MEMBER_ROLE_NAME`` (the role each member account grants the response), ``TRAIL_LOGS`` (the organisation
+``MEMBER_ROLE_NAME`` (the role each member account grants the response), ``EGRESS_CHECK_SECONDS`` (how long
+after a fix the lake is asked whether the egress fell), ``TRAIL_LOGS`` (the organisation
 trail's S3 prefix, read instead of LookupEvents), ``STATE_MACHINE_ARN`` (``start``), ``COST_ANOMALY_LOOKUP``
 (``off`` skips Cost Anomaly Detection's view), ``BEDROCK_MODEL_ID`` (optional: Bedrock narrates the rules'
 explanation), ``BEDROCK_GUARDRAIL_ID`` / ``BEDROCK_GUARDRAIL_VERSION``, ``BEDROCK_MAX_TOKENS``,
@@ -116,15 +117,17 @@ def explain(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 def recommend(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = ExplanationPayload.model_validate(event)
-    return {"actions": tasks.dumps(tasks.recommend(p.incident, p.explanation, _settings()))}
+    settings = _settings()
+    plans = tasks.recommend(p.incident, p.explanation, settings)
+    return {"actions": tasks.dumps(plans), "auto_approval": tasks.auto_approval(plans, settings.policy)}
 
 
 @logger.inject_lambda_context
 def request_approval(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = ApprovalPayload.model_validate(event)
-    approval_id = tasks.request_approval(p.token, p.execution, p.incident, p.actions, _settings())
-    logger.info("approval requested", extra={"incident_id": p.incident.id, "approval_id": approval_id})
-    return {"approval_id": approval_id}
+    asked = tasks.request_approval(p.token, p.execution, p.incident, p.actions, _settings())
+    logger.info("approval requested", extra={"incident_id": p.incident.id, **asked})
+    return asked
 
 
 @logger.inject_lambda_context
@@ -144,6 +147,14 @@ def verify(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = AppliedPayload.model_validate(event)
     verified, detail = tasks.verify(p.applied, _settings(), p.incident.id)
     return {"verified": verified, "detail": detail}
+
+
+@logger.inject_lambda_context
+def check_egress(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    p = AppliedPayload.model_validate(event)
+    result = tasks.check_egress(p.incident, p.applied, _settings())
+    logger.info("egress check", extra={"incident_id": p.incident.id, "status": result.status})
+    return {"status": result.status, "detail": result.detail}
 
 
 @logger.inject_lambda_context

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from egress_optimizer.contracts.incident import Entity, EntityKind
 from egress_optimizer.respond.aws_config import GATEWAY_SERVICES, bucket_region, error_code, grants_everyone
@@ -81,6 +82,7 @@ class Applied(BaseModel):
     plan: Plan
     prior: dict[str, Any]
     changed: bool
+    applied_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 def _digest(action_id: str, target: Target, current: dict, proposed: dict) -> str:

@@ -68,9 +68,17 @@ def load_handlers(path: Path | None = None) -> dict[str, Handler]:
 class LocalWorkflow:
     """A context manager: moto accounts with the workflow's queue, topic, table, functions and state machine."""
 
-    def __init__(self, handlers: Mapping[str, Handler], env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        env: Mapping[str, str] | None = None,
+        world: Callable[[], object] | None = None,
+    ):
+        """``world``: called once moto is up and the workflow provisioned, to create the AWS resources the
+        responses will read (e.g. ``estate.aws_world.materialize``); moto starts empty otherwise."""
         self.handlers = dict(handlers)
         self.env = dict(env or {})
+        self.world = world
         self.invocations: list[tuple[str, dict]] = []
 
     def __enter__(self) -> LocalWorkflow:
@@ -93,7 +101,13 @@ class LocalWorkflow:
 
         self._lambda = mock.patch.object(LambdaFunction, "_invoke_lambda", invoke)
         self._lambda.start()
-        self._provision()
+        try:
+            self._provision()
+            if self.world is not None:
+                self.world()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -136,6 +150,8 @@ class LocalWorkflow:
                 "APPROVALS_TABLE": self.table_name,
                 "ALERTS_TOPIC_ARN": self.topic_arn,
                 "APPROVAL_TIMEOUT_SECONDS": self.env.get("APPROVAL_TIMEOUT_SECONDS", "3600"),
+                # The lake is asked at once whether egress fell (it says when the hours after are not in yet).
+                "EGRESS_CHECK_SECONDS": self.env.get("EGRESS_CHECK_SECONDS", "0"),
                 "COST_ANOMALY_LOOKUP": "off",  # moto has no Cost Explorer anomalies
             }
         )

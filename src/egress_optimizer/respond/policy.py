@@ -5,11 +5,15 @@
       s3.block-public-access:
         accounts: ["111122223333"]      # opt-in per account ("*" for all); absent: every account
         approvers: ["alice@example.com", "U0ALICE"]
+      vpc.add-gateway-endpoint:
+        auto_apply: true                # applied without waiting for a person (still in a change window)
     change_windows:                     # UTC; absent: any time
       - {days: [mon, tue, wed, thu, fri], start: "08:00", end: "18:00"}
 
 Dry-run is the default everywhere: a policy can only narrow what is proposed, who may approve it and when it
-may be applied. Every action waits for a human's approval (no action applies by itself in this version).
+may be applied, except ``auto_apply``, which names an action that may apply without a person's approval
+(none by default; an incident's plans apply by themselves only when every one of them may). What is applied
+that way is recorded with the approver ``policy:auto-apply`` and verified and rolled back like any other.
 """
 
 from __future__ import annotations
@@ -29,9 +33,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+AUTO_APPROVER = "policy:auto-apply"
+
+
 class ActionRule(_Strict):
     accounts: list[str] | None = None
     approvers: list[str] = Field(default_factory=list)
+    auto_apply: bool = False
 
 
 class ChangeWindow(_Strict):
@@ -67,10 +75,18 @@ class Policy(_Strict):
         rule = self.actions.get(action_id)
         return rule is None or rule.accounts is None or "*" in rule.accounts or account in rule.accounts
 
+    def auto_applies(self, action_id: str, account: str) -> bool:
+        rule = self.actions.get(action_id)
+        return bool(rule and rule.auto_apply and self.allows(action_id, account))
+
     def may_decide(self, action_id: str, approver: str) -> bool:
         """Whether ``approver`` may decide ``action_id`` (anyone the approval reached, when none are named)."""
         rule = self.actions.get(action_id)
         return rule is None or not rule.approvers or approver in rule.approvers
+
+    def approvers_of(self, action_id: str) -> list[str]:
+        rule = self.actions.get(action_id)
+        return list(rule.approvers) if rule else []
 
     def in_window(self, at: datetime) -> bool:
         return not self.change_windows or any(w.contains(at) for w in self.change_windows)

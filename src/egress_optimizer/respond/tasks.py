@@ -22,13 +22,13 @@ from botocore.exceptions import ClientError, ConnectionError, EndpointConnection
 
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.lake import Lake
-from egress_optimizer.respond import actions, approvals, audit, narrative, rootcause, workflow
+from egress_optimizer.respond import actions, approvals, audit, delivery, egress_check, narrative, rootcause, workflow
 from egress_optimizer.respond.clients import for_account
 from egress_optimizer.respond.collectors.changes import lookup_changes, trail_changes
 from egress_optimizer.respond.collectors.resources import resource_evidence
 from egress_optimizer.respond.collectors.traffic import traffic_evidence
 from egress_optimizer.respond.evidence import Evidence
-from egress_optimizer.respond.policy import Policy
+from egress_optimizer.respond.policy import AUTO_APPROVER, Policy
 from egress_optimizer.respond.requests import cad_anomaly_id, incident_from_event, send_cad_feedback
 
 TRANSIENT_CODES = {
@@ -36,6 +36,7 @@ TRANSIENT_CODES = {
     "ServiceUnavailable", "InternalError", "InternalFailure", "RequestTimeout",
 }  # fmt: skip
 DEFAULT_APPROVAL_TIMEOUT = 24 * 3600
+DEFAULT_EGRESS_CHECK = 6 * 3600  # flow logs arrive within ~10 min, the hourly run after; six hours to judge
 # A bounded wait and a few retries inside the step; the rules' explanation stands if Bedrock still fails.
 BEDROCK_CONFIG = Config(read_timeout=30, connect_timeout=5, retries={"mode": "adaptive", "max_attempts": 3})
 T = TypeVar("T")
@@ -69,10 +70,12 @@ class Settings:
     alerts_topic_arn: str | None
     approval_timeout_seconds: int
     member_role_name: str | None
+    egress_check_seconds: int = DEFAULT_EGRESS_CHECK
     trail_logs: str | None = None
     policy: Policy = field(default_factory=Policy)
     bedrock: narrative.BedrockSettings | None = None
     cost_anomalies: bool = True
+    delivery: delivery.ApprovalDelivery = field(default_factory=lambda: delivery.ApprovalDelivery())
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -82,9 +85,11 @@ class Settings:
             alerts_topic_arn=os.environ.get("ALERTS_TOPIC_ARN"),
             approval_timeout_seconds=int(os.environ.get("APPROVAL_TIMEOUT_SECONDS", DEFAULT_APPROVAL_TIMEOUT)),
             member_role_name=os.environ.get("MEMBER_ROLE_NAME") or None,
+            egress_check_seconds=int(os.environ.get("EGRESS_CHECK_SECONDS", DEFAULT_EGRESS_CHECK)),
             trail_logs=os.environ.get("TRAIL_LOGS") or None,
             policy=Policy.load(os.environ.get("REMEDIATION_POLICY") or None),
             cost_anomalies=os.environ.get("COST_ANOMALY_LOOKUP", "on") != "off",
+            delivery=delivery.ApprovalDelivery.from_env(),
             bedrock=narrative.BedrockSettings(
                 model_id=os.environ["BEDROCK_MODEL_ID"],
                 guardrail_id=os.environ.get("BEDROCK_GUARDRAIL_ID") or None,
@@ -103,7 +108,11 @@ class Settings:
 
 def normalise(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     incident = incident_from_event(event)
-    return {"incident": incident.to_json(), "settings": {"approval_timeout_seconds": settings.approval_timeout_seconds}}
+    timing = {
+        "approval_timeout_seconds": settings.approval_timeout_seconds,
+        "egress_check_seconds": settings.egress_check_seconds,
+    }
+    return {"incident": incident.to_json(), "settings": timing}
 
 
 @transient
@@ -151,20 +160,34 @@ def recommend(incident: Incident, explanation: rootcause.Explanation, settings: 
     return plans
 
 
+def auto_approval(plans: list[actions.Plan], policy: Policy) -> dict[str, Any] | None:
+    """The policy's own approval when it lets every one of the plans apply without a person; None otherwise."""
+    if not plans or not all(policy.auto_applies(p.action_id, p.account) for p in plans):
+        return None
+    return {"decision": "approved", "approver": AUTO_APPROVER, "plan_hashes": [p.hash for p in plans]}
+
+
 @transient
 def request_approval(
     token: str, execution: str, incident: Incident, plans: list[actions.Plan], settings: Settings
-) -> str:
-    """Store the token under an approval id and tell the approvers (the id and the plans, never the token)."""
+) -> dict[str, Any]:
+    """Store the token under an approval id and ask the approvers: Slack buttons and each approver's own signed
+    email link (the id and the plans' diffs travel, never the token). Fails only when every configured way of
+    asking failed, so the request is retried or reaches the dead-letter path rather than waiting unseen."""
     table = boto3.resource("dynamodb").Table(_required(settings.approvals_table, "APPROVALS_TABLE"))
     approval_id = approvals.request(
         table, token, execution, incident.id, [p.hash for p in plans], settings.approval_timeout_seconds
     )
-    lines = [f"Approval {approval_id} requested for incident {incident.id}:"]
-    lines += [f"- {p.action_id} on {p.resource}: {'; '.join(p.changes) or 'no change'}" for p in plans]
-    lines.append(f"Approve or refuse {approval_id} within {_duration(settings.approval_timeout_seconds)}.")
-    _publish(settings, f"Approval needed: {incident.id}", "\n".join(lines))
-    return approval_id
+    expires_at = approvals.expiry(table, approval_id)
+    sent, failed = delivery.ask(approval_id, incident, plans, expires_at, settings.delivery, settings.policy)
+    if failed and not sent:
+        raise TransientError(f"approval {approval_id}: no approver could be asked ({'; '.join(failed)})")
+    if not sent:  # nothing configured: the alerts topic carries the id (decide with `egress` or the API)
+        lines = [f"Approval {approval_id} requested for incident {incident.id}:"]
+        lines += [f"- {p.action_id} on {p.resource}: {'; '.join(p.changes) or 'no change'}" for p in plans]
+        lines.append(f"Approve or refuse {approval_id} within {_duration(settings.approval_timeout_seconds)}.")
+        _publish(settings, f"Approval needed: {incident.id}", "\n".join(lines))
+    return {"approval_id": approval_id, "asked": sent, "failed": failed}
 
 
 @transient
@@ -181,9 +204,13 @@ def _approved_plans(plans: list[actions.Plan], approval: dict[str, Any], policy:
         raise PermissionError("the actions were not approved")
     if sorted(approval.get("plan_hashes") or []) != sorted(p.hash for p in plans):
         raise PermissionError("the approval was given for other plans than these")
-    refused = [p.action_id for p in plans if not policy.may_decide(p.action_id, str(approval.get("approver")))]
+    approver = str(approval.get("approver"))
+    if approver == AUTO_APPROVER:
+        refused = [p.action_id for p in plans if not policy.auto_applies(p.action_id, p.account)]
+    else:
+        refused = [p.action_id for p in plans if not policy.may_decide(p.action_id, approver)]
     if refused:
-        raise PermissionError(f"{approval.get('approver')} may not approve {', '.join(refused)} (remediation policy)")
+        raise PermissionError(f"{approver} may not approve {', '.join(refused)} (remediation policy)")
     if not policy.in_window(datetime.now(UTC)):
         raise PermissionError("outside every change window of the remediation policy: nothing was applied")
     return plans
@@ -228,6 +255,17 @@ def verify(applied: list[actions.Applied], settings: Settings, incident_id: str 
     detail = "; ".join(f"{a.plan.action_id} on {a.plan.resource}: {'in place' if ok else 'NOT in place'}"
                        for a, ok in zip(applied, held, strict=True))  # fmt: skip
     return all(held), detail
+
+
+@transient
+def check_egress(incident: Incident, applied: list[actions.Applied], settings: Settings) -> egress_check.EgressCheck:
+    """Whether the targeted egress fell since the actions were applied (the lake's view)."""
+    lake = Lake.open(settings.lake_uri, create=False) if settings.lake_uri else None
+    applied_at = max((a.applied_at for a in applied), default=datetime.now(UTC))
+    result = egress_check.check(lake, incident, applied_at, datetime.now(UTC))
+    for a in applied:
+        _audit(settings, incident.id, f"egress_{result.status}", a.plan, detail=result.detail)
+    return result
 
 
 @transient

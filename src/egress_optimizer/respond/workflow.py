@@ -30,6 +30,7 @@ TASKS = {
     "apply_arn": "apply",
     "verify_arn": "verify",
     "rollback_arn": "rollback",
+    "check_egress_arn": "check_egress",
     "notify_arn": "notify",
 }
 OTHER_PLACEHOLDERS = ("dead_letter_queue_url", "alerts_topic_arn")
