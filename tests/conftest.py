@@ -68,6 +68,12 @@ socket.socket.connect = _guarded(_real_connect)  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded(_real_connect_ex)  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True)
+def _private_remediation_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`egress remediate` keeps plans in ~/.egress by default: tests keep theirs in a temporary folder."""
+    monkeypatch.setenv("EGRESS_STATE_DIR", str(tmp_path_factory.mktemp("remediation-store")))
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not SHARED.exists():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,6 +70,14 @@ def fake_slack():
     server.server_close()
 
 
+def eventually(read, timeout: float = 10.0):
+    """``read()`` once it returns something: the approval is stored before the request step sends its messages."""
+    deadline = time.monotonic() + timeout
+    while not (got := read()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return got
+
+
 def sqs_event(queue_url: str) -> dict:
     sqs = boto3.client("sqs", region_name=REGION)
     got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
@@ -105,7 +114,7 @@ def test_slack_asks_with_buttons_and_a_click_resumes_the_workflow_through_the_qu
                  "SLACK_RESPONSE_HOSTS": "127.0.0.1"}.items():  # fmt: skip
         monkeypatch.setenv(k, v)
     item = pending(wf)
-    (path, headers, posted), *_ = fake_slack.requests
+    (path, headers, posted), *_ = eventually(lambda: list(fake_slack.requests))
     assert path == "/api/chat.postMessage" and headers["Authorization"] == "Bearer xoxb-test-token"
     assert posted["channel"] == "C0APPROVALS"
     buttons = next(b for b in posted["blocks"] if b["type"] == "actions")["elements"]
@@ -150,9 +159,8 @@ def test_each_email_approver_gets_only_their_own_link(workflow, tmp_path, monkey
     monkeypatch.setenv("APPROVER_EMAILS", "alice@example.com,bob@example.com")
     monkeypatch.setenv("REMEDIATION_POLICY", str(policy))
     item = pending(wf)
-    mails = {w: sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10).get("Messages", []) for w, q in inbox.items()}
-    assert mails["bob@example.com"] == []  # the policy does not let bob approve one of the actions
-    (mail,) = mails["alice@example.com"]
+    (mail,) = eventually(lambda: sqs.receive_message(QueueUrl=inbox["alice@example.com"]).get("Messages", []))
+    assert sqs.receive_message(QueueUrl=inbox["bob@example.com"]).get("Messages", []) == []  # bob may not approve
     link = next(line for line in mail["Body"].splitlines() if line.startswith("https://approvals.example.com/approve?"))
     token = parse_qs(urlsplit(link).query)["token"][0]
     claims = approval_tokens.verify(KEY, token)

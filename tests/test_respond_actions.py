@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from egress_optimizer.contracts.incident import Entity
-from egress_optimizer.respond import actions
+from egress_optimizer.respond import actions, remediation
 from egress_optimizer.respond.clients import Clients
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -197,7 +197,7 @@ def test_a_partial_failure_rolls_back_what_was_applied():
     boto3.client("s3", region_name=REGION).delete_bucket_policy(Bucket="bucket-one")  # the second drifts
     settings = tasks.Settings(None, None, None, 60, None)
     approval = {"decision": "approved", "plan_hashes": [first.hash, second.hash]}
-    with pytest.raises(tasks.PartialApply, match="rolled back the 1 action"):
+    with pytest.raises(remediation.PartialApply, match="rolled back the 1 action"):
         tasks.apply([first, second], approval, settings)
     assert actions.CATALOGUE["s3.block-public-access"].read(clients, first.target) == first.current
 
@@ -230,3 +230,31 @@ def test_remediate_lists_the_catalogue_and_plans_a_stored_incident(tmp_path, cap
     assert {p["action_id"] for p in plans} == {"s3.block-public-access", "s3.remove-public-policy-statements"}
     assert all(p["changes"] for p in plans)
     assert actions.CATALOGUE["s3.block-public-access"].read(Clients(REGION), actions.Target.of(target)) == {}
+
+
+@mock_aws
+def test_gateway_endpoint_plans_of_two_nat_gateways_in_one_vpc_apply_and_roll_back_on_their_own():
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    nats, tables = [], []
+    for i in range(2):
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24")["Subnet"]["SubnetId"]
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        nats.append(ec2.create_nat_gateway(SubnetId=subnet, AllocationId=eip)["NatGateway"]["NatGatewayId"])
+        tables.append(ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"])
+        ec2.create_route(RouteTableId=tables[i], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nats[i])
+    action = actions.CATALOGUE["vpc.add-gateway-endpoint"]
+    clients = Clients(REGION)
+    arns = [f"arn:aws:ec2:{REGION}:{ACCOUNT}:natgateway/{n}" for n in nats]
+    plans = [action.plan(clients, entity("nat_gateway", arn, "aws-service:S3 via NAT")) for arn in arns]
+
+    def endpoint_tables() -> list[list[str]]:
+        found = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+        return [sorted(e["RouteTableIds"]) for e in found if e["State"] not in ("deleted", "deleting")]
+
+    applied = [action.apply(clients, p) for p in plans]  # the second is not refused as drift
+    assert endpoint_tables() == [sorted(tables)]
+    action.rollback(clients, applied[0])
+    assert endpoint_tables() == [[tables[1]]]
+    action.rollback(clients, applied[1])
+    assert endpoint_tables() == []  # the endpoint the first apply created is gone with its last table

@@ -325,18 +325,122 @@ def plan_remediation(lake: Lake, incident_id: str, trail_roots: list[str]) -> li
     return plans_for(explanation.action_ids, list(found.entities), lambda a, r: for_account(a, r, None))
 
 
+def keep_plans(incident_id: str, plans: list, store: str | None = None) -> list[str]:
+    """Keep dry-run plans in the plan store (``respond.plan_store``; ``store`` or its default); their plan ids."""
+    from egress_optimizer.respond.plan_store import PlanStore
+
+    kept = PlanStore.open(store)
+    return [kept.add(incident_id, p).plan_id for p in plans]
+
+
+def approve_remediation(
+    plan_ids: list[str],
+    approver: str,
+    key_file: str | None = None,
+    key_secret_arn: str | None = None,
+    ttl_seconds: int = 24 * 3600,
+    store: str | None = None,
+    policy_file: str | None = None,
+) -> Any:
+    """A signed approval token of stored plans by ``approver`` (``respond.remediation.approve``)."""
+    from egress_optimizer.respond import remediation
+    from egress_optimizer.respond.plan_store import PlanStore
+    from egress_optimizer.respond.policy import Policy
+
+    policy, kept = Policy.load(policy_file), PlanStore.open(store)
+    key = remediation.approval_key(key_file, key_secret_arn)
+    return remediation.approve(kept, plan_ids, approver, key, policy, ttl_seconds)
+
+
+def apply_remediation(
+    plan_ids: list[str],
+    token: str,
+    key_file: str | None = None,
+    key_secret_arn: str | None = None,
+    store: str | None = None,
+    lake: str | None = None,
+    role_name: str | None = None,
+    policy_file: str | None = None,
+) -> Any:
+    """Apply stored plans on a signed approval, all or none, with live AWS clients (through ``role_name`` in
+    each plan's account when given), recording each step in ``lake``'s audit table when given."""
+    from egress_optimizer.respond import remediation
+    from egress_optimizer.respond.clients import for_account
+    from egress_optimizer.respond.plan_store import PlanStore
+    from egress_optimizer.respond.policy import Policy
+
+    policy, kept = Policy.load(policy_file), PlanStore.open(store)
+    key = remediation.approval_key(key_file, key_secret_arn)
+    record = _remediation_audit(lake)  # a wrong lake fails here, before anything changes
+    return remediation.apply_approved(
+        kept, plan_ids, token, key, policy, lambda a, r: for_account(a, r, role_name), record
+    )
+
+
+def rollback_remediation(
+    plan_id: str,
+    actor: str,
+    store: str | None = None,
+    lake: str | None = None,
+    role_name: str | None = None,
+    force: bool = False,
+) -> Any:
+    """Restore the configuration a stored plan's application found (``respond.remediation.roll_back``)."""
+    from egress_optimizer.respond import remediation
+    from egress_optimizer.respond.clients import for_account
+    from egress_optimizer.respond.plan_store import PlanStore
+
+    kept, record = PlanStore.open(store), _remediation_audit(lake)
+    return remediation.roll_back(kept, plan_id, lambda a, r: for_account(a, r, role_name), actor, record, force)
+
+
+def stored_plans(plan_ids: list[str] | None = None, store: str | None = None) -> list:
+    """Plan records of the plan store (these, or all), with what became of each."""
+    from egress_optimizer.respond.plan_store import PlanStore
+
+    kept = PlanStore.open(store)
+    return [kept.load(p) for p in plan_ids] if plan_ids else kept.records()
+
+
+def _remediation_audit(lake: str | None) -> Callable[..., None]:
+    """``audit.record`` on the lake at ``lake``; a no-op without one."""
+    from egress_optimizer.respond import audit
+
+    if not lake:
+        return lambda *_: None
+    opened = Lake.open(lake, create=False)
+    return lambda *args: audit.record(opened, *args)
+
+
 def respond_locally(
-    lake: Lake, incidents: list[Incident], trail_roots: list[str], decision: str | None = None, approver: str = ""
+    lake: Lake,
+    incidents: list[Incident],
+    trail_roots: list[str],
+    decision: str | None = None,
+    approver: str = "",
+    world: Any = None,
 ) -> list[dict]:
     """Run the deployed response state machine on each incident, on moto, with the real handlers in-process
-    (``respond.local``); ``decision`` answers each approval (``approved``/``refused``; None lets it time out)."""
+    (``respond.local``); ``decision`` answers each approval (``approved``/``refused``; None lets it time out).
+    ``world``: a generated estate (``estate.generate.GenerateResult``) to simulate on moto first, with its
+    incidents' misconfigurations (``estate.aws_world``), its accounts read through the member role as deployed;
+    without it moto holds no resources and no action can be planned."""
     from egress_optimizer.respond.local import LocalWorkflow, load_handlers
 
     env = {"LAKE_URI": lake.root, "TRAIL_LOGS": ",".join(trail_roots), "APPROVAL_TIMEOUT_SECONDS": "2"}
     if decision is not None:
         env["APPROVAL_TIMEOUT_SECONDS"] = "300"
+    simulate = None
+    if world is not None:
+        from egress_optimizer.estate import aws_world
+
+        env["MEMBER_ROLE_NAME"] = aws_world.MEMBER_ROLE
+
+        def simulate() -> None:
+            aws_world.materialize(world.estate, world.incidents, aws_world.MEMBER_ROLE)
+
     results = []
-    with LocalWorkflow(load_handlers(), env) as wf:
+    with LocalWorkflow(load_handlers(), env, simulate) as wf:
         for inc in incidents:
             started = wf.start(inc.to_json())
             arn = started["execution_arn"]
@@ -412,19 +516,20 @@ def run_demo(
     rec = reconcile(lake)
     top = top_talkers(lake, "resource", None, 5)
     detection, incidents = _demo_detection(lake, raw)
-    responses = _demo_responses(lake, raw, incidents, detection)
+    responses = _demo_responses(lake, raw, incidents, detection, estate)
     return DemoRun(raw, lake, estate, report, rec, features, top, detection, incidents, responses)
 
 
-def _demo_responses(lake: Lake, raw: Path, incidents: list[Incident], detection: dict) -> list[dict]:
-    """The response state machine on every detected incident (locally, on moto), and how many root causes
-    agree with the generator's labels (into ``detection``)."""
+def _demo_responses(lake: Lake, raw: Path, incidents: list[Incident], detection: dict, world: Any = None) -> list[dict]:
+    """The response state machine on every detected incident (locally, on moto, in a simulation of the generated
+    estate ``world``; nobody approves, so the plans stay dry runs), and how many root causes agree with the
+    generator's labels (into ``detection``)."""
     from egress_optimizer.respond.explain import LABELLED_CAUSES, trail_roots_in
 
     if not incidents:
         return []
     try:
-        responses = respond_locally(lake, incidents, trail_roots_in(raw))
+        responses = respond_locally(lake, incidents, trail_roots_in(raw), world=world)
     except (ImportError, InputError) as exc:  # moto (the `local` extra) or the handlers' source are missing
         detection["responses_skipped"] = f"the local workflow cannot run here: {exc}"
         return []

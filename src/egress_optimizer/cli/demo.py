@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -43,6 +46,54 @@ def demo_summary(run) -> dict:
     }
 
 
+def plan_diff(current: Any, proposed: Any, path: str = "") -> Iterator[str]:
+    """A plan's diff one changed leaf a line: ``path: before -> after``, or ``path: - item`` / ``path: + item`` for
+    what a list loses or gains. ``Plan.changes`` has a line per top-level key with whole documents on both
+    sides (a replication configuration, a bucket policy); this is the same diff, down to what changes."""
+    if current == proposed:
+        return
+    if isinstance(current, dict | None) and isinstance(proposed, dict | None):
+        before, after = current or {}, proposed or {}
+        for key in sorted(set(before) | set(after), key=str):
+            yield from plan_diff(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))
+        return
+    if isinstance(current, list | None) and isinstance(proposed, list | None):
+        before, after = current or [], proposed or []
+        if len(before) == len(after) and all(isinstance(x, dict) for x in before + after):
+            for i, (b, a) in enumerate(zip(before, after, strict=True)):
+                label = b.get("ID") if b.get("ID") and b.get("ID") == a.get("ID") else i
+                yield from plan_diff(b, a, f"{path}[{label}]")
+            return
+        yield from (f"{path}: - {_compact(x)}" for x in before if x not in after)
+        yield from (f"{path}: + {_compact(x)}" for x in after if x not in before)
+        return
+    yield f"{path}: {_compact(current)} -> {_compact(proposed)}"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def print_planned_changes(responses: list[dict], width: int = 80) -> None:
+    """Per incident, each planned action and its diff (at most ``width`` columns a line)."""
+    planned = [r for r in responses if r.get("actions")]
+    stdout.print("Planned changes (dry runs: nobody approved them, so nothing was applied):")
+    if not planned:
+        stdout.print("  none: no recommended action found a resource to change")
+    for r in planned:
+        category = (r.get("explanation") or {}).get("category", "")
+        stdout.print(f"{r['incident_id']}  {category}", markup=False)
+        for action in r["actions"]:
+            target = str(action.get("target", {}).get("id", "?"))
+            stdout.print(f"  {action['action_id']} on {target.rsplit('/', 1)[-1]}", markup=False)
+            lines = list(plan_diff(action.get("current"), action.get("proposed"))) or action.get("changes", [])
+            for line in lines:
+                wrapped = textwrap.wrap(line, width - 1, initial_indent="    ", subsequent_indent="        ",
+                                        break_on_hyphens=False)  # fmt: skip
+                for part in wrapped:
+                    stdout.print(part, markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command("demo")
 def demo_cmd(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for raw data, the lake and reports."),
@@ -78,6 +129,7 @@ def demo_cmd(
         )
         if run.responses:
             print_responses(run.responses)
+            print_planned_changes(run.responses)
             rc = run.detection["root_causes"]
             stdout.print(
                 f"Root causes agreeing with the labels: {rc['agree_with_labels']} of {rc['explained']} detected"

@@ -90,7 +90,7 @@ def _digest(action_id: str, target: Target, current: dict, proposed: dict) -> st
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _diff(current: dict[str, Any], proposed: dict[str, Any]) -> list[str]:
+def diff_lines(current: dict[str, Any], proposed: dict[str, Any]) -> list[str]:
     out = []
     for key in sorted(set(current) | set(proposed)):
         before, after = current.get(key), proposed.get(key)
@@ -129,7 +129,7 @@ class Action:
             target=target,
             current=current,
             proposed=proposed,
-            changes=_diff(current, proposed),
+            changes=diff_lines(current, proposed),
             hash=_digest(self.id, target, current, proposed),
         )
 
@@ -336,6 +336,9 @@ class Ec2RevokeOpenEgress(Action):
                 ec2.authorize_security_group_egress(GroupId=group, IpPermissions=add)
 
 
+CREATED_BY_TAG = "egress-optimizer:created-by"
+
+
 @register
 class VpcAddGatewayEndpoint(Action):
     id = "vpc.add-gateway-endpoint"
@@ -371,6 +374,8 @@ class VpcAddGatewayEndpoint(Action):
         return live[0] if live else None
 
     def read(self, clients: Any, target: Target) -> dict[str, Any]:
+        """Only this NAT gateway's route tables: plans for other NAT gateways of the VPC share its endpoint but
+        not their tables, so each can be applied and rolled back on its own."""
         ec2 = clients.for_service("ec2")
         nat = target.id.rsplit("/", 1)[-1]
         vpc = _first(ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"], nat)["VpcId"]
@@ -380,34 +385,37 @@ class VpcAddGatewayEndpoint(Action):
         )
         service = f"com.amazonaws.{target.region}.{self._service(target.destination_class)}"
         endpoint = self._endpoint(ec2, vpc, service)
-        return {
-            "vpc": vpc,
-            "service": service,
-            "nat_route_tables": via,
-            "endpoint_exists": endpoint is not None,
-            "endpoint_route_tables": sorted(endpoint.get("RouteTableIds", [])) if endpoint else [],
-        }
+        on = set(endpoint.get("RouteTableIds", [])) if endpoint else set()
+        return {"vpc": vpc, "service": service, "nat_route_tables": via, "on_endpoint": sorted(on & set(via))}
 
     def propose(self, current: dict[str, Any], target: Target) -> dict[str, Any]:
-        tables = sorted(set(current["endpoint_route_tables"]) | set(current["nat_route_tables"]))
-        return {**current, "endpoint_exists": True, "endpoint_route_tables": tables}
+        return {**current, "on_endpoint": list(current["nat_route_tables"])}
 
     def write(self, clients: Any, target: Target, config: dict[str, Any], before: dict[str, Any]) -> None:
         ec2 = clients.for_service("ec2")
         endpoint = self._endpoint(ec2, config["vpc"], config["service"])
-        tables = config["endpoint_route_tables"]
-        if endpoint is None and config["endpoint_exists"]:
-            ec2.create_vpc_endpoint(VpcId=config["vpc"], ServiceName=config["service"], VpcEndpointType="Gateway",
-                                    RouteTableIds=tables)  # fmt: skip
-        elif endpoint is not None and not config["endpoint_exists"]:
-            ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
-        elif endpoint is not None:
-            add = sorted(set(tables) - set(endpoint.get("RouteTableIds", [])))
-            remove = sorted(set(endpoint.get("RouteTableIds", [])) - set(tables))
-            if add or remove:
-                ec2.modify_vpc_endpoint(
-                    VpcEndpointId=endpoint["VpcEndpointId"], AddRouteTableIds=add, RemoveRouteTableIds=remove
+        add = sorted(set(config["on_endpoint"]) - set(before["on_endpoint"]))
+        remove = sorted(set(before["on_endpoint"]) - set(config["on_endpoint"]))
+        if endpoint is None:
+            if add:  # tagged, so that rolling back the last of its tables deletes only an endpoint we created
+                tags = [{"ResourceType": "vpc-endpoint", "Tags": [{"Key": CREATED_BY_TAG, "Value": self.id}]}]
+                ec2.create_vpc_endpoint(
+                    VpcId=config["vpc"],
+                    ServiceName=config["service"],
+                    VpcEndpointType="Gateway",
+                    RouteTableIds=add,
+                    TagSpecifications=tags,
                 )
+            return
+        left = set(endpoint.get("RouteTableIds", [])) - set(remove)
+        created = any(t.get("Key") == CREATED_BY_TAG for t in endpoint.get("Tags", []))
+        if not left and not add and created:
+            if remove:
+                ec2.modify_vpc_endpoint(VpcEndpointId=endpoint["VpcEndpointId"], RemoveRouteTableIds=remove)
+            ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+        elif add or remove:
+            ec2.modify_vpc_endpoint(VpcEndpointId=endpoint["VpcEndpointId"], AddRouteTableIds=add,
+                                    RemoveRouteTableIds=remove)  # fmt: skip
 
 
 # ---- CloudFront ----------------------------------------------------------------------------------------------------

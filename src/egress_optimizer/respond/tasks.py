@@ -22,7 +22,17 @@ from botocore.exceptions import ClientError, ConnectionError, EndpointConnection
 
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.lake import Lake
-from egress_optimizer.respond import actions, approvals, audit, delivery, egress_check, narrative, rootcause, workflow
+from egress_optimizer.respond import (
+    actions,
+    approvals,
+    audit,
+    delivery,
+    egress_check,
+    narrative,
+    remediation,
+    rootcause,
+    workflow,
+)
 from egress_optimizer.respond.clients import for_account
 from egress_optimizer.respond.collectors.changes import lookup_changes, trail_changes
 from egress_optimizer.respond.collectors.resources import resource_evidence
@@ -139,12 +149,14 @@ def collect_traffic(incident: Incident, settings: Settings) -> list[Evidence]:
 
 def explain(incident: Incident, evidence: list[Evidence], settings: Settings | None = None) -> rootcause.Explanation:
     """The rules' explanation; with ``BEDROCK_MODEL_ID`` set, Bedrock's narrative of it when that passes the
-    checks (``narrative``), the rules' own otherwise."""
-    rules = rootcause.explain(incident, evidence)
-    if settings is None or settings.bedrock is None:
-        return rules
-    client = boto3.client("bedrock-runtime", config=BEDROCK_CONFIG)
-    return narrative.narrate(client, settings.bedrock, incident, rules, evidence)
+    checks (``narrative``), the rules' own otherwise. Recorded in the lake's ``explanations`` table."""
+    explanation = rootcause.explain(incident, evidence)
+    if settings is not None and settings.bedrock is not None:
+        client = boto3.client("bedrock-runtime", config=BEDROCK_CONFIG)
+        explanation = narrative.narrate(client, settings.bedrock, incident, explanation, evidence)
+    if settings is not None and settings.lake_uri:
+        audit.record_explanation(Lake.open(settings.lake_uri, create=False), incident, explanation)
+    return explanation
 
 
 @transient
@@ -199,59 +211,38 @@ def escalate(incident: Incident, plans: list[actions.Plan], settings: Settings) 
 
 def _approved_plans(plans: list[actions.Plan], approval: dict[str, Any], policy: Policy) -> list[actions.Plan]:
     """The plans, if the approval approved exactly these (their hashes), by someone the policy lets decide
-    each, inside a change window; anything else is refused."""
+    each (or by the policy itself, for actions it lets apply automatically), inside a change window."""
     if approval.get("decision") != "approved":
         raise PermissionError("the actions were not approved")
     if sorted(approval.get("plan_hashes") or []) != sorted(p.hash for p in plans):
         raise PermissionError("the approval was given for other plans than these")
-    approver = str(approval.get("approver"))
+    approver, now = str(approval.get("approver")), datetime.now(UTC)
     if approver == AUTO_APPROVER:
         refused = [p.action_id for p in plans if not policy.auto_applies(p.action_id, p.account)]
+        reason = f"{approver} may not approve {', '.join(refused)} (remediation policy)" if refused else None
+        if reason is None and not policy.in_window(now):
+            reason = "outside every change window of the remediation policy: nothing was applied"
     else:
-        refused = [p.action_id for p in plans if not policy.may_decide(p.action_id, approver)]
-    if refused:
-        raise PermissionError(f"{approver} may not approve {', '.join(refused)} (remediation policy)")
-    if not policy.in_window(datetime.now(UTC)):
-        raise PermissionError("outside every change window of the remediation policy: nothing was applied")
+        reason = remediation.policy_refusal(plans, approver, policy, now)
+    if reason:
+        raise PermissionError(reason)
     return plans
-
-
-class PartialApply(Exception):
-    """Some approved plans failed to apply; those that had been applied were rolled back."""
 
 
 @transient
 def apply(
     plans: list[actions.Plan], approval: dict[str, Any], settings: Settings, incident_id: str = ""
 ) -> list[actions.Applied]:
-    """Every approved plan, or none: when one fails, those already applied are rolled back and the error says so."""
-    out: list[actions.Applied] = []
+    """Every approved plan, or none: when one fails, those already applied are rolled back and the error says so
+    (``remediation.PartialApply``)."""
+    approved = _approved_plans(plans, approval, settings.policy)
     approver = str(approval.get("approver", ""))
-    for plan in _approved_plans(plans, approval, settings.policy):
-        try:
-            done = actions.CATALOGUE[plan.action_id].apply(settings.clients(plan.account, plan.region), plan)
-        except Exception as exc:
-            _audit(settings, incident_id, "apply_failed", plan, approver, detail=f"{type(exc).__name__}: {exc}")
-            if not out:
-                raise  # nothing applied yet: the step may simply be retried
-            rollback(out, settings, incident_id)
-            raise PartialApply(
-                f"{plan.action_id} on {plan.resource} failed ({type(exc).__name__}: {exc}); "
-                f"rolled back the {len(out)} action(s) applied before it"
-            ) from exc
-        out.append(done)
-        detail = "applied" if done.changed else "already in place"
-        _audit(settings, incident_id, "applied", plan, approver, done.prior, plan.proposed, detail)
-    return out
+    return remediation.apply_all(approved, settings.clients, approver, incident_id, _auditor(settings))
 
 
 @transient
 def verify(applied: list[actions.Applied], settings: Settings, incident_id: str = "") -> tuple[bool, str]:
-    held = [
-        actions.CATALOGUE[a.plan.action_id].verify(settings.clients(a.plan.account, a.plan.region), a) for a in applied
-    ]
-    for a, ok in zip(applied, held, strict=True):
-        _audit(settings, incident_id, "verified" if ok else "not_verified", a.plan)
+    held = remediation.verify_all(applied, settings.clients, incident_id, _auditor(settings))
     detail = "; ".join(f"{a.plan.action_id} on {a.plan.resource}: {'in place' if ok else 'NOT in place'}"
                        for a, ok in zip(applied, held, strict=True))  # fmt: skip
     return all(held), detail
@@ -270,9 +261,9 @@ def check_egress(incident: Incident, applied: list[actions.Applied], settings: S
 
 @transient
 def rollback(applied: list[actions.Applied], settings: Settings, incident_id: str = "") -> str:
-    for a in reversed(applied):
-        actions.CATALOGUE[a.plan.action_id].rollback(settings.clients(a.plan.account, a.plan.region), a)
-        _audit(settings, incident_id, "rolled_back", a.plan, before=a.plan.proposed, after=a.prior)
+    failed = remediation.rollback_all(applied, settings.clients, "", incident_id, _auditor(settings))
+    if failed:
+        raise failed[0][1]  # retried by the state machine; the audit trail names every failure
     return f"restored the prior configuration of {len(applied)} resource(s)"
 
 
@@ -314,6 +305,10 @@ def _audit(settings: Settings, incident_id: str, event: str, plan: actions.Plan,
     """Append to the lake's remediation audit trail (deployments without a lake keep the step logs only)."""
     if settings.lake_uri:
         audit.record(Lake.open(settings.lake_uri, create=False), incident_id, event, plan, actor, before, after, detail)
+
+
+def _auditor(settings: Settings) -> remediation.Audit:
+    return functools.partial(_audit, settings)
 
 
 def _duration(seconds: int) -> str:
