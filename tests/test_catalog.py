@@ -41,7 +41,7 @@ FLOW_KEY = (
 # DDL files that must be on disk: the log tables, the quarantine, and the tables the pipeline derives
 COMMITTED = ("vpc_flow", "s3_access", "cloudfront", "cur", "quarantine")
 COMMITTED += ("attributed", "egress_hourly", "cur_daily", "anomalies", "incidents", "tier_meter", "first_seen")
-COMMITTED += ("remediation_audit",)
+COMMITTED += ("remediation_audit", "explanations")
 
 
 def _spec_or_skip(table: str) -> Table:

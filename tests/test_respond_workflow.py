@@ -118,7 +118,7 @@ def output(described: dict) -> dict:
 
 def test_approved_action_is_applied_verified_and_reported(trail, tmp_path):
     from egress_optimizer.lake import Lake
-    from egress_optimizer.tables import REMEDIATION_AUDIT
+    from egress_optimizer.tables import EXPLANATIONS, REMEDIATION_AUDIT
 
     lake = Lake.open(str(tmp_path / "lake"))  # an empty lake: the audit trail's home
     with LocalWorkflow(load_handlers(LAMBDAS / "respond" / "handler.py"),
@@ -144,6 +144,8 @@ def test_approved_action_is_applied_verified_and_reported(trail, tmp_path):
     trail_rows = lake.read_table(REMEDIATION_AUDIT).to_pandas().sort_values(["at", "event"])
     expected = ["planned", "applied", "verified", "egress_not_visible"] * 2  # this lake holds no attributed traffic
     assert sorted(trail_rows["event"]) == sorted(expected)
+    (explained,) = lake.read_table(EXPLANATIONS).to_pylist()
+    assert explained["incident_id"] == "inc-test-1" and explained["category"] == "public_object_exfiltration"
     applied = trail_rows[trail_rows["event"] == "applied"]
     assert set(applied["actor"]) == {"alice@example.com"} and set(applied["incident_id"]) == {"inc-test-1"}
     assert set(trail_rows["account"]) == {ACCOUNT} and set(trail_rows["region"]) == {REGION}

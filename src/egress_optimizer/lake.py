@@ -382,16 +382,19 @@ class Lake:
                 self.fs.delete_file(path)
 
     def connect(
-        self, tables: Iterable[Table] = ALL, window: tuple[datetime, datetime] | None = None
+        self, tables: Iterable[Table] = ALL, window: tuple[datetime, datetime] | None = None, empty: bool = False
     ) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a view per table that has data (through pyarrow, so s3:// lakes work).
         With ``window`` (start, end), a table's view holds only its rows whose time column falls in
-        [start, end), read from those days' partitions only."""
+        [start, end), read from those days' partitions only. With ``empty``, a table without data is an empty
+        view of its stored columns (for SQL that must run on any lake: the dashboards' views)."""
         con = embedded_engine()
         for table in tables:
             if window is None:
                 if self.has(table):
                     con.register(table.name, self.dataset(table))
+                elif empty:
+                    con.register(table.name, table.to_storage(table.schema.empty_table()))
                 continue
             dataset = self.dataset(table, days_between(*window))
             if dataset.files:

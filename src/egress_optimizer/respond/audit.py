@@ -1,5 +1,6 @@
-"""The remediation audit trail: one row per plan, application, verification and rollback, in the lake's
-``remediation_audit`` table, each written as its own file (a new id every time), so nothing is ever rewritten."""
+"""The response's record in the lake: one row per plan, application, verification and rollback in the
+``remediation_audit`` table, and one per explanation in ``explanations``; each row is written as its own file
+(a new id every time), so nothing is ever rewritten."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.lake import Lake
 from egress_optimizer.respond.actions import Plan
-from egress_optimizer.tables import PARTITION_DATE, REMEDIATION_AUDIT
+from egress_optimizer.respond.rootcause import Explanation
+from egress_optimizer.tables import EXPLANATIONS, PARTITION_DATE, REMEDIATION_AUDIT, Table
 
 
 def record(lake: Lake, incident_id: str, event: str, plan: Plan, actor: str = "", before: dict | None = None,
@@ -32,7 +35,27 @@ def record(lake: Lake, incident_id: str, event: str, plan: Plan, actor: str = ""
         "after": json.dumps(after if after is not None else plan.proposed, sort_keys=True, default=str),
         "detail": detail,
     }
-    table = REMEDIATION_AUDIT.to_storage(pa.Table.from_pylist([row], schema=REMEDIATION_AUDIT.schema))
-    lake.write_part(
-        REMEDIATION_AUDIT, table, {PARTITION_DATE: now.date().isoformat()}, f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex}"
-    )
+    _append(lake, REMEDIATION_AUDIT, row)
+
+
+def record_explanation(lake: Lake, incident: Incident, explanation: Explanation) -> None:
+    """Append the incident's explanation (dashboards show each incident's latest)."""
+    row = {
+        "at": datetime.now(UTC),
+        "account": incident.accounts[0],
+        "region": incident.region,
+        "incident_id": incident.id,
+        "category": explanation.category.value,
+        "confidence": explanation.confidence,
+        "source": explanation.source,
+        "summary": explanation.summary,
+        "action_ids": ",".join(explanation.action_ids),
+        "evidence_ids": ",".join(explanation.evidence_ids),
+    }
+    _append(lake, EXPLANATIONS, row)
+
+
+def _append(lake: Lake, table: Table, row: dict) -> None:
+    at = row["at"]
+    data = table.to_storage(pa.Table.from_pylist([row], schema=table.schema))
+    lake.write_part(table, data, {PARTITION_DATE: at.date().isoformat()}, f"{at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex}")

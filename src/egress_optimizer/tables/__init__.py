@@ -22,6 +22,7 @@ from egress_optimizer.tables.derived import (
     ATTRIBUTED_SCHEMA,
     CUR_DAILY_SCHEMA,
     EGRESS_HOURLY_SCHEMA,
+    EXPLANATIONS_SCHEMA,
     FIRST_SEEN_SCHEMA,
     INCIDENTS_SCHEMA,
     REMEDIATION_AUDIT_SCHEMA,
@@ -180,6 +181,15 @@ REMEDIATION_AUDIT = Table(
     derived=True,
 )
 
+EXPLANATIONS = Table(
+    "explanations",
+    EXPLANATIONS_SCHEMA,
+    (PARTITION_DATE,),
+    "at",
+    "each incident's root cause as the response workflow explained it (append-only)",
+    derived=True,
+)
+
 LOG_TABLES = (VPC_FLOW, S3_ACCESS, CLOUDFRONT, CUR)
 STATE_TABLES = (TIER_METER, FIRST_SEEN)
 ALL = (
@@ -190,6 +200,7 @@ ALL = (
     CUR_DAILY,
     ANOMALIES,
     INCIDENTS,
+    EXPLANATIONS,
     REMEDIATION_AUDIT,
     *STATE_TABLES,
 )

@@ -141,6 +141,22 @@ FIRST_SEEN_SCHEMA = pa.schema(
 )
 
 # Every remediation step, one row each, never rewritten: who, what, when, the state before and after.
+# One row per explanation the response workflow gave (an incident explained again gets a newer row).
+EXPLANATIONS_SCHEMA = pa.schema(
+    [
+        pa.field("at", _HOUR),
+        pa.field("account", _STR),
+        pa.field("region", _STR),
+        pa.field("incident_id", _STR),
+        pa.field("category", _STR),  # respond.rootcause.Category
+        pa.field("confidence", _F64),
+        pa.field("source", _STR),  # rules, or the Bedrock model that narrated them
+        pa.field("summary", _STR),
+        pa.field("action_ids", _STR),  # comma-separated catalogue ids
+        pa.field("evidence_ids", _STR),  # comma-separated
+    ]
+)
+
 REMEDIATION_AUDIT_SCHEMA = pa.schema(
     [
         pa.field("at", _HOUR),
