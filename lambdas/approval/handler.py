@@ -15,7 +15,9 @@ resumes the workflow itself.
 
 Environment: ``APPROVALS_TABLE``, ``APPROVAL_KEY_SECRET_ARN`` (HMAC key for email tokens),
 ``SLACK_SIGNING_SECRET_ARN``, ``APPROVER_SLACK_IDS`` (comma-separated Slack user ids), ``RESUME_QUEUE_URL``,
-``SLACK_RESPONSE_HOSTS`` (hosts a Slack ``response_url`` may name; Slack's own by default).
+``SLACK_RESPONSE_HOSTS`` (hosts a Slack ``response_url`` may name; Slack's own by default). Alert buttons
+(Acknowledge, Snooze, "This was planned"; values ``alert-…``) go to ``notify.alert_actions``, which reads
+``ALERTS_TABLE`` and ``ALERT_RESPONDER_SLACK_IDS`` (see ``lambdas/notify/handler.py``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from egress_optimizer.errors import InputError
-from egress_optimizer.notify import slack
+from egress_optimizer.notify import alert_actions, slack
 from egress_optimizer.respond import approval_tokens, approvals
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "egress-approval"))
@@ -94,6 +96,11 @@ def _slack(event: dict[str, Any]) -> dict[str, Any]:
     body = _body(event)
     approval_tokens.verify_slack(_secret(os.environ["SLACK_SIGNING_SECRET_ARN"]), event.get("headers") or {}, body)
     approvers = {u.strip() for u in os.environ.get("APPROVER_SLACK_IDS", "").split(",") if u.strip()}
+    if alert_actions.is_alert_press(body):  # Acknowledge / Snooze / "This was planned" on an alert (notify's)
+        try:
+            return _respond(200, alert_actions.handle_from_env(body, approvers))
+        except alert_actions.Refused as exc:
+            raise approval_tokens.Refused(str(exc)) from None
     choice = approval_tokens.slack_decision(body, approvers)
     if choice.decision == "snoozed":
         return _respond(200, f"{choice.approval_id} snoozed; it still expires on time")

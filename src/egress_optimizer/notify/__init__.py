@@ -1,2 +1,2 @@
-"""Delivering incidents to where people and workflows pick them up (EventBridge today; SNS, Slack, webhooks
-join with the alerts issue)."""
+"""Delivering incidents to where people and workflows pick them up: EventBridge (``eventbridge``), and alerts
+by email through SNS, Slack and signed webhooks, one thread per incident (``alerts`` and the modules it uses)."""

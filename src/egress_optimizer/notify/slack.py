@@ -7,7 +7,7 @@ specifies) before it enters a message.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
@@ -28,9 +28,34 @@ def web_client(token: str, api_url: str | None = None) -> WebClient:
     return WebClient(token=token, base_url=api_url or DEFAULT_API_URL, timeout=TIMEOUT_SECONDS)
 
 
+class Posted(NamedTuple):
+    channel: str  # the channel's id as Slack answers it (chat.update needs the id, not a #name)
+    ts: str
+
+
 def post(client: WebClient, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
     """Post a message (``text`` is what notifications and screen readers show); returns its ``ts``."""
-    return str(client.chat_postMessage(channel=channel, text=text, blocks=blocks)["ts"])
+    return post_message(client, channel, text, blocks).ts
+
+
+def post_message(
+    client: WebClient,
+    channel: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    thread_ts: str | None = None,
+    broadcast: bool = False,
+) -> Posted:
+    """Post a message, or with ``thread_ts`` a reply in that message's thread (``broadcast`` also shows the
+    reply in the channel, which notifies like a new message)."""
+    extra: dict[str, Any] = {"thread_ts": thread_ts, "reply_broadcast": broadcast} if thread_ts else {}
+    reply = client.chat_postMessage(channel=channel, text=text, blocks=blocks, **extra)
+    return Posted(str(reply.get("channel") or channel), str(reply["ts"]))
+
+
+def update(client: WebClient, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+    """Rewrite a posted message in place (an edit notifies nobody)."""
+    client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
 
 def replace_interactive(response_url: str, text: str, allowed_hosts: tuple[str, ...] = RESPONSE_URL_HOSTS) -> None:
@@ -42,3 +67,15 @@ def replace_interactive(response_url: str, text: str, allowed_hosts: tuple[str, 
     reply = WebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(text=text, replace_original=True)
     if reply.status_code >= 300:
         raise RuntimeError(f"Slack answered {reply.status_code} to the message update")
+
+
+def reply_privately(response_url: str, text: str, allowed_hosts: tuple[str, ...] = RESPONSE_URL_HOSTS) -> None:
+    """Answer the user who pressed a button with a message only they see; the original message stays."""
+    host = urlsplit(response_url).hostname or ""
+    if host not in allowed_hosts:
+        raise ValueError(f"response_url host {host!r} is not Slack's")
+    reply = WebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(
+        text=text, response_type="ephemeral", replace_original=False
+    )
+    if reply.status_code >= 300:
+        raise RuntimeError(f"Slack answered {reply.status_code} to the reply")

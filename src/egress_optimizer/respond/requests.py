@@ -31,6 +31,7 @@ from egress_optimizer.contracts.incident import (
 )
 from egress_optimizer.detection.events import severity_for
 from egress_optimizer.errors import InputError
+from egress_optimizer.notify import cad_feedback
 
 OUR_SOURCE = "egress.optimizer"
 CAD_SOURCE = "aws.ce"
@@ -176,22 +177,18 @@ def from_cad(anomaly: CadAnomaly, event_account: str | None) -> Incident:
 
 def cad_anomaly_id(incident: Incident) -> str | None:
     """The Cost Anomaly Detection anomaly an incident answers (None for our own incidents)."""
-    return next((e.query["anomaly_id"] for e in incident.evidence if e.id.startswith("cad:")), None)
+    return cad_feedback.anomaly_id(incident)
 
 
 # An approved fix confirms the anomaly; refusing a fix says nothing about it (the fix may be the wrong one).
-FEEDBACK = {"approved": "YES", "false_positive": "NO", "planned": "PLANNED_ACTIVITY"}
+FEEDBACK = {"approved": "YES", "false_positive": "NO", "planned": cad_feedback.PLANNED}
 
 
 def send_cad_feedback(ce: Any, incident: Incident, verdict: str) -> str | None:
     """Write an approver's verdict back to Cost Anomaly Detection as its feedback (YES, NO, PLANNED_ACTIVITY);
     the feedback sent, or None when the incident is not CAD's or the verdict has no CAD equivalent."""
-    anomaly_id = cad_anomaly_id(incident)
     feedback = FEEDBACK.get(verdict)
-    if anomaly_id is None or feedback is None:
-        return None
-    ce.provide_anomaly_feedback(AnomalyId=anomaly_id, Feedback=feedback)
-    return feedback
+    return None if feedback is None else cad_feedback.send(ce, incident, feedback)
 
 
 def _day(value: str | None) -> datetime | None:
