@@ -479,6 +479,19 @@ def recommend(lake: Lake, min_monthly_usd: float = 1.0, top: int = 5, inputs: At
     )
 
 
+# ---- the report -------------------------------------------------------------------------------------------------
+def write_report(lake: Lake, out: Path, coverage: dict | None = None) -> Path:
+    """The self-contained HTML report of ``lake`` at ``out``: the dashboard's views and a page per incident
+    (``coverage``: a reconciliation's coverage, for what to enable)."""
+    from egress_optimizer.report.gather import report_data
+    from egress_optimizer.report.page import render
+
+    html = render(report_data(lake, coverage))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
 # ---- the demo ---------------------------------------------------------------------------------------------------
 @dataclass
 class DemoRun:
@@ -492,6 +505,7 @@ class DemoRun:
     detection: dict  # model_version, incidents, evaluation (or skipped: why)
     incidents: list[Incident]
     responses: list[dict]  # the response workflow's result per incident (respond_locally)
+    report: Path | None = None  # the HTML report
 
 
 def run_demo(
@@ -503,7 +517,8 @@ def run_demo(
     ingest_progress: Callable[[ObjectResult, int, int], None] | None = None,
 ) -> DemoRun:
     """The main job end to end on a small generated estate: generate, ingest, attribute and reconcile, top
-    talkers, features, train, detect every hour, and score the incidents against the generator's labels."""
+    talkers, features, train, detect every hour, score the incidents against the generator's labels, respond
+    to each (locally, dry runs) and write the HTML report."""
     from egress_optimizer.estate.generate import generate
 
     raw, lake_dir = out / "raw", out / "lake"
@@ -517,7 +532,8 @@ def run_demo(
     top = top_talkers(lake, "resource", None, 5)
     detection, incidents = _demo_detection(lake, raw)
     responses = _demo_responses(lake, raw, incidents, detection, estate)
-    return DemoRun(raw, lake, estate, report, rec, features, top, detection, incidents, responses)
+    page = write_report(lake, out / "report.html", rec.coverage)
+    return DemoRun(raw, lake, estate, report, rec, features, top, detection, incidents, responses, page)
 
 
 def _demo_responses(lake: Lake, raw: Path, incidents: list[Incident], detection: dict, world: Any = None) -> list[dict]:

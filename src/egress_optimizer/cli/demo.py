@@ -43,6 +43,7 @@ def demo_summary(run) -> dict:
             "detection": run.detection,
             "responses": run.responses,
         },
+        "report": str(run.report),
     }
 
 
@@ -140,3 +141,4 @@ def demo_cmd(
         f"\n[bold green]Demo complete.[/] Raw logs: {run.raw}  Labels: {run.raw / 'labels.json'}  "
         f"Lake: {run.lake.root}  Summary: {out / 'demo-summary.json'}"
     )
+    stdout.print(f"[bold]Report:[/] {run.report.resolve().as_uri()}  (one file; open it in a browser)")

@@ -13,6 +13,7 @@ import pyarrow as pa
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.lake import Lake
 from egress_optimizer.respond.actions import Plan
+from egress_optimizer.respond.evidence import Evidence
 from egress_optimizer.respond.rootcause import Explanation
 from egress_optimizer.tables import EXPLANATIONS, PARTITION_DATE, REMEDIATION_AUDIT, Table
 
@@ -38,8 +39,9 @@ def record(lake: Lake, incident_id: str, event: str, plan: Plan, actor: str = ""
     _append(lake, REMEDIATION_AUDIT, row)
 
 
-def record_explanation(lake: Lake, incident: Incident, explanation: Explanation) -> None:
-    """Append the incident's explanation (dashboards show each incident's latest)."""
+def record_explanation(lake: Lake, incident: Incident, explanation: Explanation, evidence: list[Evidence]) -> None:
+    """Append the incident's explanation with the evidence it cites (dashboards show each incident's latest)."""
+    cited = [e for e in evidence if e.id in set(explanation.evidence_ids)] or evidence
     row = {
         "at": datetime.now(UTC),
         "account": incident.accounts[0],
@@ -51,6 +53,7 @@ def record_explanation(lake: Lake, incident: Incident, explanation: Explanation)
         "summary": explanation.summary,
         "action_ids": ",".join(explanation.action_ids),
         "evidence_ids": ",".join(explanation.evidence_ids),
+        "evidence": json.dumps([{"id": e.id, "kind": e.kind, "source": e.source, "summary": e.summary} for e in cited]),
     }
     _append(lake, EXPLANATIONS, row)
 

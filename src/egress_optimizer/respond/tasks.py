@@ -155,7 +155,7 @@ def explain(incident: Incident, evidence: list[Evidence], settings: Settings | N
         client = boto3.client("bedrock-runtime", config=BEDROCK_CONFIG)
         explanation = narrative.narrate(client, settings.bedrock, incident, explanation, evidence)
     if settings is not None and settings.lake_uri:
-        audit.record_explanation(Lake.open(settings.lake_uri, create=False), incident, explanation)
+        audit.record_explanation(Lake.open(settings.lake_uri, create=False), incident, explanation, evidence)
     return explanation
 
 

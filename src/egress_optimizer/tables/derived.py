@@ -154,6 +154,7 @@ EXPLANATIONS_SCHEMA = pa.schema(
         pa.field("summary", _STR),
         pa.field("action_ids", _STR),  # comma-separated catalogue ids
         pa.field("evidence_ids", _STR),  # comma-separated
+        pa.field("evidence", _STR),  # JSON list of {id, kind, source, summary}: what the explanation rests on
     ]
 )
 

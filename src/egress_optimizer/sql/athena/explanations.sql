@@ -8,7 +8,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `explanations` (
   `source` string,
   `summary` string,
   `action_ids` string,
-  `evidence_ids` string
+  `evidence_ids` string,
+  `evidence` string
 )
 PARTITIONED BY (
   `dt` string
