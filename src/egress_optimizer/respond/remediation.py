@@ -296,19 +296,8 @@ def apply_approved(
     ids = _unique(plan_ids)
     with store.locked(ids):
         records = {r.plan_id: r for r in (store.load(p) for p in ids)}
-        claims = approval_tokens.verify(key, token.strip(), now)
-        _check_binding(claims, list(records.values()))
-        if claims.approver.startswith(RESERVED_APPROVER):
-            raise Refused(f"an approval token may not claim the approver {claims.approver!r}")
-        plans = [r.plan for r in records.values()]
-        at = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-        reason = policy_refusal(plans, claims.approver, policy, at)
-        if reason:
-            raise Refused(reason)
-        _not_applied(list(records.values()))
-        preflight(plans, clients_for)
-        incident_id = claims.incident_id
-        store.consume_token(token, {"approval_id": claims.approval_id, "approver": claims.approver, "plans": ids})
+        claims = _accepted(store, records, token, key, policy, clients_for, now)
+        plans, incident_id = [r.plan for r in records.values()], claims.incident_id
 
         def keep(done: Applied) -> None:
             rid = plan_id_of(done.plan)
@@ -335,19 +324,47 @@ def apply_approved(
             raise EgressError(f"{first.action_id} on {first.resource} failed ({type(exc).__name__}: {exc}); nothing "
                               "was applied and the approval is used up") from None  # fmt: skip
         outcome = ApplyOutcome(claims.approver, list(records.values()))
-        try:
-            outcome.verified = list(verify_all(applied, clients_for, incident_id, audit, claims.approver))
-        except Exception as exc:  # applied but not checked: say so rather than lose the result
-            outcome.verified = [None] * len(applied)
-            outcome.verify_error = f"{type(exc).__name__}: {exc}"
-        for done, ok in zip(applied, outcome.verified, strict=True):
-            rid = plan_id_of(done.plan)
-            last = records[rid].last
-            assert last is not None
-            records[rid] = records[rid].with_last(last.model_copy(update={"verified": ok}))
-            store.save(records[rid])
+        _verify_and_keep(store, records, applied, outcome, clients_for, incident_id, audit)
         outcome.records = [records[p] for p in ids]
         return outcome
+
+
+def _accepted(
+    store: PlanStore, records: dict[str, Record], token: str, key: bytes, policy: Policy, clients_for: ClientsFor,
+    now: float | None,
+) -> Claims:  # fmt: skip
+    """The token's claims once every check passed, the resources were read and the token was used up."""
+    claims = approval_tokens.verify(key, token.strip(), now)
+    _check_binding(claims, list(records.values()))
+    if claims.approver.startswith(RESERVED_APPROVER):
+        raise Refused(f"an approval token may not claim the approver {claims.approver!r}")
+    plans = [r.plan for r in records.values()]
+    at = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    reason = policy_refusal(plans, claims.approver, policy, at)
+    if reason:
+        raise Refused(reason)
+    _not_applied(list(records.values()))
+    preflight(plans, clients_for)
+    store.consume_token(token, {"approval_id": claims.approval_id, "approver": claims.approver,
+                                "plans": list(records)})  # fmt: skip
+    return claims
+
+
+def _verify_and_keep(
+    store: PlanStore, records: dict[str, Record], applied: list[Applied], outcome: ApplyOutcome,
+    clients_for: ClientsFor, incident_id: str, audit: Audit,
+) -> None:  # fmt: skip
+    try:
+        outcome.verified = list(verify_all(applied, clients_for, incident_id, audit, outcome.approver))
+    except Exception as exc:  # applied but not checked: say so rather than lose the result
+        outcome.verified = [None] * len(applied)
+        outcome.verify_error = f"{type(exc).__name__}: {exc}"
+    for done, ok in zip(applied, outcome.verified, strict=True):
+        rid = plan_id_of(done.plan)
+        last = records[rid].last
+        assert last is not None
+        records[rid] = records[rid].with_last(last.model_copy(update={"verified": ok}))
+        store.save(records[rid])
 
 
 @dataclass(frozen=True)
