@@ -203,6 +203,18 @@ def _member_session(account: str, role_name: str) -> boto3.session.Session:
 
 # ---- EC2 / VPC ---------------------------------------------------------------------------------------------------
 def _vpc(ec2: Any, estate: Estate, vpc: Vpc, injected: Injected, made: Counter[str]) -> None:
+    _network(ec2, estate, vpc, made)
+    _nat_gateways(ec2, estate, vpc, made)
+    private = _private_routes(ec2, estate, vpc, made)
+    enis = [e for e in estate.enis if e.vpc_id == vpc.id and e.kind != "nat"]
+    groups = _security_groups(ec2, vpc, enis, made)
+    _gateway_endpoints(ec2, estate, vpc, private, injected, made)
+    _workload_enis(ec2, enis, groups, made)
+    _interface_endpoints(ec2, estate, vpc, groups, made)
+
+
+def _network(ec2: Any, estate: Estate, vpc: Vpc, made: Counter[str]) -> None:
+    """The VPC, its subnets, its internet gateway and the public route table."""
     account = estate.account(vpc.account)
     ec2.describe_vpcs()  # moto builds a region (its default VPC, with its own ids) on first use: not under _ids
     with _ids(vpc=[vpc.id]):
@@ -226,6 +238,8 @@ def _vpc(ec2: Any, estate: Estate, vpc: Vpc, injected: Injected, made: Counter[s
     for s in (s for s in vpc.subnets if s.public):
         ec2.associate_route_table(RouteTableId=public_id, SubnetId=s.id)
 
+
+def _nat_gateways(ec2: Any, estate: Estate, vpc: Vpc, made: Counter[str]) -> None:
     for n in (n for n in estate.nats if n.vpc_id == vpc.id):
         with _ids(allocation=[n.allocation_id]):
             ec2.allocate_address(Domain="vpc", Address=n.public_ip)
@@ -234,6 +248,9 @@ def _vpc(ec2: Any, estate: Estate, vpc: Vpc, injected: Injected, made: Counter[s
                                    TagSpecifications=_spec("natgateway", estate.eni(n.eni_id).tags))  # fmt: skip
         made["nat_gateway"] += 1
 
+
+def _private_routes(ec2: Any, estate: Estate, vpc: Vpc, made: Counter[str]) -> dict[str, str]:
+    """A route table per private subnet, 0.0.0.0/0 through its zone's NAT gateway; subnet id -> table id."""
     private = {}
     for s in (s for s in vpc.subnets if not s.public):
         rtb = private_route_table_id(vpc, s.az_index)
@@ -244,8 +261,11 @@ def _vpc(ec2: Any, estate: Estate, vpc: Vpc, injected: Injected, made: Counter[s
         ec2.associate_route_table(RouteTableId=rtb, SubnetId=s.id)
         private[s.id] = rtb
     made["route_table"] += len(private) + 1
+    return private
 
-    enis = [e for e in estate.enis if e.vpc_id == vpc.id and e.kind != "nat"]
+
+def _security_groups(ec2: Any, vpc: Vpc, enis: list, made: Counter[str]) -> dict[str, str]:
+    """One group per role; only roles that talk to the internet keep AWS's default open egress."""
     groups: dict[str, str] = {}
     for e in enis:
         if e.role in groups:
@@ -260,7 +280,12 @@ def _vpc(ec2: Any, estate: Estate, vpc: Vpc, injected: Injected, made: Counter[s
             inside = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": vpc.cidr, "Description": "within the VPC"}]}]
             ec2.authorize_security_group_egress(GroupId=groups[e.role], IpPermissions=inside)
     made["security_group"] += len(groups)
+    return groups
 
+
+def _gateway_endpoints(
+    ec2: Any, estate: Estate, vpc: Vpc, private: dict[str, str], injected: Injected, made: Counter[str]
+) -> None:
     for ep in (ep for ep in estate.endpoints if ep.vpc_id == vpc.id and ep.type == "Gateway"):
         if ep.id in injected.deleted_endpoints:
             continue
@@ -270,6 +295,9 @@ def _vpc(ec2: Any, estate: Estate, vpc: Vpc, injected: Injected, made: Counter[s
                                     RouteTableIds=tables)  # fmt: skip
         made["gateway_endpoint"] += 1
 
+
+def _workload_enis(ec2: Any, enis: list, groups: dict[str, str], made: Counter[str]) -> None:
+    """The workloads' interfaces (and the EC2 instances on them), with their addresses and tags."""
     images: dict[str, str] = {}
     for e in (e for e in enis if e.kind != "vpce"):
         description = {
@@ -295,6 +323,8 @@ def _vpc(ec2: Any, estate: Estate, vpc: Vpc, injected: Injected, made: Counter[s
                                   TagSpecifications=_spec("instance", e.tags))  # fmt: skip
             made["instance"] += 1
 
+
+def _interface_endpoints(ec2: Any, estate: Estate, vpc: Vpc, groups: dict[str, str], made: Counter[str]) -> None:
     for ep in (ep for ep in estate.endpoints if ep.vpc_id == vpc.id and ep.type == "Interface"):
         endpoint_enis = [estate.eni(x) for x in ep.eni_ids]
         with _ids(endpoint=[ep.id], eni=list(ep.eni_ids), endpoint_ip=[x.private_ip for x in endpoint_enis]):
