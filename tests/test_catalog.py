@@ -42,6 +42,7 @@ FLOW_KEY = (
 COMMITTED = ("vpc_flow", "s3_access", "cloudfront", "cur", "quarantine")
 COMMITTED += ("attributed", "egress_hourly", "cur_daily", "anomalies", "incidents", "tier_meter", "first_seen")
 COMMITTED += ("remediation_audit", "explanations")
+COMMITTED += ("savings", "coverage_gaps")
 
 
 def _spec_or_skip(table: str) -> Table:

@@ -479,6 +479,24 @@ def recommend(lake: Lake, min_monthly_usd: float = 1.0, top: int = 5, inputs: At
     )
 
 
+def record_savings(lake: Lake, min_monthly_usd: float = 1.0, top: int = 5, inputs: AttributionInputs | None = None):
+    """The planners' savings (``recommend``), appended to the lake's ``savings`` table as one run for the
+    dashboard; returns the recommendations."""
+    from egress_optimizer.planners.record import write_savings
+
+    found = recommend(lake, min_monthly_usd, top, inputs)
+    write_savings(lake, found)
+    return found
+
+
+def record_coverage_gaps(lake: Lake, coverage: dict) -> int:
+    """A reconciliation's coverage gaps (``Reconciliation.coverage``: what to enable and the dollars it would
+    explain), appended to the lake's ``coverage_gaps`` table as one run for the dashboard; returns the rows."""
+    from egress_optimizer.planners.record import write_coverage_gaps
+
+    return write_coverage_gaps(lake, coverage.get("enable_logging", []))
+
+
 # ---- the report -------------------------------------------------------------------------------------------------
 def write_report(lake: Lake, out: Path, coverage: dict | None = None) -> Path:
     """The self-contained HTML report of ``lake`` at ``out``: the dashboard's views and a page per incident
@@ -532,7 +550,9 @@ def run_demo(
     top = top_talkers(lake, "resource", None, 5)
     detection, incidents = _demo_detection(lake, raw)
     responses = _demo_responses(lake, raw, incidents, detection, estate)
-    page = write_report(lake, out / "report.html", rec.coverage)
+    record_coverage_gaps(lake, rec.coverage)  # the dashboard's and the report's coverage and savings sheets
+    record_savings(lake)
+    page = write_report(lake, out / "report.html")
     return DemoRun(raw, lake, estate, report, rec, features, top, detection, incidents, responses, page)
 
 

@@ -15,7 +15,7 @@ from egress_optimizer.lake import Lake
 from egress_optimizer.planners.from_lake import recommend
 from egress_optimizer.report import views
 from egress_optimizer.report.model import IncidentPage, ReportData
-from egress_optimizer.tables import ANOMALIES, ATTRIBUTED, EGRESS_HOURLY, EXPLANATIONS
+from egress_optimizer.tables import ANOMALIES, ATTRIBUTED, COVERAGE_GAPS, EGRESS_HOURLY, EXPLANATIONS, SAVINGS
 
 
 def report_data(lake: Lake, coverage: dict | None = None) -> ReportData:
@@ -34,41 +34,41 @@ def report_data(lake: Lake, coverage: dict | None = None) -> ReportData:
         top_talkers=views.frame(con, "SELECT * FROM v_top_talkers_7d"),
         timeline=timeline,
         remediation_log=log,
-        savings=_savings_frame(lake),
-        coverage_advice=_coverage_advice(coverage),
+        savings=_savings_frame(lake, con),
+        coverage_advice=_coverage_advice(lake, con, coverage),
         incidents=[_incident_page(con, found[r.incident_id], r, log, hours) for r in timeline.itertuples()],
     )
 
 
-def _savings_frame(lake: Lake) -> pd.DataFrame:
+SAVINGS_COLUMNS = ["title", "kind", "account", "region", "current_monthly_usd", "proposed_monthly_usd",
+                   "monthly_savings_usd", "confidence"]  # fmt: skip
+
+
+def _savings_frame(lake: Lake, con: Any) -> pd.DataFrame:
+    """The planners' latest recorded run (``v_planner_savings``, as the dashboard shows it); without one, the
+    planners run now."""
+    if lake.has(SAVINGS):
+        frame = views.frame(con, "SELECT * FROM v_planner_savings")
+        return frame.rename(columns={"account_id": "account"})[SAVINGS_COLUMNS]
     if not lake.has(ATTRIBUTED):
-        return pd.DataFrame(columns=["title", "kind", "account", "region", "current_monthly_usd",
-                                     "proposed_monthly_usd", "monthly_savings_usd", "confidence"])  # fmt: skip
-    found = recommend(lake, top=10)
-    return pd.DataFrame(
-        [
-            {
-                "title": r.title,
-                "kind": r.kind,
-                "account": r.account,
-                "region": r.region,
-                "current_monthly_usd": r.current_monthly_usd,
-                "proposed_monthly_usd": r.proposed_monthly_usd,
-                "monthly_savings_usd": r.monthly_savings_usd,
-                "confidence": r.confidence,
-            }
-            for r in found
-        ]
-    )
+        return pd.DataFrame(columns=SAVINGS_COLUMNS)
+    rows = [{c: getattr(r, c) for c in SAVINGS_COLUMNS} for r in recommend(lake, top=10)]
+    return pd.DataFrame(rows, columns=SAVINGS_COLUMNS)
 
 
-def _coverage_advice(coverage: dict | None) -> list[str]:
-    if not coverage:
+def _coverage_advice(lake: Lake, con: Any, coverage: dict | None) -> list[str]:
+    """What to enable: from ``coverage`` when given, else the latest recorded run (``v_coverage_gaps``)."""
+    if coverage is not None:
+        gaps = coverage.get("enable_logging", [])
+    elif lake.has(COVERAGE_GAPS):
+        gaps = views.frame(con, "SELECT * FROM v_coverage_gaps").rename(columns={"account_id": "account"})
+        gaps = gaps.to_dict("records")
+    else:
         return []
     return [
         f"Enable {g['enable']} on {g['kind']} {g['resource']} ({g['account']}, {g['region']}): it would explain "
         f"${g['explains_usd']:,.2f} of this period's bill, about ${g['explains_usd_per_month']:,.2f} a month"
-        for g in coverage.get("enable_logging", [])
+        for g in gaps
         if g["explains_usd"]
     ]
 

@@ -20,12 +20,14 @@ import pyarrow.compute as pc
 from egress_optimizer.tables.derived import (
     ANOMALIES_SCHEMA,
     ATTRIBUTED_SCHEMA,
+    COVERAGE_GAPS_SCHEMA,
     CUR_DAILY_SCHEMA,
     EGRESS_HOURLY_SCHEMA,
     EXPLANATIONS_SCHEMA,
     FIRST_SEEN_SCHEMA,
     INCIDENTS_SCHEMA,
     REMEDIATION_AUDIT_SCHEMA,
+    SAVINGS_SCHEMA,
     TIER_METER_SCHEMA,
 )
 from egress_optimizer.tables.logs import (
@@ -190,6 +192,24 @@ EXPLANATIONS = Table(
     derived=True,
 )
 
+SAVINGS = Table(
+    "savings",
+    SAVINGS_SCHEMA,
+    (PARTITION_DATE,),
+    "generated_at",
+    "each saving the planners found, one batch per run (append-only)",
+    derived=True,
+)
+
+COVERAGE_GAPS = Table(
+    "coverage_gaps",
+    COVERAGE_GAPS_SCHEMA,
+    (PARTITION_DATE,),
+    "generated_at",
+    "each unlogged VPC, bucket and distribution and the dollars its log would explain, per run (append-only)",
+    derived=True,
+)
+
 LOG_TABLES = (VPC_FLOW, S3_ACCESS, CLOUDFRONT, CUR)
 STATE_TABLES = (TIER_METER, FIRST_SEEN)
 ALL = (
@@ -202,6 +222,8 @@ ALL = (
     INCIDENTS,
     EXPLANATIONS,
     REMEDIATION_AUDIT,
+    SAVINGS,
+    COVERAGE_GAPS,
     *STATE_TABLES,
 )
 BY_NAME = {t.name: t for t in ALL}

@@ -174,3 +174,36 @@ REMEDIATION_AUDIT_SCHEMA = pa.schema(
         pa.field("detail", _STR),
     ]
 )
+
+# What the dashboard reads of the planners and the reconciliation; both are appended to, one batch per run
+# (``generated_at``), and the views show the latest run.
+
+# One row per saving the planners found (``planners.from_lake.Recommendation``), per run.
+SAVINGS_SCHEMA = pa.schema(
+    [
+        pa.field("generated_at", _HOUR),
+        pa.field("account", _STR),
+        pa.field("region", _STR),
+        pa.field("kind", _STR),  # replication-tree, gateway-endpoint, cloudfront, az-affinity, ...
+        pa.field("title", _STR),
+        pa.field("method", _STR),  # how the saving was priced, in words
+        pa.field("current_monthly_usd", _F64),
+        pa.field("proposed_monthly_usd", _F64),
+        pa.field("monthly_savings_usd", _F64),
+        pa.field("confidence", _STR),  # high, or review (real only if a person confirms the traffic is not needed)
+    ]
+)
+
+# One row per unlogged VPC, bucket or distribution and the billed dollars its log would explain, per run.
+COVERAGE_GAPS_SCHEMA = pa.schema(
+    [
+        pa.field("generated_at", _HOUR),
+        pa.field("account", _STR),
+        pa.field("region", _STR),
+        pa.field("kind", _STR),  # vpc | bucket | distribution
+        pa.field("resource", _STR),
+        pa.field("enable", _STR),  # the log to turn on (VPC flow logs, S3 server access logs, CloudFront logs)
+        pa.field("explains_usd", _F64),  # in the reconciled period
+        pa.field("explains_usd_per_month", _F64),
+    ]
+)

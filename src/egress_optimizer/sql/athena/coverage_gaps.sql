@@ -1,0 +1,28 @@
+CREATE EXTERNAL TABLE IF NOT EXISTS `coverage_gaps` (
+  `generated_at` timestamp,
+  `account_id` string,
+  `region` string,
+  `kind` string,
+  `resource` string,
+  `enable` string,
+  `explains_usd` double,
+  `explains_usd_per_month` double
+)
+PARTITIONED BY (
+  `dt` string
+)
+ROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'
+STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat'
+  OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat'
+LOCATION '${LAKE_LOCATION}/coverage_gaps/'
+TBLPROPERTIES (
+  'classification'='parquet',
+  'parquet.compression'='ZSTD',
+  'projection.enabled'='true',
+  'projection.dt.type'='date',
+  'projection.dt.range'='2015-01-01,NOW',
+  'projection.dt.format'='yyyy-MM-dd',
+  'projection.dt.interval'='1',
+  'projection.dt.interval.unit'='DAYS',
+  'storage.location.template'='${LAKE_LOCATION}/coverage_gaps/dt=${dt}/'
+)
