@@ -11,6 +11,8 @@ import json
 import boto3
 import pytest
 
+from egress_optimizer.contracts.incident import Incident
+from egress_optimizer.notify.alert_content import Extras, email_text
 from egress_optimizer.respond.local import LocalWorkflow, load_handlers
 from tests.lambda_harness import LAMBDAS
 
@@ -138,6 +140,13 @@ def test_approved_action_is_applied_verified_and_reported(trail, tmp_path):
         notes = wf.notifications()
         assert any(pending["approval_id"] in n for n in notes) and not any(token in n for n in notes)
         assert any("Outcome: remediated" in n for n in notes)
+        (alert,) = wf.alerts()  # explained, with its evidence and the dry-run diffs, for the alerts
+        extras = Extras.model_validate(alert["extras"])  # what the notify Lambda reads
+        assert extras.explanation.category == "public_object_exfiltration" and extras.evidence
+        assert {r.action_id for r in extras.recommendations} == {"s3.block-public-access",
+                                                                 "s3.remove-public-policy-statements"}  # fmt: skip
+        body = email_text(Incident.from_json(alert["incident"]), extras, None)
+        assert "public_object_exfiltration (" in body and f"on {BUCKET}:" in body
         # a decision works once
         with pytest.raises(Exception, match="already decided"):
             wf.decide(pending["approval_id"], "refused", "mallory@example.com")

@@ -3,12 +3,14 @@
 Design, chosen so that nothing is dropped: EventBridge does not invoke this function directly. Rules put
 events on an SQS queue, and the function consumes it (event source mapping, batch size 10,
 ``ReportBatchItemFailures``):
-- the incident rule (source ``egress.optimizer``, detail-type ``Egress Cost Anomaly``; the detail is the
-  incident contract) and, optionally, Cost Anomaly Detection's own events (source ``aws.ce``);
+- the response workflow's ``Alert`` state: ``{"incident": {...}, "extras": {explanation, evidence,
+  recommendations}}`` once the incident is explained (seconds after detection), so the first page already has
+  its root cause, evidence and the dry-run diffs of the proposed fixes. Deployments route incident events (ours,
+  ``egress.optimizer``, and Cost Anomaly Detection's, ``aws.ce``) to the workflow, not here;
+- the incident rule straight to the queue (source ``egress.optimizer``, detail-type ``Egress Cost Anomaly``) still
+  works, for deployments without the response workflow (alerts then carry the bill's usage types as root cause);
 - an hourly schedule (detail-type ``Scheduled Event``): held alerts whose quiet hours or snooze ended, and
-  the daily digest;
-- the response workflow (or anyone) may send ``{"incident": {...}, "extras": {recommendations, approval_id,
-  approval_url}}`` to the same queue to alert with its recommended actions.
+  the daily digest.
 Each channel retries with backoff inside the run; a record whose deliveries still fail (or whose incident
 another run holds) is reported as a batch item failure, so SQS delivers it again after its visibility timeout,
 and after ``maxReceiveCount`` receives moves it to the queue's dead-letter queue (alarm on its depth; redrive

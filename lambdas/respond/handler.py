@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.respond import tasks
 from egress_optimizer.respond.actions import Applied, Plan
+from egress_optimizer.respond.evidence import brief, cited
 from egress_optimizer.respond.rootcause import Explanation
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "egress-response"))
@@ -109,9 +110,11 @@ def collect_traffic(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 @logger.inject_lambda_context
 def explain(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = ContextPayload.model_validate(event)
-    explanation = tasks.explain(p.incident, tasks.evidence_of(p.context), _settings())
+    evidence = tasks.evidence_of(p.context)
+    explanation = tasks.explain(p.incident, evidence, _settings())
     logger.info("explained", extra={"incident_id": p.incident.id, "category": explanation.category.value})
-    return {"explanation": explanation.model_dump(mode="json")}
+    shown = [brief(e) for e in cited(evidence, explanation.evidence_ids)]
+    return {"explanation": explanation.model_dump(mode="json"), "cited": shown}
 
 
 @logger.inject_lambda_context

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
+from egress_optimizer.cli.display import print_item, words
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 
 
@@ -53,13 +54,14 @@ def print_reconciliation(rec, limit: int = 15) -> None:
         style="bold",
     )
     stdout.print(table)
-    stdout.print(
+    print_item(
         f"Billed minus attributed: {rec.unexplained_pct:.2f}% of data-transfer dollars (absolute, per account, "
-        f"region, usage type and day); {rec.unexplained_no_reason_pct:.2f}% without a reason. By reason (net):"
+        f"region, usage type and day); {rec.unexplained_no_reason_pct:.2f}% without a reason. By reason (net):",
+        indent=0,
     )
     for x in rec.by_reason(net=True):
-        detail = f"  {x['detail']}" if x["detail"] else ""
-        stdout.print(f"  {x['usd']:>12,.2f}  {x['reason']}{detail}")
+        detail = f": {x['detail']}" if x["detail"] else ""
+        print_item(f"{x['usd']:>12,.2f}  {words(x['reason'])}{detail}", hang=16)
     print_coverage(rec.coverage)
 
 
@@ -67,34 +69,33 @@ def print_coverage(cov: dict) -> None:
     """The coverage summary: what share is attributed and what to log to explain the rest."""
     if not cov:
         return
-    stdout.print(
+    print_item(
         f"Coverage: {cov['attributed_share']:.1%} of ${cov['billed_usd']:,.2f} billed data transfer (list) is "
-        "attributed to a resource."
+        "attributed to a resource.",
+        indent=0,
     )
     worth = [g for g in cov["enable_logging"] if g["explains_usd"]]
     for g in worth:
-        stdout.print(
-            f"  enable {g['enable']} on {g['kind']} {g['resource']} ({g['account']}, {g['region']}): explains "
+        print_item(
+            f"enable {g['enable']} on {g['kind']} {g['resource']} ({g['account']}, {g['region']}): explains "
             f"${g['explains_usd']:,.2f} here, about ${g['explains_usd_per_month']:,.2f} a month"
         )
     idle = len(cov["enable_logging"]) - len(worth)
     if idle:
-        stdout.print(f"  {idle} more unlogged resources billed no data transfer in the period")
+        print_item(f"{idle} more unlogged resources billed no data transfer in the period")
     for s in cov["services_without_logs"]:
-        stdout.print(f"  {s['product']}: ${s['usd']:,.2f} of data transfer no log we read can show")
+        print_item(f"{s['product']}: ${s['usd']:,.2f} of data transfer no log we read can show")
     for g in cov["delivery_gaps"]:
-        stdout.print(f"  no log arrived for {g['source']} at {g['hour']} (${g['usd']:,.2f} billed)")
+        print_item(f"no log arrived for {g['source']} at {g['hour']} (${g['usd']:,.2f} billed)")
     for d in cov["late_deliveries"]:
-        stdout.print(
-            f"  late: {d['table']} logs of {d['newest_hour'][:13]}:00Z arrived {d['lag_hours']:.0f} h after their hour"
+        print_item(
+            f"late: {d['table']} logs of {d['newest_hour'][:13]}:00Z arrived {d['lag_hours']:.0f} h after their hour"
             f" ({d['key'].rsplit('/', 1)[-1][:48]}...)"
         )
     for q in cov.get("quarantined", []):
-        stdout.print(f"  unreadable: {q['records']} {q['source']} records ({q['reason']}), in the quarantine table")
+        print_item(f"unreadable: {q['records']} {q['source']} records ({q['reason']}), in the quarantine table")
     for d in cov["duplicated_deliveries"]:
-        stdout.print(
-            f"  delivered twice: {d['repeated_records']} records of {d['bucket']} at {d['hour']} (counted once)"
-        )
+        print_item(f"delivered twice: {d['repeated_records']} records of {d['bucket']} at {d['hour']} (counted once)")
 
 
 @app.command("reconcile")

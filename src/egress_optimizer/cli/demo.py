@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
 from egress_optimizer.cli.attribution import print_reconciliation
-from egress_optimizer.cli.detect import print_incidents
+from egress_optimizer.cli.detect import SHORT_IDS_NOTE, print_incidents
+from egress_optimizer.cli.display import Names, print_item, short_id, short_incident_id, words
 from egress_optimizer.cli.generate import check_output_dir, print_estate_summary
 from egress_optimizer.cli.ingest import print_ingest_report
 from egress_optimizer.cli.progress import demo_progress
@@ -83,10 +85,10 @@ def print_planned_changes(responses: list[dict], width: int = 80) -> None:
         stdout.print("  none: no recommended action found a resource to change")
     for r in planned:
         category = (r.get("explanation") or {}).get("category", "")
-        stdout.print(f"{r['incident_id']}  {category}", markup=False)
+        stdout.print(f"{short_incident_id(r['incident_id'])}  {words(category)}", markup=False)
         for action in r["actions"]:
             target = str(action.get("target", {}).get("id", "?"))
-            stdout.print(f"  {action['action_id']} on {target.rsplit('/', 1)[-1]}", markup=False)
+            stdout.print(f"  {action['action_id']} on {short_id(target)}", markup=False)
             lines = list(plan_diff(action.get("current"), action.get("proposed"))) or action.get("changes", [])
             for line in lines:
                 wrapped = textwrap.wrap(line, width - 1, initial_indent="    ", subsequent_indent="        ",
@@ -116,17 +118,17 @@ def demo_cmd(
     print_estate_summary(run.estate)
     print_ingest_report(run.ingest)
     print_reconciliation(run.reconciliation, limit=8)
-    stdout.print("Top resources by attributed data-transfer dollars:")
-    for r in run.top_resources.itertuples(index=False):
-        stdout.print(f"  ${r.usd:>10,.2f}  {r.gb:>10,.1f} GB  {r.team}  {r.resource_id}")
+    names = Names.from_lake(run.lake)
+    print_top_resources(run.top_resources, names)
     if "skipped" in run.detection:
-        stdout.print(f"Detection skipped: {run.detection['skipped']}")
+        print_item(f"Detection skipped: {run.detection['skipped']}", indent=0)
     else:
-        print_incidents(run.incidents, "Detected incidents (planned work declared ahead is suppressed)")
+        print_incidents(run.incidents, "Detected incidents (planned work declared ahead is suppressed)", names)
         ev = run.detection["evaluation"]
-        stdout.print(
+        print_item(
             f"Against the generator's labels: precision {ev['precision']:.2f}, recall {ev['recall']:.2f}, "
-            f"F1 {ev['f1']:.2f}, planned-work alerts {ev['planned_alerts']}"
+            f"F1 {ev['f1']:.2f}, planned-work alerts {ev['planned_alerts']}",
+            indent=0,
         )
         if run.responses:
             print_responses(run.responses)
@@ -136,9 +138,32 @@ def demo_cmd(
                 f"Root causes agreeing with the labels: {rc['agree_with_labels']} of {rc['explained']} detected"
             )
         elif "responses_skipped" in run.detection:
-            stdout.print(f"Responses skipped: {run.detection['responses_skipped']}")
-    stdout.print(
-        f"\n[bold green]Demo complete.[/] Raw logs: {run.raw}  Labels: {run.raw / 'labels.json'}  "
-        f"Lake: {run.lake.root}  Summary: {out / 'demo-summary.json'}"
-    )
-    stdout.print(f"[bold]Report:[/] {run.report.resolve().as_uri()}  (one file; open it in a browser)")
+            print_item(f"Responses skipped: {run.detection['responses_skipped']}", indent=0)
+        if run.incidents:
+            print_item(f"{SHORT_IDS_NOTE} The whole ids are in {out / 'demo-summary.json'}.", indent=0)
+    stdout.print("\n[bold green]Demo complete.[/]")
+    for label, path in (("Raw logs:", run.raw), ("Labels:", run.raw / "labels.json"), ("Lake:", run.lake.root),
+                        ("Summary:", out / "demo-summary.json")):  # fmt: skip
+        print_item(f"{label:<9} {path}", hang=10)
+    stdout.print(f"[bold]Report:[/] {run.report.resolve().as_uri()}", soft_wrap=True)
+    stdout.print("  (one file; open it in a browser)")
+
+
+def print_top_resources(top, names: Names) -> None:
+    """The resources that paid most for data transfer (``top_talkers`` by resource): the id is never broken (its
+    name wraps under it), dollars above gigabytes."""
+    table = Table(title="Top resources by attributed data-transfer dollars")
+    longest = max((len(short_id(r)) for r in top.resource_id), default=8)
+    table.add_column("resource", width=min(longest, 36), overflow="fold")
+    table.add_column("account, region")
+    table.add_column("team", overflow="fold")
+    table.add_column("$\nGB", justify="right", no_wrap=True)
+    for r in top.itertuples(index=False):
+        where = f"{names.account(r.account)}, {names.region(r.resource_id)}"
+        table.add_row(
+            names.label(r.resource_id),
+            where,
+            r.team if isinstance(r.team, str) and r.team else "-",
+            f"{r.usd:,.2f}\n{r.gb:,.1f} GB",
+        )
+    stdout.print(table)

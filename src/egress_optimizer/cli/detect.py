@@ -9,12 +9,14 @@ import typer
 from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
+from egress_optimizer.cli.display import Names, print_item, short_incident_id
 from egress_optimizer.detection.materiality import MIN_IMPACT_SHARE
 from egress_optimizer.detection.modes import DEFAULT_MODE, MODE_HELP
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 
 LAKE_OPT = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix.")
+SHORT_IDS_NOTE = "Incident ids are shortened; explain, respond and feedback take them as shown."
 
 
 @app.command("train")
@@ -54,6 +56,7 @@ def detect_cmd(
         help="...and at least this % of the account's daily egress spend (materiality; 0 turns it off).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(False, "--wide", help="Whole incident ids, ARNs and account ids (a wider table)."),
 ) -> None:
     """Score new hourly features with the current model; write 'anomalies' and 'incidents'."""
     import pandas as pd
@@ -69,8 +72,9 @@ def detect_cmd(
         raise InputError(f"--since {since!r} is not a date or time") from None
     if min_share_pct < 0:
         raise InputError("--min-share-pct must be 0 or more")
+    store = Lake.open(lake, create=False)
     result = stages.detect(
-        Lake.open(lake, create=False),
+        store,
         since_ts,
         windows,
         min_impact_usd,
@@ -84,7 +88,11 @@ def detect_cmd(
         result.incidents,
         f"Scored {result.scored_from} .. {result.scored_to}: {result.anomalies} anomalous "
         f"series-hours, {len(result.incidents)} incidents ({len(result.new_incidents)} new)",
+        Names.from_lake(store),
+        wide,
     )
+    if result.incidents and not wide:
+        print_item(f"{SHORT_IDS_NOTE} --wide or --json prints them whole.", indent=0)
 
 
 def _cache_note(entity) -> str:
@@ -94,24 +102,48 @@ def _cache_note(entity) -> str:
     return ""
 
 
-def print_incidents(incidents, title: str) -> None:
+def print_incidents(incidents, title: str, names: Names | None = None, wide: bool = False) -> None:
+    """One row per incident: its (short) id and when it started; what it cost and how severe; the resource that
+    moved most, where its bytes went, and the account and region. ``wide``: whole ids and ARNs, account ids."""
+    names = names or Names()
     table = Table(title=title)
-    for col in ("start (UTC)", "h", "account", "region", "severity", "impact $", "$/day", "top entity (destination)"):
-        table.add_column(col, justify="right" if "$" in col or col == "h" else "left", overflow="fold")
+    table.add_column("incident\nstart (UTC)", no_wrap=not wide, overflow="fold")
+    table.add_column("impact $\nper day\nseverity", justify="right", no_wrap=True)
+    table.add_column("top resource\n-> destination\naccount, region", overflow="fold")
     for i in incidents:
         top = i.entities[0]
         hours = int((i.window.end - i.window.start).total_seconds() // 3600)
+        name = names.resource(top.id)
+        resource = (f"{top.id} ({name})" if name else top.id) if wide else names.label(top.id)
+        what = [
+            resource,
+            f"-> {top.destination_class}",
+            _cache_note(top).strip(),
+            f"{names.account(i.account, wide)}, {i.region}",
+        ]
+        incident_id = i.id if wide else short_incident_id(i.id)
         table.add_row(
-            i.window.start.strftime("%Y-%m-%dT%H"),
-            str(hours),
-            i.account,
-            i.region,
-            i.severity.value,
-            f"{i.impact.total_usd:,.2f}",
-            f"{i.impact.per_day_usd:,.2f}",
-            f"{top.id.rsplit('/', 1)[-1]} ({top.destination_class}){_cache_note(top)}",
+            f"{incident_id}\n{i.window.start:%Y-%m-%d}\n{i.window.start:%H:%M}, {hours} h",
+            f"{i.impact.total_usd:,.2f}\n{i.impact.per_day_usd:,.2f}/day\n{i.severity.value}",
+            "\n".join(x for x in what if x),
         )
     stdout.print(table)
+
+
+def full_incident_id(lake: Lake, incident_id: str) -> str:
+    """The stored incident id ``incident_id`` is the start of (the tables show the first characters), or
+    ``incident_id`` itself when it is whole or matches none."""
+    from egress_optimizer.tables import INCIDENTS
+
+    if not lake.has(INCIDENTS):
+        return incident_id
+    ids = set(lake.read_table(INCIDENTS, columns=["id"]).column("id").to_pylist())
+    if incident_id in ids:
+        return incident_id
+    found = sorted(i for i in ids if i.startswith(incident_id))
+    if len(found) > 1:
+        raise InputError(f"incident id {incident_id!r} is ambiguous: {', '.join(found[:5])}")
+    return found[0] if found else incident_id
 
 
 @app.command("score-series")
@@ -244,7 +276,9 @@ def feedback_cmd(
     """Mark an incident true, false or planned; future scoring of its series adjusts."""
     from egress_optimizer import stages
 
-    fb = stages.record_feedback(Lake.open(lake, create=False), incident_id, verdict, note)
+    store = Lake.open(lake, create=False)
+    incident_id = full_incident_id(store, incident_id)
+    fb = stages.record_feedback(store, incident_id, verdict, note)
     stdout.print(f"Recorded {fb.verdict!r} for {incident_id} ({len(fb.series)} series adjusted)")
 
 

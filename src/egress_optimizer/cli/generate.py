@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
+from egress_optimizer.cli.display import words
 from egress_optimizer.cli.progress import stage_progress
 from egress_optimizer.errors import InputError
 
@@ -59,12 +60,16 @@ def print_estate_summary(result) -> None:
         files.add_row(src, f"{c['objects']:,}", f"{c['records']:,}")
     stdout.print(files)
     inc = Table(title="Injected incidents (ground truth in labels.json)")
-    for col in ("id", "kind", "start (UTC)", "hours", "magnitude", "impact $"):
-        inc.add_column(col)
+    inc.add_column("id", no_wrap=True)
+    inc.add_column("kind")
+    inc.add_column("start (UTC)", min_width=10)
+    inc.add_column("hours", justify="right")
+    inc.add_column("magnitude", justify="right")
+    inc.add_column("impact $", justify="right")
     for i in result.incidents:
         inc.add_row(
-            i.id,
-            i.kind + (" (planned)" if i.planned else ""),
+            _short_label_id(i.id),
+            words(i.kind) + (" (planned)" if i.planned else ""),
             _hour_label(result, i.start_hour),
             str(i.end_hour - i.start_hour),
             "-" if i.magnitude_pct is None else f"+{i.magnitude_pct:,.0f}%",
@@ -74,6 +79,11 @@ def print_estate_summary(result) -> None:
     stdout.print(
         f"CUR: {result.line_items:,} line items, ${result.cur_cost_usd:,.2f} billed; generated in {result.seconds:.1f}s"
     )
+
+
+def _short_label_id(label_id: str) -> str:
+    """``inc-001`` of ``inc-001-public-s3-exfiltration`` (the rest is its kind, in the next column)."""
+    return "-".join(label_id.split("-", 2)[:2])
 
 
 def _hour_label(result, hour: int) -> str:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
+from egress_optimizer.cli.display import print_item, size
 from egress_optimizer.cli.progress import ingest_progress
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 
@@ -28,34 +29,26 @@ class Format(str, Enum):  # noqa: UP042
 
 
 def print_ingest_report(report) -> None:
+    """Objects, records and bytes per source. Every record read is parsed or quarantined, so the table shows
+    the records read and how many were quarantined (--json has the parsed count too)."""
     table = Table(title="Ingested")
-    for col in ("source", "objects", "failed", "records read", "parsed", "quarantined", "bytes"):
-        table.add_column(col, justify="left" if col == "source" else "right")
-    for src, t in report.by_source().items():
+    for col in ("source", "objects", "failed", "records read", "quarantined", "size"):
+        table.add_column(col, justify="left" if col == "source" else "right", min_width=max(map(len, col.split())))
+    rows = [(src, t, None) for src, t in report.by_source().items()] + [("total", report.totals(), "bold")]
+    for src, t, style in rows:
         table.add_row(
             src,
             f"{t['objects']:,}",
             f"{t['objects_failed']:,}",
             f"{t['records_read']:,}",
-            f"{t['parsed']:,}",
             f"{t['quarantined']:,}",
-            f"{t['bytes']:,}",
+            size(t["bytes"]),
+            style=style,
         )
-    t = report.totals()
-    table.add_row(
-        "total",
-        f"{t['objects']:,}",
-        f"{t['objects_failed']:,}",
-        f"{t['records_read']:,}",
-        f"{t['parsed']:,}",
-        f"{t['quarantined']:,}",
-        f"{t['bytes']:,}",
-        style="bold",
-    )
     stdout.print(table)
     failed = [r for r in report.objects if r.failed]
     for r in failed[:10]:
-        stdout.print(f"[yellow]unreadable[/] {r.uri}: {r.reason}")
+        print_item(f"unreadable {r.uri}: {r.reason}", indent=0)
     if len(failed) > 10:
         stdout.print(f"... and {len(failed) - 10} more unreadable objects (see --json)")
     skipped = sum(r.skipped for r in report.objects)

@@ -6,8 +6,10 @@ import json
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from egress_optimizer.cli import stdout
+from egress_optimizer.cli.display import Names, print_item
 from egress_optimizer.cli.plan import plan_app
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 
@@ -23,7 +25,8 @@ def from_lake_cmd(
     from egress_optimizer import stages
     from egress_optimizer.planners.from_lake import total_monthly_savings
 
-    recs = stages.recommend(Lake.open(lake, create=False), min_monthly_usd=min_usd, top=top)
+    store = Lake.open(lake, create=False)
+    recs = stages.recommend(store, min_monthly_usd=min_usd, top=top)
     total = total_monthly_savings(recs)
     if json_out:
         doc = {"recommendations": [r.to_dict() for r in recs], "total_monthly_savings_usd": round(total, 4)}
@@ -32,21 +35,36 @@ def from_lake_cmd(
     if not recs:
         stdout.print(f"no recommendation saves at least ${min_usd:,.2f} a month")
         return
+    print_recommendations(recs, f"Recommendations from {lake}", Names.from_lake(store))
+    stdout.print(f"total: ${total:,.2f} a month across {len(recs)} recommendations")
+
+
+def print_recommendations(recs, title: str, names: Names | None = None) -> None:
+    """One row per recommendation: what to do (ARNs as short ids, resources with their names), its kind, where,
+    what was observed; its monthly figures; then how each kind was priced, in words."""
+    from egress_optimizer.planners.record import method
+
+    names = names or Names()
     window = recs[0].evidence
-    table = Table(title=f"Recommendations from {lake} ({window.window_days:g} days observed, scaled to 30)")
-    for col in ("#", "kind", "recommendation", "region", "observed", "planner", "now $/mo", "saving $/mo"):
-        table.add_column(col, justify="right" if col in ("#", "now $/mo", "saving $/mo") else "left", overflow="fold")
+    table = Table(title=f"{title} ({window.window_days:g} days observed, scaled to 30)")
+    table.add_column("#", justify="right")
+    table.add_column("recommendation")
+    table.add_column("now $/mo", justify="right", min_width=9)
+    table.add_column("saving $/mo", justify="right", min_width=9)
     for i, r in enumerate(recs, 1):
         ev = r.evidence
+        kind = r.kind + (", to review" if r.confidence == "review" else "")
+        where = " ".join(x for x in (names.account(r.account) if r.account else None, r.region) if x)
         table.add_row(
             str(i),
-            r.kind + (" (review)" if r.confidence == "review" else ""),
-            r.title,
-            f"{r.account or '-'} {r.region or '-'}",
-            f"{ev.gib:,.1f} GiB, ${ev.observed_usd:,.2f}",
-            r.planner,
+            Text.assemble(
+                names.shorten(r.title),
+                (f"\n{kind}; {where}; seen {ev.gib:,.1f} GiB, ${ev.observed_usd:,.2f}", "dim"),
+            ),
             f"{r.current_monthly_usd:,.2f}",
             f"{r.monthly_savings_usd:,.2f}",
         )
     stdout.print(table)
-    stdout.print(f"total: ${total:,.2f} a month across {len(recs)} recommendations")
+    stdout.print("How each kind is priced:")
+    for kind, rec in {r.kind: r for r in recs}.items():
+        print_item(f"{kind}: {method(rec)}")

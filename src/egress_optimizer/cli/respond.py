@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from egress_optimizer.cli import app, stdout
-from egress_optimizer.cli.detect import LAKE_OPT
+from egress_optimizer.cli.detect import LAKE_OPT, full_incident_id
+from egress_optimizer.cli.display import short_incident_id, words
 from egress_optimizer.errors import EgressError, InputError
 from egress_optimizer.lake import Lake
 
@@ -54,8 +55,9 @@ def explain_cmd(
         raise InputError("--llm must be none or bedrock")
     if llm == "bedrock" and not model_id:
         raise InputError("--llm bedrock needs --model-id (or BEDROCK_MODEL_ID)")
+    store = Lake.open(lake, create=False)
     explanation, evidence = stages.explain(
-        Lake.open(lake, create=False), incident_id, _trail_roots(trail), aws, model_id if llm == "bedrock" else None
+        store, full_incident_id(store, incident_id), _trail_roots(trail), aws, model_id if llm == "bedrock" else None
     )
     if json_out:
         doc = {
@@ -65,7 +67,7 @@ def explain_cmd(
         print(json.dumps(doc))
         return
     stdout.print(
-        f"[bold]{explanation.category.value}[/] (confidence {explanation.confidence:.0%}, {explanation.source})"
+        f"[bold]{words(explanation.category.value)}[/] (confidence {explanation.confidence:.0%}, {explanation.source})"
     )
     stdout.print(explanation.summary, markup=False)
     table = Table(title="Evidence")
@@ -92,7 +94,7 @@ def respond_cmd(
     if decision not in ("approved", "refused", "none"):
         raise InputError("--decision must be approved, refused or none")
     store = Lake.open(lake, create=False)
-    incident = stages.incident(store, incident_id)
+    incident = stages.incident(store, full_incident_id(store, incident_id))
     (result,) = stages.respond_locally(
         store, [incident], _trail_roots(trail), None if decision == "none" else decision, approver
     )
@@ -103,21 +105,25 @@ def respond_cmd(
 
 
 def print_responses(results: list[dict]) -> None:
+    """One row per incident: its root cause and how sure, the actions planned (an action per resource), and
+    how the workflow ended."""
     from collections import Counter
 
     table = Table(title="Responses (the deployed state machine, run locally)")
-    for col in ("incident", "root cause", "confidence", "actions", "outcome"):
-        table.add_column(col, overflow="fold")
+    table.add_column("incident", no_wrap=True)
+    table.add_column("root cause")  # the one column that wraps: action ids and outcomes stay whole
+    table.add_column("actions planned", no_wrap=True, overflow="fold")
+    table.add_column("outcome", no_wrap=True)
     for r in results:
         ex = r.get("explanation") or {}
         outcome = r.get("outcome") or {}
         planned = Counter(a["action_id"] for a in r.get("actions", []))  # an action per resource
+        cause = words(ex.get("category", r["status"].lower()))
         table.add_row(
-            r["incident_id"],
-            str(ex.get("category", r["status"].lower())),
-            f"{ex['confidence']:.0%}" if "confidence" in ex else "-",
-            ", ".join(a if n == 1 else f"{a} (x{n})" for a, n in planned.items()) or "-",
-            str(outcome.get("outcome", r["status"].lower())),
+            short_incident_id(r["incident_id"]),
+            f"{cause} ({ex['confidence']:.0%} sure)" if "confidence" in ex else cause,
+            "\n".join(a if n == 1 else f"{a} (x{n})" for a, n in planned.items()) or "-",
+            words(outcome.get("outcome", r["status"].lower())),
         )
     stdout.print(table)
 

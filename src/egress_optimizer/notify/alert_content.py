@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.notify.alert_state import AlertState
@@ -31,18 +31,48 @@ MAX_DIFF_LINES = 12
 
 
 class Recommendation(BaseModel):
-    """A proposed action as the response workflow planned it (its dry-run diff), shown, never applied here."""
+    """A proposed action as the response workflow planned it (its dry-run diff), shown, never applied here. The
+    workflow's plans name their resource as ``target.id``."""
 
     model_config = ConfigDict(extra="ignore")
     action_id: str
     resource: str
     changes: list[str] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_plan(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "resource" not in value and isinstance(value.get("target"), dict):
+            return {**value, "resource": value["target"].get("id")}
+        return value
+
+
+class Cited(BaseModel):
+    """A piece of evidence an explanation rests on (written by our code from the facts it collected)."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    kind: str
+    source: str
+    summary: str
+
+
+class Explained(BaseModel):
+    """The response workflow's root cause: a category with its confidence and summary."""
+
+    model_config = ConfigDict(extra="ignore")
+    category: str
+    confidence: float
+    summary: str
+    source: str = "rules"
+
 
 class Extras(BaseModel):
     """What a caller that knows more than the incident may add to its alert."""
 
     model_config = ConfigDict(extra="forbid")
+    explanation: Explained | None = None
+    evidence: list[Cited] = Field(default_factory=list)
     recommendations: list[Recommendation] = Field(default_factory=list)
     approval_id: str | None = Field(None, pattern=r"^apr-[\w-]+$")
     approval_url: str | None = Field(None, pattern=r"^https://")
@@ -119,17 +149,29 @@ def cost_lines(incident: Incident) -> list[str]:
     ]
 
 
-def cause_lines(incident: Incident) -> list[str]:
-    return [
-        f"{c.service} {c.usage_type}, account {c.linked_account}, {c.region}: "
-        f"{usd(c.impact.contribution)} of the impact"
-        for c in sorted(incident.root_causes, key=lambda c: -c.impact.contribution)
-    ] or ["not known yet"]
+def cause_lines(incident: Incident, extras: Extras | None = None) -> list[str]:
+    """The explained root cause when the response workflow gave one, then what the bill says (usage types)."""
+    explained = extras.explanation if extras else None
+    lines = [f"{explained.category} ({explained.confidence:.0%}, {explained.source}): {explained.summary}"] if (
+        explained
+    ) else []  # fmt: skip
+    return (
+        lines
+        + [
+            f"{c.service} {c.usage_type}, account {c.linked_account}, {c.region}: "
+            f"{usd(c.impact.contribution)} of the impact"
+            for c in sorted(incident.root_causes, key=lambda c: -c.impact.contribution)
+        ]
+        or lines
+        or ["not known yet"]
+    )
 
 
-def evidence_lines(incident: Incident) -> list[str]:
-    lines = [f"[{e.kind}] {e.summary} ({e.source}, {e.id})" for e in incident.evidence[:MAX_EVIDENCE]]
-    more = len(incident.evidence) - MAX_EVIDENCE
+def evidence_lines(incident: Incident, extras: Extras | None = None) -> list[str]:
+    cited = list(extras.evidence) if extras else []
+    items = cited + [e for e in incident.evidence if e.id not in {c.id for c in cited}]
+    lines = [f"[{e.kind}] {e.summary} ({e.source}, {e.id})" for e in items[:MAX_EVIDENCE]]
+    more = len(items) - MAX_EVIDENCE
     return lines + ([f"... {more} more"] if more > 0 else []) or ["none attached"]
 
 
@@ -168,8 +210,8 @@ def email_text(incident: Incident, extras: Extras, report_url: str | None, note:
     ]
     sections = [
         ("Cost (US dollars at list price)", cost_lines(incident)),
-        ("Root cause", cause_lines(incident)),
-        ("Evidence", evidence_lines(incident)),
+        ("Root cause", cause_lines(incident, extras)),
+        ("Evidence", evidence_lines(incident, extras)),
         ("Top talkers", talker_lines(incident)),
         ("Recommended actions (dry run)", action_lines(extras)),
     ]
@@ -235,8 +277,8 @@ def slack_blocks(
     return [
         {"type": "header", "text": {"type": "plain_text", "text": subject(incident)[:150]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{t}*\n{escape(v)}"} for t, v in fields]},
-        _section("Root cause", cause_lines(incident)),
-        _section("Evidence", evidence_lines(incident)),
+        _section("Root cause", cause_lines(incident, extras)),
+        _section("Evidence", evidence_lines(incident, extras)),
         _section("Top talkers", talker_lines(incident)),
         _section("Recommended actions (dry run)", action_lines(extras), code=bool(extras.recommendations)),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(context)}]},

@@ -13,7 +13,7 @@ import pyarrow as pa
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.lake import Lake
 from egress_optimizer.respond.actions import Plan
-from egress_optimizer.respond.evidence import Evidence
+from egress_optimizer.respond.evidence import Evidence, brief, cited
 from egress_optimizer.respond.rootcause import Explanation
 from egress_optimizer.tables import EXPLANATIONS, PARTITION_DATE, REMEDIATION_AUDIT, Table
 
@@ -41,7 +41,6 @@ def record(lake: Lake, incident_id: str, event: str, plan: Plan, actor: str = ""
 
 def record_explanation(lake: Lake, incident: Incident, explanation: Explanation, evidence: list[Evidence]) -> None:
     """Append the incident's explanation with the evidence it cites (dashboards show each incident's latest)."""
-    cited = [e for e in evidence if e.id in set(explanation.evidence_ids)] or evidence
     row = {
         "at": datetime.now(UTC),
         "account": incident.accounts[0],
@@ -53,7 +52,7 @@ def record_explanation(lake: Lake, incident: Incident, explanation: Explanation,
         "summary": explanation.summary,
         "action_ids": ",".join(explanation.action_ids),
         "evidence_ids": ",".join(explanation.evidence_ids),
-        "evidence": json.dumps([{"id": e.id, "kind": e.kind, "source": e.source, "summary": e.summary} for e in cited]),
+        "evidence": json.dumps([brief(e) for e in cited(evidence, explanation.evidence_ids)]),
     }
     _append(lake, EXPLANATIONS, row)
 

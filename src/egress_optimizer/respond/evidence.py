@@ -51,3 +51,14 @@ def _fact(value: Any) -> FactValue:
     if isinstance(value, list | tuple | set):
         return [str(v) for v in value]
     return str(value)
+
+
+def cited(evidence: list[Evidence], ids: list[str]) -> list[Evidence]:
+    """The evidence an explanation cites (all of it, when it cites none of what was collected)."""
+    wanted = set(ids)
+    return [e for e in evidence if e.id in wanted] or list(evidence)
+
+
+def brief(e: Evidence) -> dict[str, str]:
+    """What people are shown of a piece of evidence (reports, dashboards, alerts)."""
+    return {"id": e.id, "kind": e.kind, "source": e.source, "summary": e.summary}

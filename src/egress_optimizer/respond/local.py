@@ -136,7 +136,15 @@ class LocalWorkflow:
             AttributeDefinitions=[{"AttributeName": "approval_id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        values = {"dead_letter_queue_url": self.dlq_url, "alerts_topic_arn": self.topic_arn}
+        # The alerts queue (the notify Lambda's input when deployed): read back with ``alerts()``.
+        self.alert_queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="egress-alerts")[
+            "QueueUrl"
+        ]
+        values = {
+            "dead_letter_queue_url": self.dlq_url,
+            "alerts_topic_arn": self.topic_arn,
+            "alert_queue_url": self.alert_queue_url,
+        }
         for placeholder, name in workflow.TASKS.items():
             values[placeholder] = lam.create_function(
                 FunctionName=f"egress-response-{name}",
@@ -199,6 +207,10 @@ class LocalWorkflow:
 
     def notifications(self) -> list[str]:
         return _drain(self.inbox_url)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """What the workflow queued for the alerts (the incident and its extras), oldest first."""
+        return [json.loads(m) for m in _drain(self.alert_queue_url)]
 
 
 def _drain(queue_url: str) -> list[str]:

@@ -33,7 +33,7 @@ TASKS = {
     "check_egress_arn": "check_egress",
     "notify_arn": "notify",
 }
-OTHER_PLACEHOLDERS = ("dead_letter_queue_url", "alerts_topic_arn")
+OTHER_PLACEHOLDERS = ("dead_letter_queue_url", "alerts_topic_arn", "alert_queue_url")
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
