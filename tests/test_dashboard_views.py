@@ -1,7 +1,7 @@
 """The QuickSight dashboard's data, checked on local lakes: the planners' savings and the coverage gaps land in the
 lake, every view under ``sql/athena/views`` runs on it, the savings and coverage views give back what was recorded
 (compared with the planners and the reconciliation called directly), and every dataset of the Terraform module
-(``infra/modules/quicksight``) selects from a view this repository ships, with the columns and QuickSight types it
+(``infra/modules/dashboards``) selects from a view this repository ships, with the columns and QuickSight types it
 declares; the dashboard's visuals read only columns their dataset has."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from egress_optimizer.planners.record import METHODS, write_coverage_gaps, write
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWS = ROOT / "src" / "egress_optimizer" / "sql" / "athena" / "views"
-MODULE = ROOT / "infra" / "modules" / "quicksight"
+MODULE = ROOT / "infra" / "modules" / "dashboards"
 DATASETS = json.loads((MODULE / "datasets.json").read_text())["datasets"]
 
 # DuckDB's type of a view column -> the QuickSight type a dataset declares for it (Athena gives the same classes:

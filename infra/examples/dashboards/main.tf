@@ -6,8 +6,8 @@ provider "aws" {
   region = var.region
 }
 
-module "quicksight" {
-  source = "../../modules/quicksight"
+module "dashboards" {
+  source = "../../modules/dashboards"
 
   name_prefix      = "egress"
   athena_database  = var.athena_database
