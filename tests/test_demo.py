@@ -28,6 +28,8 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     assert len(summary["stages"]["top_resources"]) == 5
     assert "more than" in summary["stages"]["detection"]["skipped"]  # three days are too few to train on
     assert json.loads((out / "demo-summary.json").read_text()) == summary
+    page = (out / "report.html").read_text()  # the demo ends with the report (checked in a browser elsewhere)
+    assert summary["report"] == str(out / "report.html") and 'id="coverage"' in page and "Savings" in page
     # Run again into the same folder: the lake is rebuilt, not mixed with the first run's (nor its detector
     # state), so the result is the same; a folder that is not a lake is never deleted.
     (out / "lake" / "left-by-the-first-run").write_text("x")
