@@ -271,3 +271,33 @@ def test_hours_without_traffic_count_as_none_once_the_lake_has_moved_past_them(t
     result = egress_check.check(lake, Incident.from_json(incident()), datetime(2026, 11, 1, 17, 10, tzinfo=UTC),
                                 datetime(2026, 11, 2, 6, tzinfo=UTC))  # fmt: skip
     assert result.status == "fell" and result.after_usd_per_hour == pytest.approx(0.2 / 6)
+
+
+def test_snooze_puts_the_approval_off_and_reminds_the_one_who_snoozed_it(
+    workflow,  # noqa: F811 - the fixture imported above
+    fake_slack,
+    monkeypatch,
+):
+    wf, approval = workflow
+    queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="approval-resume")["QueueUrl"]
+    monkeypatch.setenv("RESUME_QUEUE_URL", queue)
+    monkeypatch.setenv("SLACK_RESPONSE_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("APPROVAL_SNOOZE_SECONDS", "0")  # the reminder at once (deployed: 15 minutes)
+    item = pending(wf)
+    payload = json.loads(parse_qs(slack_body(f"snooze:{item['approval_id']}").decode())["payload"][0])
+    payload["response_url"] = f"{fake_slack.url}/actions/T1/2/snooze"
+    body = f"payload={json.dumps(payload)}".encode()
+    answer = approval.handler(http("POST", "/slack/actions", body, slack_request(body)), context("approval"))
+    assert answer["statusCode"] == 200 and "snoozed" in answer["body"]
+    stored = wf.table().get_item(Key={"approval_id": item["approval_id"]})["Item"]
+    assert stored["status"] == "pending" and stored["snoozed_by"] == ALICE  # nothing decided
+    assert approval.handler(sqs_event(queue), context("approval")) == {"batchItemFailures": []}
+    (reminder,) = (b for path, _, b in fake_slack.requests if path == "/actions/T1/2/snooze")
+    assert reminder["response_type"] == "ephemeral" and "still waits for a decision" in reminder["text"]
+    # a reminder of an approval decided meanwhile says nothing; a decided approval cannot be snoozed
+    approval.handler(http("POST", "/slack/actions", body, slack_request(body)), context("approval"))
+    wf.decide(item["approval_id"], "refused", "bob@example.com")
+    assert approval.handler(sqs_event(queue), context("approval")) == {"batchItemFailures": []}
+    assert sum(1 for path, _, _ in fake_slack.requests if path == "/actions/T1/2/snooze") == 1
+    late = approval.handler(http("POST", "/slack/actions", body, slack_request(body)), context("approval"))
+    assert "already decided" in late["body"] and sqs_event(queue)["Records"] == []

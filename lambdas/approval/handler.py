@@ -15,8 +15,9 @@ resumes the workflow itself.
 
 Environment: ``APPROVALS_TABLE``, ``APPROVAL_KEY_SECRET_ARN`` (HMAC key for email tokens),
 ``SLACK_SIGNING_SECRET_ARN``, ``APPROVER_SLACK_IDS`` (comma-separated Slack user ids), ``RESUME_QUEUE_URL``,
-``SLACK_RESPONSE_HOSTS`` (hosts a Slack ``response_url`` may name; Slack's own by default). Alert buttons
-(Acknowledge, Snooze, "This was planned"; values ``alert-…``) go to ``notify.alert_actions``, which reads
+``SLACK_RESPONSE_HOSTS`` (hosts a Slack ``response_url`` may name; Slack's own by default),
+``APPROVAL_SNOOZE_SECONDS`` (how long Snooze puts an approval off before a reminder; 900, SQS's longest delay).
+Alert buttons (Acknowledge, Snooze, "This was planned"; values ``alert-…``) go to ``notify.alert_actions``, which reads
 ``ALERTS_TABLE`` and ``ALERT_RESPONDER_SLACK_IDS`` (see ``lambdas/notify/handler.py``).
 """
 
@@ -26,6 +27,7 @@ import base64
 import html
 import json
 import os
+import time
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
@@ -42,6 +44,7 @@ from egress_optimizer.respond import approval_tokens, approvals
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "egress-approval"))
 processor = BatchProcessor(event_type=EventType.SQS)
+SQS_MAX_DELAY = 900
 
 
 @cache
@@ -75,7 +78,25 @@ def _resume_later(approval_id: str, response_url: str | None = None) -> None:
         _resume({"approval_id": approval_id, "response_url": response_url})
 
 
+def _slack_reply(response_url: str, text: str, replace: bool = True) -> None:
+    """Replace the pressed message with ``text``, or tell the one who pressed (``replace`` False)."""
+    hosts = tuple(h.strip() for h in os.environ.get("SLACK_RESPONSE_HOSTS", "").split(",") if h.strip())
+    answer = slack.replace_interactive if replace else slack.reply_privately
+    answer(response_url, text, hosts or slack.RESPONSE_URL_HOSTS)
+
+
+def _remind(message: dict[str, Any]) -> None:
+    """A snoozed approval's reminder to the one who snoozed it, if it still waits for a decision."""
+    item = approvals.still_pending(_table(), message["remind"])
+    if item is not None and message.get("response_url"):
+        until = time.strftime("%H:%M UTC", time.gmtime(int(item["expires_at"])))
+        text = f"Reminder: approval {item['approval_id']} still waits for a decision; it expires at {until}."
+        _slack_reply(message["response_url"], text, replace=False)
+
+
 def _resume(message: dict[str, Any]) -> None:
+    if "remind" in message:
+        return _remind(message)
     approval_id, response_url = message["approval_id"], message.get("response_url")
     try:
         out = approvals.resume(_table(), boto3.client("stepfunctions"), approval_id)
@@ -84,12 +105,28 @@ def _resume(message: dict[str, Any]) -> None:
         text = str(exc)
     logger.info("approval resumed", extra={"approval_id": approval_id, "result": text})
     if response_url:
-        hosts = tuple(h.strip() for h in os.environ.get("SLACK_RESPONSE_HOSTS", "").split(",") if h.strip())
-        slack.replace_interactive(response_url, text, hosts or slack.RESPONSE_URL_HOSTS)
+        _slack_reply(response_url, text)
+    return None
 
 
 def _resume_record(record: SQSRecord) -> None:
     _resume(json.loads(record.body))
+
+
+def _snooze(choice: approval_tokens.SlackDecision) -> dict[str, Any]:
+    """Put the approval off: a reminder comes back through the resume queue after ``APPROVAL_SNOOZE_SECONDS``
+    (at most SQS's 15-minute delay, which is also well inside the 30 minutes a Slack response URL stays valid)."""
+    seconds = min(int(os.environ.get("APPROVAL_SNOOZE_SECONDS", SQS_MAX_DELAY)), SQS_MAX_DELAY)
+    try:
+        approvals.snooze(_table(), choice.approval_id, choice.user_id, seconds)
+    except InputError as exc:
+        return _respond(200, str(exc))
+    queue = os.environ.get("RESUME_QUEUE_URL")
+    if not queue or not choice.response_url:
+        return _respond(200, f"{choice.approval_id} snoozed; no reminder can be sent here, and it expires on time")
+    body = json.dumps({"remind": choice.approval_id, "response_url": choice.response_url})
+    boto3.client("sqs").send_message(QueueUrl=queue, MessageBody=body, DelaySeconds=seconds)
+    return _respond(200, f"{choice.approval_id} snoozed by <@{choice.user_id}>: a reminder in {seconds // 60} min")
 
 
 def _slack(event: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +140,7 @@ def _slack(event: dict[str, Any]) -> dict[str, Any]:
             raise approval_tokens.Refused(str(exc)) from None
     choice = approval_tokens.slack_decision(body, approvers)
     if choice.decision == "snoozed":
-        return _respond(200, f"{choice.approval_id} snoozed; it still expires on time")
+        return _snooze(choice)
     try:
         approvals.record(_table(), choice.approval_id, choice.decision, choice.user_id)
     except InputError as exc:  # already decided (a Slack retry, a second click) or no longer awaited

@@ -61,21 +61,18 @@ def update(client: WebClient, channel: str, ts: str, text: str, blocks: list[dic
 def replace_interactive(response_url: str, text: str, allowed_hosts: tuple[str, ...] = RESPONSE_URL_HOSTS) -> None:
     """Replace the message whose button was pressed (its buttons go) with ``text``, through the interaction's
     ``response_url``, which must be on one of Slack's hosts."""
-    host = urlsplit(response_url).hostname or ""
-    if host not in allowed_hosts:
-        raise ValueError(f"response_url host {host!r} is not Slack's")
-    reply = WebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(text=text, replace_original=True)
-    if reply.status_code >= 300:
-        raise RuntimeError(f"Slack answered {reply.status_code} to the message update")
+    _answer(response_url, allowed_hosts, text=text, replace_original=True)
 
 
 def reply_privately(response_url: str, text: str, allowed_hosts: tuple[str, ...] = RESPONSE_URL_HOSTS) -> None:
     """Answer the user who pressed a button with a message only they see; the original message stays."""
+    _answer(response_url, allowed_hosts, text=text, response_type="ephemeral", replace_original=False)
+
+
+def _answer(response_url: str, allowed_hosts: tuple[str, ...], **message: Any) -> None:
     host = urlsplit(response_url).hostname or ""
     if host not in allowed_hosts:
         raise ValueError(f"response_url host {host!r} is not Slack's")
-    reply = WebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(
-        text=text, response_type="ephemeral", replace_original=False
-    )
+    reply = WebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(**message)
     if reply.status_code >= 300:
-        raise RuntimeError(f"Slack answered {reply.status_code} to the reply")
+        raise RuntimeError(f"Slack answered {reply.status_code} to the interaction's reply")

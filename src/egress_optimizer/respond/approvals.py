@@ -100,6 +100,32 @@ def resume(table: Any, sfn: Any, approval_id: str) -> dict[str, Any]:
     return output
 
 
+def snooze(table: Any, approval_id: str, who: str, seconds: int) -> dict[str, Any]:
+    """Note that ``who`` put off a pending approval for ``seconds`` (its expiry does not move); returns it."""
+    now = int(time.time())
+    try:
+        return table.update_item(
+            Key={"approval_id": approval_id},
+            UpdateExpression="SET snoozed_by = :who, snoozed_until = :until",
+            ConditionExpression="#s = :pending AND expires_at > :now",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":who": who, ":until": now + seconds, ":now": now, ":pending": "pending"},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise InputError(f"approval {approval_id} was already decided, has expired or does not exist") from None
+        raise
+
+
+def still_pending(table: Any, approval_id: str) -> dict[str, Any] | None:
+    """The approval, if it still waits for a decision and has not expired."""
+    item = table.get_item(Key={"approval_id": approval_id}, ConsistentRead=True).get("Item")
+    if item is None or item.get("status") != "pending" or int(item["expires_at"]) <= time.time():
+        return None
+    return item
+
+
 def _set(table: Any, approval_id: str, name: str, value: Any) -> None:
     names = {"#s": "status"} if name == "#s" else {"#n": name}
     table.update_item(
