@@ -56,9 +56,13 @@ $(TOOLS_VENV)/.installed: tools/checkov.lock
 
 tools: $(TOOLS_VENV)/.installed
 
-# Deployable artefacts: the library's wheel and the SageMaker source bundle (build/).
+# Deployable artefacts in build/: a zip per Lambda function, the Lambda layers (the library and what the handlers
+# import, for the python3.12 runtime: pip fetches manylinux wheels from its index at the locked hashes), the
+# library's wheel (Glue), the Glue scripts, the SageMaker source bundle, and manifest.json (paths, sizes, sha256 in
+# hex and base64 for Terraform). Offline: `make package LAYER=--local-layer` (layers for this platform) or
+# LAYER=--no-layer.
 package: $(STAMP)
-	$(BIN)/python tools/package.py --out build
+	$(BIN)/python tools/package.py --out build $(LAYER)
 
 bench: $(STAMP)
 	$(BIN)/python bench/generate.py --scale small --days 14

@@ -1,14 +1,31 @@
-"""Deployable artefacts: the SageMaker source bundle carries the library as a wheel, and its scripts train and
-score from that wheel in a clean virtual environment (not from this checkout)."""
+"""Deployable artefacts (``make package``, ``tools/package.py``): the Lambda zips and layers, the wheel, the Glue
+scripts, the SageMaker source bundle and the manifest Terraform reads.
+
+"Clean", for the Lambda checks: a virtual environment made with ``python -m venv`` (no system site packages, no
+pip, nothing installed), run from a temporary folder with an environment that names only ``PATH``, fake AWS
+settings and ``PYTHONPATH`` = what Lambda puts on ``sys.path``: the function's unzipped zip (``/var/task``) and its
+layers' unzipped ``python/`` folders (``/opt/python``), in that order. Each check asserts that every module the
+interpreter loaded came from those folders or the standard library, so a handler that imports here imports from
+its artefacts alone, not from this checkout or this environment. The layers are built for this platform
+(``--local-layer``: the locked versions installed here, copied) because the test runs offline; ``make package``
+builds them for the Lambda runtime (manylinux, Python 3.12) from the index.
+
+The SageMaker bundle's scripts train and score from its wheel in a clean virtual environment that sees this
+environment's third-party packages but not the library."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -98,3 +115,213 @@ def test_the_sagemaker_bundle_trains_and_scores_from_its_own_wheel(clean_venv, f
     )
     assert scored.returncode == 0, scored.stderr
     assert "incidents" in json.loads(scored.stdout)
+
+
+# ---- Lambda, Glue and the manifest -------------------------------------------------------------------------------
+SOURCES = ("src", "lambdas", "glue_jobs", "sagemaker", "state_machines", "tools")
+FILES = ("pyproject.toml", "README.md", "requirements.lock")
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory) -> Path:
+    """The sources as they are now: both builds read the same files even if the checkout changes meanwhile."""
+    root = tmp_path_factory.mktemp("snapshot")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in SOURCES:
+        shutil.copytree(ROOT / name, root / name, symlinks=True, ignore=ignore)
+    for name in FILES:
+        shutil.copy2(ROOT / name, root / name)
+    return root
+
+
+def _build(snapshot: Path, out: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(snapshot / "tools" / "package.py"), "--out", str(out), "--local-layer"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads((out / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def built(snapshot, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("build")
+    return out, _build(snapshot, out)
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory) -> Path:
+    venv = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def unzipped(built, tmp_path_factory) -> dict[str, Path]:
+    """Every zip of the build, extracted once: artefact name -> folder."""
+    out, manifest = built
+    root = tmp_path_factory.mktemp("unzipped")
+    folders = {}
+    for name in manifest["artefacts"]:
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(out / name) as z:
+                z.extractall(root / name)
+            folders[name] = root / name
+    return folders
+
+
+# Run in the clean interpreter: import the handler module and what the manifest says its code imports; every
+# loaded module must come from the function's folder, its layers or the standard library.
+PROBE = """
+import importlib, json, sys, sysconfig
+from pathlib import Path
+spec = json.loads(sys.argv[1])
+handler = importlib.import_module("handler")
+missing = [e for e in spec["handlers"] if not callable(getattr(handler, e.split(".", 1)[1], None))]
+for name in spec["imports"]:
+    importlib.import_module(name)
+allowed = [Path(p).resolve() for p in spec["paths"]]
+allowed += [Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "platstdlib")]
+strays = sorted(
+    f"{name}: {file}"
+    for name, module in list(sys.modules.items())
+    if (file := getattr(module, "__file__", None))
+    and not any(Path(file).resolve().is_relative_to(a) for a in allowed)
+)
+print(json.dumps({"missing": missing, "strays": strays, "handler": handler.__file__,
+                  "library": sys.modules["egress_optimizer"].__file__}))
+"""
+
+
+def _clean_env(paths: list[Path]) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.pathsep.join(map(str, paths)),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        # What handlers read when they are loaded (the ingest handler's idempotency table and lake).
+        "LAKE_URI": "s3://bucket/lake",
+        "IDEMPOTENCY_TABLE": "idempotency",
+        "POWERTOOLS_METRICS_NAMESPACE": "EgressOptimizer",
+    }
+
+
+def test_the_manifest_describes_every_artefact_by_path_size_and_hash(built):
+    out, manifest = built
+    names = set(manifest["artefacts"])
+    functions = sorted(p.parent.name for p in (ROOT / "lambdas").glob("*/handler.py"))
+    assert {f"lambda-{f}.zip" for f in functions} <= names
+    assert manifest["wheel"] in names and manifest["wheel"].startswith("egress_optimizer-")
+    assert {"sagemaker-sourcedir.tar.gz", "glue/attribute.py"} <= names
+    assert set(manifest["layers"]) <= names and manifest["layers"]
+    for name, art in manifest["artefacts"].items():
+        data = (out / art["path"]).read_bytes()
+        digest = hashlib.sha256(data).digest()
+        assert (art["size"], art["sha256"]) == (len(data), digest.hex()), name
+        assert base64.b64decode(art["sha256_base64"]) == digest, name  # Terraform's source_code_hash
+    for name, fn in manifest["lambdas"].items():
+        assert fn["artefact"] == f"lambda-{name}.zip" and fn["handlers"], name
+        assert fn["layers"] and set(fn["layers"]) <= set(manifest["layers"]), name
+        assert all(name in manifest["layers"][layer]["functions"] for layer in fn["layers"])
+
+
+def test_lambda_entry_points_are_read_from_the_handlers(built):
+    from egress_optimizer.respond.workflow import TASKS
+
+    _, manifest = built
+    handlers = {name: fn["handlers"] for name, fn in manifest["lambdas"].items()}
+    assert sorted(handlers["respond"]) == sorted(f"handler.{f}" for f in [*TASKS.values(), "start"])
+    assert handlers["ingest"] == ["handler.lambda_handler"]  # not its idempotent `ingest(s3_object)`
+    assert (
+        handlers["detect"] == handlers["process"] == handlers["notify"] == handlers["approval"] == ["handler.handler"]
+    )
+    # What the code imports decides the layers: scikit-learn only where detection runs.
+    with_ml = {n for n, fn in manifest["lambdas"].items() if "scikit-learn" in fn["distributions"]}
+    assert with_ml == {"detect"}
+    assert "pandas" not in manifest["lambdas"]["approval"]["distributions"]
+
+
+def test_each_lambda_zip_holds_its_handler_at_the_root(built):
+    out, manifest = built
+    for name in manifest["lambdas"]:
+        with zipfile.ZipFile(out / f"lambda-{name}.zip") as z:
+            infos = z.infolist()
+        assert "handler.py" in [i.filename for i in infos], name
+        assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in infos)
+        assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+        assert not any("__pycache__" in i.filename for i in infos)
+
+
+@pytest.mark.slow
+def test_each_handler_imports_from_its_artefacts_alone_in_a_clean_venv(built, unzipped, bare_python, tmp_path):
+    _, manifest = built
+    for name, fn in manifest["lambdas"].items():
+        paths = [unzipped[fn["artefact"]]] + [unzipped[layer] / "python" for layer in fn["layers"]]
+        spec = {"handlers": fn["handlers"], "imports": fn["imports"], "paths": [str(p) for p in paths]}
+        done = subprocess.run(
+            [str(bare_python), "-c", PROBE, json.dumps(spec)],
+            cwd=tmp_path,
+            env=_clean_env(paths),
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
+        seen = json.loads(done.stdout.splitlines()[-1])
+        assert seen["missing"] == [], name
+        assert seen["strays"] == [], name
+        assert Path(seen["handler"]).parent == unzipped[fn["artefact"]]
+        assert str(ROOT) not in seen["library"] and "python" in Path(seen["library"]).parts
+
+
+def test_the_glue_script_and_the_sagemaker_bundle(built, unzipped, bare_python, tmp_path):
+    out, manifest = built
+    for script, job in manifest["glue"].items():
+        py_compile.compile(str(out / script), cfile=str(tmp_path / "glue.pyc"), doraise=True)
+        assert job["additional_python_modules"] == manifest["wheel"]
+        # Its module level imports nothing beyond the standard library (pyspark and the library load in main).
+        layers = [unzipped[layer] / "python" for layer in manifest["layers"]]
+        probe = "import attribute, egress_optimizer.stages as s; assert callable(attribute.main) and s.build_features"
+        done = subprocess.run(
+            [str(bare_python), "-c", probe],
+            cwd=tmp_path,
+            env=_clean_env([(out / script).parent, *layers]),
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    with tarfile.open(out / manifest["sagemaker"]["source_dir"]) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert set(members) == {*manifest["sagemaker"]["entry_points"], "requirements.txt", manifest["wheel"]}
+        assert tar.extractfile("requirements.txt").read().decode().strip() == f"./{manifest['wheel']}"
+        assert {m.mtime for m in members.values()} == {315532800}
+
+
+@pytest.mark.slow
+def test_the_same_sources_build_the_same_artefacts(snapshot, built, tmp_path):
+    out, manifest = built
+    again = _build(snapshot, tmp_path / "again")
+    assert again == manifest  # every path, size and hash
+    assert (tmp_path / "again" / "manifest.json").read_bytes() == (out / "manifest.json").read_bytes()
+
+
+def test_layers_split_by_the_functions_that_need_them_only_when_one_would_not_fit():
+    package = _tools_package()
+
+    def needs(name, dists):
+        return package.LambdaNeeds(name, ["handler.handler"], [], dists, [])
+
+    fns = [needs("a", ["boto3"]), needs("b", ["boto3", "pandas"]), needs("c", ["boto3", "pandas", "scikit-learn"])]
+    small = {"boto3": 10, "pandas": 10, "scikit-learn": 10, "egress-optimizer": 1}
+    assert package.plan_layers(fns, small) == {
+        "layer-egress.zip": ["boto3", "egress-optimizer", "pandas", "scikit-learn"]
+    }
+    big = {"boto3": 20 * 2**20, "pandas": 90 * 2**20, "scikit-learn": 160 * 2**20, "egress-optimizer": 2**20}
+    assert package.plan_layers(fns, big) == {
+        "layer-egress-core.zip": ["boto3", "egress-optimizer"],
+        "layer-egress-ml.zip": ["scikit-learn"],
+        "layer-egress-pandas.zip": ["pandas"],
+    }
