@@ -349,7 +349,8 @@ class VpcAddGatewayEndpoint(Action):
     )
     risk = "low: the service's traffic takes the endpoint instead of the NAT gateway; endpoint policies apply"
     iam_actions = ("ec2:DescribeNatGateways", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints",
-                   "ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints")  # fmt: skip
+                   "ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints",
+                   "ec2:CreateTags")  # fmt: skip  (the endpoint is created tagged: AWS authorises its tags apart)
     resource_kinds = (EntityKind.nat_gateway,)
 
     def applies_to(self, entity: Entity) -> bool:
