@@ -348,9 +348,10 @@ class VpcAddGatewayEndpoint(Action):
         "processing."
     )
     risk = "low: the service's traffic takes the endpoint instead of the NAT gateway; endpoint policies apply"
+    # The endpoint is created tagged (so rollback knows it made it): AWS authorises its tags as ec2:CreateTags.
     iam_actions = ("ec2:DescribeNatGateways", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints",
                    "ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints",
-                   "ec2:CreateTags")  # fmt: skip  (the endpoint is created tagged: AWS authorises its tags apart)
+                   "ec2:CreateTags")  # fmt: skip
     resource_kinds = (EntityKind.nat_gateway,)
 
     def applies_to(self, entity: Entity) -> bool:
