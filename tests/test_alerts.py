@@ -540,3 +540,14 @@ def test_recommended_actions_and_the_approval_ride_along_when_the_caller_has_the
     # a later event without them (EventBridge's) keeps them in the updated message
     alerts.dispatch(make_alerts(), incident(total=500.0), datetime.now(UTC))
     assert "apr-123" in mrkdwn(world.server.calls("/api/chat.update")[0].body["blocks"])
+
+
+def test_an_untagged_resource_is_routed_by_the_owner_tag_the_response_workflow_read():
+    inc = incident(team=None)
+    routes = routing.Routes(
+        default=routing.Route("default"), teams={"payments": routing.Route("payments"), "dana": routing.Route("dana")}
+    )
+    assert routes.route_for(inc).name == "default"
+    arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:natgateway/{inc.entities[0].id}"
+    assert routes.route_for(inc, {arn: {"owner": "Dana"}}).name == "dana"
+    assert routes.route_for(inc, {arn: {"owner": "dana", "team": "payments"}}).name == "payments"  # team first

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.respond import tasks
 from egress_optimizer.respond.actions import Applied, Plan
-from egress_optimizer.respond.evidence import brief, cited
+from egress_optimizer.respond.evidence import brief, cited, owner_tags
 from egress_optimizer.respond.rootcause import Explanation
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "egress-response"))
@@ -114,7 +114,7 @@ def explain(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     explanation = tasks.explain(p.incident, evidence, _settings())
     logger.info("explained", extra={"incident_id": p.incident.id, "category": explanation.category.value})
     shown = [brief(e) for e in cited(evidence, explanation.evidence_ids)]
-    return {"explanation": explanation.model_dump(mode="json"), "cited": shown}
+    return {"explanation": explanation.model_dump(mode="json"), "cited": shown, "owner_tags": owner_tags(evidence)}
 
 
 @logger.inject_lambda_context

@@ -73,6 +73,8 @@ class Extras(BaseModel):
     model_config = ConfigDict(extra="forbid")
     explanation: Explained | None = None
     evidence: list[Cited] = Field(default_factory=list)
+    # resource (as the tagging API names it) -> its owner tags (team, owner, app), for routing by owner
+    owner_tags: dict[str, dict[str, str]] = Field(default_factory=dict)
     recommendations: list[Recommendation] = Field(default_factory=list)
     approval_id: str | None = Field(None, pattern=r"^apr-[\w-]+$")
     approval_url: str | None = Field(None, pattern=r"^https://")

@@ -75,7 +75,9 @@ def dispatch(alerts: Alerts, incident: Incident, now: datetime, extras: Extras |
         # an event without recommendations (EventBridge's) keeps those an earlier caller added
         if given == Extras() and state is not None and state.extras:
             given = Extras.model_validate_json(state.extras)
-        route = alerts.routes.named(state.route if state else None) or alerts.routes.route_for(incident)
+        route = alerts.routes.named(state.route if state else None) or alerts.routes.route_for(
+            incident, given.owner_tags
+        )
         decision = decide(incident, state, now, route.quiet, _suppression(alerts, incident))
         if decision.kind is Kind.unchanged:
             return Outcome(incident.id, decision.kind.value, route.name)

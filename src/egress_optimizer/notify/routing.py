@@ -1,6 +1,7 @@
 """Where an incident's alert goes: one route per team (a Slack channel, an SNS topic for email, webhooks, quiet
-hours), chosen by the team tag of the resources that cost the most, and a default route for untagged resources
-and teams without a route of their own.
+hours), chosen by the team of the resources that cost the most (as attribution tagged them, else their live
+``team`` or ``owner`` tag, which the response workflow reads), and a default route for untagged resources and
+teams without a route of their own. A route's name may be a team's or an owner's.
 
 The routing file (YAML, ``ALERT_ROUTING_FILE``)::
 
@@ -24,6 +25,7 @@ silent drop.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -124,17 +126,31 @@ class Routes:
     def all(self) -> list[Route]:
         return [self.default, *self.teams.values()]
 
-    def route_for(self, incident: Incident) -> Route:
-        """The route of the first team, by impact, that has one; the default route otherwise."""
+    def route_for(self, incident: Incident, owner_tags: Mapping[str, Mapping[str, str]] | None = None) -> Route:
+        """The route of the first team, by impact, that has one: each resource's team as attribution named it,
+        then its live ``team`` and ``owner`` tags (``owner_tags``, resource -> tags, from the response
+        workflow); the default route otherwise. A routing file may name routes by owner as well as by team."""
         ranked = sorted(incident.entities, key=lambda e: -e.impact_dollars)
-        for team in [e.team for e in ranked if e.team] + list(incident.teams):
-            if team.lower() in self.teams:
-                return self.teams[team.lower()]
+        names: list[str] = []
+        for e in ranked:
+            tags = _tags_of(e.id, owner_tags or {})
+            names += [n for n in (e.team, tags.get("team"), tags.get("owner")) if n]
+        for name in names + list(incident.teams):
+            if name.lower() in self.teams:
+                return self.teams[name.lower()]
         return self.default
 
     def named(self, name: str | None) -> Route | None:
         """A route by name (the one an incident was first alerted on); None when the file no longer has it."""
         return self.default if name == DEFAULT else self.teams.get((name or "").lower())
+
+
+def _tags_of(resource: str, owner_tags: Mapping[str, Mapping[str, str]]) -> Mapping[str, str]:
+    """A resource's tags, whether it is named by ARN or by its id (the ARN's last part)."""
+    for key, tags in owner_tags.items():
+        if key == resource or key.rsplit("/", 1)[-1] == resource.rsplit("/", 1)[-1]:
+            return tags
+    return {}
 
 
 def _zone(name: str) -> ZoneInfo:

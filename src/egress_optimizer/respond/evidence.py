@@ -62,3 +62,14 @@ def cited(evidence: list[Evidence], ids: list[str]) -> list[Evidence]:
 def brief(e: Evidence) -> dict[str, str]:
     """What people are shown of a piece of evidence (reports, dashboards, alerts)."""
     return {"id": e.id, "kind": e.kind, "source": e.source, "summary": e.summary}
+
+
+def owner_tags(evidence: list[Evidence]) -> dict[str, dict[str, str]]:
+    """Resource -> its owner tags (``team``, ``owner``, ``app``) from the tags collector's evidence, for routing."""
+    out: dict[str, dict[str, str]] = {}
+    for e in evidence:
+        if e.kind == "resource_tags" and e.resource:
+            tags = {k.removeprefix("tag_"): str(v) for k, v in e.facts.items() if k.startswith("tag_")}
+            if tags:
+                out[e.resource] = tags
+    return out
