@@ -551,3 +551,14 @@ def test_an_untagged_resource_is_routed_by_the_owner_tag_the_response_workflow_r
     arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:natgateway/{inc.entities[0].id}"
     assert routes.route_for(inc, {arn: {"owner": "Dana"}}).name == "dana"
     assert routes.route_for(inc, {arn: {"owner": "dana", "team": "payments"}}).name == "payments"  # team first
+
+
+def test_an_alert_whose_fix_waits_for_approval_carries_the_approval_buttons():
+    from egress_optimizer.notify.alert_content import Extras, slack_blocks
+
+    waiting = slack_blocks(incident(), Extras(approval_id="apr-0123456789ab"), "open", None, 4)
+    values = [e.get("value") for b in waiting if b["type"] == "actions" for e in b["elements"]]
+    assert values[:2] == ["approve:apr-0123456789ab", "reject:apr-0123456789ab"]  # the approval Lambda decides these
+    plain = slack_blocks(incident(), Extras(), "open", None, 4)
+    assert not any(str(e.get("value", "")).startswith("approve:") for b in plain if b["type"] == "actions"
+                   for e in b["elements"])  # fmt: skip

@@ -140,7 +140,8 @@ def test_approved_action_is_applied_verified_and_reported(trail, tmp_path):
         notes = wf.notifications()
         assert any(pending["approval_id"] in n for n in notes) and not any(token in n for n in notes)
         assert any("Outcome: remediated" in n for n in notes)
-        (alert,) = wf.alerts()  # explained, with its evidence and the dry-run diffs, for the alerts
+        alert, with_approval = wf.alerts()  # explained (with evidence and diffs), then with the approval waiting
+        assert Extras.model_validate(with_approval["extras"]).approval_id == pending["approval_id"]
         extras = Extras.model_validate(alert["extras"])  # what the notify Lambda reads
         assert extras.explanation.category == "public_object_exfiltration" and extras.evidence
         assert {r.action_id for r in extras.recommendations} == {"s3.block-public-access",

@@ -6,7 +6,8 @@ only the permissions its step needs. ``start`` is the EventBridge target (our in
 Detection's anomalies); it names the execution after the incident, so each incident is answered once.
 
 Environment: ``LAKE_URI``, ``APPROVALS_TABLE``, ``ALERTS_TOPIC_ARN``, ``APPROVAL_TIMEOUT_SECONDS``,
-``MEMBER_ROLE_NAME`` (the role each member account grants the response), ``EGRESS_CHECK_SECONDS`` (how long
+``MEMBER_ROLE_NAME`` (the role each member account grants the response), ``ALERT_QUEUE_URL`` (the alerts
+queue, where the approval request updates the incident's alert), ``EGRESS_CHECK_SECONDS`` (how long
 after a fix the lake is asked whether the egress fell), ``TRAIL_LOGS`` (the organisation
 trail's S3 prefix, read instead of LookupEvents), ``STATE_MACHINE_ARN`` (``start``), ``COST_ANOMALY_LOOKUP``
 (``off`` skips Cost Anomaly Detection's view), ``BEDROCK_MODEL_ID`` (optional: Bedrock narrates the rules'
@@ -53,6 +54,7 @@ class ApprovalPayload(IncidentPayload):
     token: str
     execution: str
     actions: list[Plan]
+    explained: dict[str, Any] = {}  # the Explain step's output: the alert is updated with the approval
 
 
 class PlansPayload(IncidentPayload):
@@ -128,7 +130,7 @@ def recommend(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 def request_approval(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = ApprovalPayload.model_validate(event)
-    asked = tasks.request_approval(p.token, p.execution, p.incident, p.actions, _settings())
+    asked = tasks.request_approval(p.token, p.execution, p.incident, p.actions, _settings(), p.explained)
     logger.info("approval requested", extra={"incident_id": p.incident.id, **asked})
     return asked
 

@@ -466,6 +466,12 @@ data "aws_iam_policy_document" "request_approval" {
   }
 
   statement {
+    sid       = "AlertsQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.alert_queue_arn]
+  }
+
+  statement {
     sid       = "AlertsTopic"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.alerts.arn]

@@ -95,6 +95,7 @@ locals {
     EGRESS_IP_RANGES           = var.ip_ranges_path
     EGRESS_NETWORKS            = var.networks_path
     EGRESS_GEOIP_DIR           = var.geoip_dir
+    ALERT_QUEUE_URL            = var.alert_queue_url
   }
 
   alarm_actions = concat([aws_sns_topic.alerts.arn], var.alarm_actions)

@@ -249,10 +249,20 @@ def _button(label: str, action: str, value: str, style: str | None = None) -> di
     return button
 
 
-def buttons(incident_id: str, snooze_hours: int, url: str | None) -> dict[str, Any]:
-    """Acknowledge, Snooze, "This was planned" (values ``alert-<kind>:<incident>[:<hours>]``) and the page."""
+def buttons(incident_id: str, snooze_hours: int, url: str | None, approval_id: str | None = None) -> dict[str, Any]:
+    """Approve and Reject when a fix waits for approval (values ``approve:<approval id>``, decided by the approval
+    Lambda, which checks the clicking user against the approvers), then Acknowledge, Snooze, "This was planned"
+    (values ``alert-<kind>:<incident>[:<hours>]``) and the page."""
     elements = [
-        _button("Acknowledge", "ack", f"alert-ack:{incident_id}", "primary"),
+        *(
+            [
+                _button("Approve fix", "approve", f"approve:{approval_id}", "primary"),
+                _button("Reject fix", "reject", f"reject:{approval_id}", "danger"),
+            ]
+            if approval_id
+            else []
+        ),
+        _button("Acknowledge", "ack", f"alert-ack:{incident_id}", None if approval_id else "primary"),
         _button(f"Snooze {snooze_hours} h", "snooze", f"alert-snooze:{incident_id}:{snooze_hours}"),
         _button("This was planned", "planned", f"alert-planned:{incident_id}"),
     ]
@@ -284,7 +294,7 @@ def slack_blocks(
         _section("Top talkers", talker_lines(incident)),
         _section("Recommended actions (dry run)", action_lines(extras), code=bool(extras.recommendations)),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(context)}]},
-        buttons(incident.id, snooze_hours, page_url(report_url, incident.id)),
+        buttons(incident.id, snooze_hours, page_url(report_url, incident.id), extras.approval_id),
     ]
 
 

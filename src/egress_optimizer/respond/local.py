@@ -160,6 +160,7 @@ class LocalWorkflow:
                 "APPROVAL_TIMEOUT_SECONDS": self.env.get("APPROVAL_TIMEOUT_SECONDS", "3600"),
                 # The lake is asked at once whether egress fell (it says when the hours after are not in yet).
                 "EGRESS_CHECK_SECONDS": self.env.get("EGRESS_CHECK_SECONDS", "0"),
+                "ALERT_QUEUE_URL": self.alert_queue_url,
                 "COST_ANOMALY_LOOKUP": "off",  # moto has no Cost Explorer anomalies
             }
         )

@@ -81,6 +81,7 @@ class Settings:
     approval_timeout_seconds: int
     member_role_name: str | None
     egress_check_seconds: int = DEFAULT_EGRESS_CHECK
+    alert_queue_url: str | None = None
     trail_logs: str | None = None
     policy: Policy = field(default_factory=Policy)
     bedrock: narrative.BedrockSettings | None = None
@@ -96,6 +97,7 @@ class Settings:
             approval_timeout_seconds=int(os.environ.get("APPROVAL_TIMEOUT_SECONDS", DEFAULT_APPROVAL_TIMEOUT)),
             member_role_name=os.environ.get("MEMBER_ROLE_NAME") or None,
             egress_check_seconds=int(os.environ.get("EGRESS_CHECK_SECONDS", DEFAULT_EGRESS_CHECK)),
+            alert_queue_url=os.environ.get("ALERT_QUEUE_URL") or None,
             trail_logs=os.environ.get("TRAIL_LOGS") or None,
             policy=Policy.load(os.environ.get("REMEDIATION_POLICY") or None),
             cost_anomalies=os.environ.get("COST_ANOMALY_LOOKUP", "on") != "off",
@@ -181,7 +183,12 @@ def auto_approval(plans: list[actions.Plan], policy: Policy) -> dict[str, Any] |
 
 @transient
 def request_approval(
-    token: str, execution: str, incident: Incident, plans: list[actions.Plan], settings: Settings
+    token: str,
+    execution: str,
+    incident: Incident,
+    plans: list[actions.Plan],
+    settings: Settings,
+    explained: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Store the token under an approval id and ask the approvers: Slack buttons and each approver's own signed
     email link (the id and the plans' diffs travel, never the token). Fails only when every configured way of
@@ -199,7 +206,25 @@ def request_approval(
         lines += [f"- {p.action_id} on {p.resource}: {'; '.join(p.changes) or 'no change'}" for p in plans]
         lines.append(f"Approve or refuse {approval_id} within {_duration(settings.approval_timeout_seconds)}.")
         _publish(settings, f"Approval needed: {incident.id}", "\n".join(lines))
+    _update_alert(settings, incident, plans, explained or {}, approval_id)
     return {"approval_id": approval_id, "asked": sent, "failed": failed}
+
+
+def _update_alert(
+    settings: Settings, incident: Incident, plans: list[actions.Plan], explained: dict[str, Any], approval_id: str
+) -> None:
+    """The incident's alert gains the approval (its id, and Approve / Reject in its Slack message)."""
+    if not settings.alert_queue_url:
+        return
+    extras = {
+        "explanation": explained.get("explanation"),
+        "evidence": explained.get("cited", []),
+        "owner_tags": explained.get("owner_tags", {}),
+        "recommendations": dumps(plans),
+        "approval_id": approval_id,
+    }
+    body = json.dumps({"incident": incident.to_json(), "extras": extras}, default=str)
+    boto3.client("sqs").send_message(QueueUrl=settings.alert_queue_url, MessageBody=body)
 
 
 @transient
