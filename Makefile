@@ -29,7 +29,7 @@ browser:
 test: $(STAMP) browser sentinel
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=15
+	$(BIN)/python -m pytest -n 2 -q --durations=15
 
 # The Sentinel policies (sentinel/): `sentinel test` runs their pass/fail cases against their tfplan/v2 mocks. The
 # Sentinel CLI is not in the registries this project installs from; without it on PATH this says so and succeeds.
