@@ -55,18 +55,21 @@ def record(table: Any, approval_id: str, decision: str, approver: str) -> dict[s
     approval. A second decision (a retried request, another click) is an ``InputError``."""
     if decision not in DECISIONS:
         raise InputError(f"decision must be one of {', '.join(DECISIONS)}")
+    now = int(time.time())
+    values = {":d": decision, ":who": approver, ":now": now}
+    return _while_pending(table, approval_id, "SET #s = :d, decided_by = :who, decided_at = :now", values)
+
+
+def _while_pending(table: Any, approval_id: str, update: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``update`` only to a pending, unexpired approval (``values`` holds ``:now``); returns the approval.
+    Anything else (decided, expired, unknown) is an ``InputError``."""
     try:
         return table.update_item(
             Key={"approval_id": approval_id},
-            UpdateExpression="SET #s = :d, decided_by = :who, decided_at = :now",
+            UpdateExpression=update,
             ConditionExpression="#s = :pending AND expires_at > :now",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":d": decision,
-                ":who": approver,
-                ":now": int(time.time()),
-                ":pending": "pending",
-            },
+            ExpressionAttributeValues={**values, ":pending": "pending"},
             ReturnValues="ALL_NEW",
         )["Attributes"]
     except ClientError as exc:
@@ -103,19 +106,8 @@ def resume(table: Any, sfn: Any, approval_id: str) -> dict[str, Any]:
 def snooze(table: Any, approval_id: str, who: str, seconds: int) -> dict[str, Any]:
     """Note that ``who`` put off a pending approval for ``seconds`` (its expiry does not move); returns it."""
     now = int(time.time())
-    try:
-        return table.update_item(
-            Key={"approval_id": approval_id},
-            UpdateExpression="SET snoozed_by = :who, snoozed_until = :until",
-            ConditionExpression="#s = :pending AND expires_at > :now",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":who": who, ":until": now + seconds, ":now": now, ":pending": "pending"},
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise InputError(f"approval {approval_id} was already decided, has expired or does not exist") from None
-        raise
+    values = {":who": who, ":until": now + seconds, ":now": now}
+    return _while_pending(table, approval_id, "SET snoozed_by = :who, snoozed_until = :until", values)
 
 
 def still_pending(table: Any, approval_id: str) -> dict[str, Any] | None:
