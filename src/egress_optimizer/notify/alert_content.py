@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from egress_optimizer.contracts.incident import Incident
 from egress_optimizer.notify.alert_state import AlertState
-from egress_optimizer.notify.slack import escape
+from egress_optimizer.notify.slack import button, escape
 
 SUBJECT_CHARS = 99  # SNS: an email subject is "less than 100 characters"
 SECTION_CHARS = 2900  # a section's text holds at most 3,000 characters
@@ -230,23 +230,12 @@ def _section(title: str, lines: list[str], code: bool = False) -> dict[str, Any]
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+PLANNED_CONFIRM = ("Mark as planned?", "Alerts for these resources stop for this window.", "It was planned")
+
+
 def _button(label: str, action: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": f"egress_alert_{action}",
-        "text": {"type": "plain_text", "text": label},
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    if action == "planned":
-        button["confirm"] = {
-            "title": {"type": "plain_text", "text": "Mark as planned?"},
-            "text": {"type": "plain_text", "text": "Alerts for these resources stop for this window."},
-            "confirm": {"type": "plain_text", "text": "It was planned"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-        }
-    return button
+    confirm = PLANNED_CONFIRM if action == "planned" else None
+    return button(label, f"egress_alert_{action}", value, style, confirm)
 
 
 def buttons(incident_id: str, snooze_hours: int, url: str | None, approval_id: str | None = None) -> dict[str, Any]:

@@ -24,6 +24,29 @@ def escape(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def button(
+    label: str, action_id: str, value: str, style: str | None = None, confirm: tuple[str, str, str] | None = None
+) -> dict[str, Any]:
+    """A Block Kit button; ``confirm`` (title, text, confirm label) asks before the click counts."""
+    out: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": value,
+    }
+    if style:
+        out["style"] = style
+    if confirm:
+        title, text, yes = confirm
+        out["confirm"] = {
+            "title": {"type": "plain_text", "text": title},
+            "text": {"type": "plain_text", "text": text},
+            "confirm": {"type": "plain_text", "text": yes},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return out
+
+
 def web_client(token: str, api_url: str | None = None) -> WebClient:
     return WebClient(token=token, base_url=api_url or DEFAULT_API_URL, timeout=TIMEOUT_SECONDS)
 

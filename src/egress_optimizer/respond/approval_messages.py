@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from egress_optimizer.contracts.incident import Incident
-from egress_optimizer.notify.slack import escape
+from egress_optimizer.notify.slack import button, escape
 from egress_optimizer.respond.actions import Plan
 
 MAX_DIFF_LINES = 12  # per plan in Slack; a section's text holds at most 3,000 characters
@@ -59,23 +59,16 @@ def slack_blocks(approval_id: str, incident: Incident, plans: list[Plan], expire
     return blocks
 
 
+APPROVE_CONFIRM = (
+    "Apply these changes?",
+    "The plans shown are applied as they are; each can be rolled back.",
+    "Approve",
+)
+
+
 def _button(label: str, kind: str, approval_id: str, style: str | None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": f"egress_{kind}",
-        "text": {"type": "plain_text", "text": label},
-        "value": f"{kind}:{approval_id}",
-    }
-    if style:
-        button["style"] = style
-    if kind == "approve":
-        button["confirm"] = {
-            "title": {"type": "plain_text", "text": "Apply these changes?"},
-            "text": {"type": "plain_text", "text": "The plans shown are applied as they are; each can be rolled back."},
-            "confirm": {"type": "plain_text", "text": "Approve"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-        }
-    return button
+    confirm = APPROVE_CONFIRM if kind == "approve" else None
+    return button(label, f"egress_{kind}", f"{kind}:{approval_id}", style, confirm)
 
 
 def email_text(approval_id: str, incident: Incident, plans: list[Plan], link: str | None, expires_at: int) -> str:
