@@ -54,18 +54,18 @@ def _job():
 
 @pytest.fixture(scope="module")
 def lakes(ingested_lake, tmp_path_factory):
-    """The same two days of logs built by the embedded engine, and by the Glue job on a local session (then
+    """The same day of logs built by the embedded engine, and by the Glue job on a local session (then
     given one more run with nothing new)."""
     if shutil.which("java") is None:
         pytest.skip("Spark needs a Java runtime")
     base = tmp_path_factory.mktemp("parity")
-    duck = first_days(ingested_lake, base / "duck", 2)
+    duck = first_days(ingested_lake, base / "duck", 1)
     stages.build_features(duck)
     built = _stamps(duck, content=True)
     # `egress features --rebuild` on the built lake rewrites every table with the same bytes
     assert run(["features", "--lake", duck.root, "--rebuild", "--json"]) == 0
     assert _stamps(duck, content=True) == built
-    lake = first_days(ingested_lake, base / "spark", 2)
+    lake = first_days(ingested_lake, base / "spark", 1)
     job = _job()
     spark = local_session()  # the job's session is this one (getOrCreate outside Glue)
     try:

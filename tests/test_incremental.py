@@ -1,5 +1,5 @@
-"""Incremental processing by partition, end to end: the shared estate delivered as AWS delivers it (five days
-already in the lake, then the last two days in 12-hour runs of ingest -> features -> detect, one flow log file
+"""Incremental processing by partition, end to end: the shared estate delivered as AWS delivers it (six days
+already in the lake, then the last day in 12-hour runs of ingest -> features -> detect, one flow log file
 late, one object twice) ends with the tables and incidents of a whole-history build. A late file re-attributes
 its own day and re-prices only the later hours of its month whose tiers moved; detection scores again from
 the late hour; a run with nothing new does nothing."""
@@ -35,7 +35,7 @@ from egress_optimizer.tables import (
 
 DERIVED = (ATTRIBUTED, EGRESS_HOURLY, CUR_DAILY, TIER_METER, FIRST_SEEN)
 LOGS = (VPC_FLOW, S3_ACCESS, CLOUDFRONT)
-BULK_DAYS, STEP_HOURS = 5, 12
+BULK_DAYS, STEP_HOURS = 6, 12
 
 
 def _digests(lake: Lake, table: Table) -> dict[str, str]:
@@ -63,7 +63,7 @@ def grown(estate_dir, ingested_lake, tmp_path_factory) -> dict:
     hours = sorted(h for h in by_hour if h.strftime("%Y-%m-%d") >= min(later))
     late_hour = hours[6]
     late = next(p for p in by_hour[late_hour] if "vpcflowlogs" in p.as_posix() and p.name.endswith(".log.gz"))
-    twice = by_hour[hours[30]][0]
+    twice = by_hour[hours[18]][0]
     runs = []
     for i in range(0, len(hours), STEP_HOURS):
         step = hours[i : i + STEP_HOURS]

@@ -88,9 +88,7 @@ class IpRanges:
             raw = Path(path).read_bytes()
         else:
             raw = (resources.files("egress_optimizer") / "data" / "aws" / "ip-ranges.json.gz").read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        return cls(json.loads(raw))
+        return _parsed(raw) if cls is IpRanges else cls(_document(raw))
 
     def owner(self, address: str) -> Owner | None:
         """The AWS owner of one address, or None when AWS does not publish it (the internet, private space)."""
@@ -172,3 +170,14 @@ def refresh(dest: Path, url: str = AWS_URL, timeout: float = 30.0) -> dict:
     tmp.write_bytes(gzip.compress(raw, mtime=0))
     tmp.replace(dest)
     return {"syncToken": doc.get("syncToken"), "createDate": doc.get("createDate"), "prefixes": len(doc["prefixes"])}
+
+
+def _document(raw: bytes) -> dict:
+    return json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+
+
+@lru_cache(maxsize=4)
+def _parsed(raw: bytes) -> IpRanges:
+    """Parsing the ranges costs half a second and every stage loads them: the same bytes parse once per process
+    (the key is the file's content, so a refreshed file is parsed again)."""
+    return IpRanges(_document(raw))
