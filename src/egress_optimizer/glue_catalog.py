@@ -12,13 +12,18 @@ Two ways to make the lake queryable from Athena, pick one per database (same tab
 
 Tables, schemas and partition keys come from the table registry (``egress_optimizer.tables``), so the
 catalog follows the code; ``tests/test_catalog.py`` fails when the committed SQL drifts from it. Regenerate
-it with ``python -m egress_optimizer.glue_catalog``. Glue calls go through awswrangler's catalog API: a table
-is created, or widened when the code adds columns, never dropped and recreated, so its registered partitions
-survive a schema change (a column whose type changed is refused: Athena could not read the older files).
+it with ``python -m egress_optimizer.glue_catalog``. The Terraform lake module (``infra/modules/lake``) creates
+the same tables from ``tables.json``, which ``terraform_tables`` renders from the registry (``python -m
+egress_optimizer.glue_catalog --terraform``; ``tests/test_infra_lake.py`` fails when it drifts).
+
+Glue calls go through awswrangler's catalog API: a table is created, or widened when the code adds columns,
+never dropped and recreated, so its registered partitions survive a schema change (a column whose type changed
+is refused: Athena could not read the older files).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +58,9 @@ ALL_TABLES = tuple(t.name for t in ALL)
 QUARANTINE_PARTITIONS = QUARANTINE.partition_by
 LAKE_PLACEHOLDER = "${LAKE_LOCATION}"  # replaced by the lake's s3:// URI when the SQL is run (render_sql)
 SQL_DIR = Path(__file__).parent / "sql" / "athena"
+# Where the Terraform lake module reads its tables from, relative to the repository's root.
+TERRAFORM_TABLES = Path("infra") / "modules" / "lake" / "tables.json"
+TERRAFORM_COMMAND = "python -m egress_optimizer.glue_catalog --terraform"
 DT_START = "2015-01-01"  # VPC Flow Logs and the CUR both date from 2015; nothing older is expected
 GLUE_BATCH = 100  # BatchGetPartition and BatchCreatePartition take at most 100 partitions per call
 
@@ -418,6 +426,72 @@ def write_athena_sql(out_dir: str | Path = SQL_DIR, tables: Iterable[str] | None
     return written
 
 
-if __name__ == "__main__":  # python -m egress_optimizer.glue_catalog [table ...]
-    for written_path in write_athena_sql(tables=sys.argv[1:] or None):
+# ---- Terraform ----------------------------------------------------------------------------------------------
+def terraform_tables() -> dict[str, Any]:
+    """Every registry table as the Terraform lake module creates it (``aws_glue_catalog_table``, one per key).
+
+    Each table is ``table_input`` with the lake's location left out: ``location_suffix`` is appended to the lake
+    URI, so the tables Terraform creates are the ones ``ensure_table`` wants (it finds them unchanged and only
+    registers partitions). ``projection`` holds the partition projection properties the committed Athena DDL has,
+    its storage template starting with ``${LAKE_LOCATION}``, for a database that projects instead."""
+    tables: dict[str, Any] = {}
+    for spec in ALL:
+        location = f"{LAKE_PLACEHOLDER}/{spec.name}"
+        wanted = table_input(spec.name, spec.storage_schema, location, spec.partition_by)
+        sd = wanted["StorageDescriptor"]
+        tables[spec.name] = {
+            "description": spec.description,
+            "table_type": wanted["TableType"],
+            "parameters": wanted["Parameters"],
+            "location_suffix": sd["Location"].removeprefix(f"{LAKE_PLACEHOLDER}/"),
+            "columns": [{"name": c["Name"], "type": c["Type"]} for c in sd["Columns"]],
+            "partition_keys": [{"name": k["Name"], "type": k["Type"]} for k in wanted["PartitionKeys"]],
+            "input_format": sd["InputFormat"],
+            "output_format": sd["OutputFormat"],
+            "serde": {
+                "serialization_library": sd["SerdeInfo"]["SerializationLibrary"],
+                "parameters": sd["SerdeInfo"]["Parameters"],
+            },
+            "projection": _projection(spec.name, spec.partition_by, location),
+        }
+    return {
+        "generated_by": f"{TERRAFORM_COMMAND} (from egress_optimizer.tables); do not edit",
+        "lake_location_placeholder": LAKE_PLACEHOLDER,
+        "tables": tables,
+    }
+
+
+def render_terraform_tables() -> str:
+    """``terraform_tables`` as the committed file holds it (stable key order, so a diff shows what changed)."""
+    return json.dumps(terraform_tables(), indent=2, sort_keys=True) + "\n"
+
+
+def _checkout_terraform_tables() -> Path:
+    """The module's tables.json in the checkout this library runs from (an editable install), else below the
+    current directory (run at the repository's root)."""
+    checkout = Path(__file__).resolve().parents[2] / TERRAFORM_TABLES
+    return checkout if checkout.parent.is_dir() else TERRAFORM_TABLES
+
+
+def write_terraform_tables(path: str | Path | None = None) -> Path:
+    """Write the Terraform lake module's ``tables.json`` (default: the checkout's); returns its path."""
+    out = Path(path) if path is not None else _checkout_terraform_tables()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_terraform_tables(), encoding="utf-8")
+    return out
+
+
+def main(argv: Sequence[str]) -> None:
+    """``[table ...]``: the Athena DDL under sql/athena/ (every table when none is named);
+    ``--terraform [path]``: the lake module's tables.json (default: infra/modules/lake/tables.json)."""
+    if argv and argv[0] == "--terraform":
+        if len(argv) > 2:
+            raise SystemExit(f"usage: {TERRAFORM_COMMAND} [path]")
+        print(write_terraform_tables(argv[1] if len(argv) == 2 else None))
+        return
+    for written_path in write_athena_sql(tables=list(argv) or None):
         print(written_path)
+
+
+if __name__ == "__main__":  # python -m egress_optimizer.glue_catalog [table ...] | --terraform [path]
+    main(sys.argv[1:])
