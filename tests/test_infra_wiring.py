@@ -48,8 +48,12 @@ SRC = ROOT / "src"
 ASL = ROOT / "state_machines" / "anomaly_response.asl.json"
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 
-# The modules of the workflow and the lambdas/<name>/ each deploys (build/lambda-<name>.zip).
-DEPLOYS = {"response": "respond", "approvals": "approval", "notifications": "notify"}
+# The modules and the lambdas/<name>/ each deploys: build/lambda-<name>.zip, or for the pipeline's functions, which
+# exceed Lambda's 250 MB with their layers, a container image built from build/images/<name>/ (tools/package.py).
+DEPLOYS = {
+    "response": "respond", "approvals": "approval", "notifications": "notify",
+    "ingestion": "ingest", "processing": "process", "ml": "detect",
+}  # fmt: skip
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
 
 # ---- the environment manifest ---------------------------------------------------------------------------------------
@@ -79,6 +83,19 @@ ENVIRONMENT: dict[tuple[str, str], set[str]] = {
         "ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_SECRET_ARN", "SLACK_BOT_TOKEN_SECRET_ARN", "SLACK_API_URL",
         "REPORT_BASE_URL", "ALERT_SNOOZE_HOURS", "ALERT_RETRY_ATTEMPTS", "ALERT_RETRY_BASE_SECONDS",
     },
+    # The pipeline's images. Their handlers' Logger() reads POWERTOOLS_SERVICE_NAME inside Powertools, where this
+    # test does not look: each image sets it (build/images/<name>/Dockerfile), so the functions' environments hold
+    # only what the code here reads.
+    ("ingest", "lambda_handler"): {
+        "LAKE_URI", "IDEMPOTENCY_TABLE", "GLUE_DATABASE", "IDEMPOTENCY_EXPIRES_SECONDS", "POWERTOOLS_METRICS_NAMESPACE",
+    },
+    ("process", "handler"): {
+        "LAKE_URI", "GLUE_JOB_NAME", "EVENT_BUS_NAME", "LAMBDA_MAX_PENDING_BYTES", "POWERTOOLS_METRICS_NAMESPACE",
+    },
+    ("detect", "handler"): {
+        "LAKE_URI", "EVENT_BUS_NAME", "MIN_IMPACT_USD", "MIN_IMPACT_PCT", "MIN_SHARE_PCT",
+        "POWERTOOLS_METRICS_NAMESPACE",
+    },
 }  # fmt: skip
 # Read by the code, deliberately not set by the modules.
 NOT_SET = {
@@ -86,8 +103,34 @@ NOT_SET = {
     "AWS_ENDPOINT_URL": "points boto3 and pyarrow at moto in tests; unset in AWS",
     "AWS_ENDPOINT_URL_S3": "points pyarrow at moto in tests; unset in AWS",
 }
+# egress_optimizer.stages imports the response modules inside its response functions (explain, plan_remediation,
+# respond_locally, ...), so every handler importing stages reaches their settings; the pipeline's handlers call none
+# of those functions (tools/package.py's reachability finds no respond module for them).
+RESPONSE_SETTINGS = (
+    RESPOND_TASK_ENV - {"POWERTOOLS_SERVICE_NAME", "LAKE_URI", "EGRESS_IP_RANGES", "EGRESS_NETWORKS"}
+) | {"EGRESS_STATE_DIR"}
+# Read by AttributionInputs.load (the price table, AWS's IP ranges, the networks file), which only attribution calls.
+ATTRIBUTION_INPUTS = {"EGRESS_IP_RANGES", "EGRESS_NETWORKS", "EGRESS_PRICE_TABLE"}
+_RESPONSE_ONLY = "a response setting reached through egress_optimizer.stages' response functions, never called here"
 NOT_SET_BY_HANDLER = {
     "respond": {"EGRESS_STATE_DIR": "the CLI's local plan store (respond/plan_store.py); the workflow never opens it"},
+    "ingest": {
+        **dict.fromkeys(RESPONSE_SETTINGS, _RESPONSE_ONLY),
+        **dict.fromkeys(ATTRIBUTION_INPUTS, "attribution's inputs: ingestion parses logs, it never attributes them"),
+    },
+    "process": {
+        **dict.fromkeys(RESPONSE_SETTINGS, _RESPONSE_ONLY),
+        **dict.fromkeys(
+            ATTRIBUTION_INPUTS,
+            "attribution's inputs, left to the shipped snapshots on purpose: the Glue job runs the same stage and "
+            "cannot be given them, and different inputs would give the two runners different attribution "
+            "fingerprints, each rebuilding the other's work",
+        ),
+    },
+    "detect": {
+        **dict.fromkeys(RESPONSE_SETTINGS, _RESPONSE_ONLY),
+        **dict.fromkeys(ATTRIBUTION_INPUTS, "attribution's inputs: detection reads the features, it never attributes"),
+    },
 }
 
 # ---- the remediation role -------------------------------------------------------------------------------------------
@@ -252,6 +295,8 @@ def _lambdas(module: Module) -> list[tuple[str, str, dict]]:
             for key, spec in module.locals[source.group(1)].items():
                 out.append((f"{name}[{key}]", spec["handler"].split(".", 1)[1], body))
         else:
+            if handler is None and module.attr(body, "package_type") == "Image":  # an image's entry point: its command
+                handler = (module.attr(module.attr(body, "image_config") or {}, "command") or [None])[0]
             assert isinstance(handler, str) and handler.startswith("handler."), f"{name}: handler {handler!r}"
             out.append((name, handler.split(".", 1)[1], body))
     return out
@@ -404,7 +449,10 @@ def test_the_state_machine_gets_every_placeholder_and_nothing_else():
 def test_every_handler_names_a_function_of_its_handler_file(name):
     module = _module(name)
     lambda_dir = DEPLOYS[name]
-    assert f"build/lambda-{lambda_dir}.zip" in module.source["variables.tf"]
+    images = [b for b in module.of_type("aws_lambda_function").values() if module.attr(b, "package_type") == "Image"]
+    # A zip function's module names its zip; an image function's, the image's build context (tools/package.py).
+    built = f"build/images/{lambda_dir}" if images else f"build/lambda-{lambda_dir}.zip"
+    assert built in module.source["variables.tf"]
     deployed = _lambdas(module)
     assert deployed, f"infra/modules/{name} deploys no function"
     defined = _handler_functions(lambda_dir)
@@ -596,5 +644,5 @@ def test_the_example_root_wires_the_modules_and_reads_the_manifest():
     text = "\n".join(root.source.values())
     assert "jsondecode(file(local.manifest_path))" in text and "fileexists(local.manifest_path)" in text
     assert "make package" in text
-    for lambda_dir in DEPLOYS.values():
-        assert lambda_dir in str(root.locals["lambda_names"])
+    for lambda_dir in DEPLOYS.values():  # zips (and their layers) by lambda_names, images by image_functions
+        assert lambda_dir in str(root.locals["lambda_names"]) + str(root.locals.get("image_functions", ""))

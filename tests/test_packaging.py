@@ -315,6 +315,89 @@ def test_the_same_sources_build_the_same_artefacts(snapshot, built, tmp_path):
             assert names == sorted(names) and {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
+# ---- container images -----------------------------------------------------------------------------------------------
+def _lock_blocks(text: str) -> dict[str, tuple[str, set[str]]]:
+    """A requirements file's blocks: canonical name -> (its ``name==version`` pin, its hashes)."""
+    from packaging.utils import canonicalize_name
+
+    blocks: dict[str, tuple[str, set[str]]] = {}
+    current = None
+    for line in text.splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            pin = line.split(" #")[0].rstrip(" \\")
+            current = canonicalize_name(pin.split("==")[0])
+            blocks[current] = (pin, set())
+        elif current and line.strip().startswith("--hash="):
+            blocks[current][1].add(line.strip().rstrip(" \\"))
+    return blocks
+
+
+def test_the_image_contexts_pin_exactly_what_each_function_needs(tmp_path):
+    """Cheap: no wheel is built (a stand-in takes its place) and nothing is downloaded or run in Docker."""
+    import ast
+
+    package = _tools_package()
+    wheel = tmp_path / "egress_optimizer-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"a stand-in for the library's wheel")
+    images = package.build_images(tmp_path, wheel)
+    assert set(images) == set(package.IMAGE_FUNCTIONS) == {"ingest", "process", "detect"}
+    lock = _lock_blocks((ROOT / "requirements.lock").read_text())
+    for name, image in images.items():
+        folder = tmp_path / image["context"]
+        assert image["context"] == f"images/{name}" and image["dockerfile"] == f"images/{name}/Dockerfile"
+        dockerfile = (folder / "Dockerfile").read_text()
+        assert dockerfile.count("\nFROM ") == 1 and "\nFROM public.ecr.aws/lambda/python:3.12\n" in dockerfile
+        # The command is the handler's one entry point, a function of the handler file copied into the image.
+        commands = [line for line in dockerfile.splitlines() if line.startswith("CMD ")]
+        assert commands == [f'CMD ["{image["command"][0]}"]'], name
+        module, function = image["command"][0].split(".")
+        handler = folder / "function" / f"{module}.py"
+        assert handler.read_bytes() == (ROOT / "lambdas" / name / "handler.py").read_bytes()
+        tree = ast.parse(handler.read_text())
+        assert function in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, name
+        assert "COPY function/ ${LAMBDA_TASK_ROOT}/" in dockerfile
+        # requirements.txt: requirements.lock's blocks (pin and hashes) of exactly the function's distributions.
+        wanted = package.lambda_needs(ROOT / "lambdas" / name, package.RUNTIME_MARKERS).distributions
+        pinned = _lock_blocks((folder / "requirements.txt").read_text())
+        assert sorted(pinned) == sorted(wanted) == image["distributions"], name
+        for dist, (pin, hashes) in pinned.items():
+            assert dist in lock and pin == lock[dist][0], f"{name}: {pin} is not requirements.lock's pin"
+            assert hashes and hashes <= lock[dist][1], f"{name}: {dist}'s hashes are not requirements.lock's"
+        assert "egress-optimizer" not in pinned
+        # The library: the wheel beside the Dockerfile, installed at its hash; pip checks every hash.
+        assert (folder / wheel.name).read_bytes() == wheel.read_bytes()
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        assert (folder / "library.txt").read_text() == f"/tmp/build/{wheel.name} --hash=sha256:{digest}\n"
+        assert dockerfile.count("--require-hashes") == 2 and "-r /tmp/build/requirements.txt" in dockerfile
+        # Every file of the context is listed with its hash; the tag is the context's digest.
+        files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+        assert files == set(image["files"])
+        assert all(hashlib.sha256((folder / f).read_bytes()).hexdigest() == h for f, h in image["files"].items())
+        assert image["tag"] == image["context_sha256"][:16] and image["tag"] in dockerfile
+    # What the code imports decides: scikit-learn only in detect's image, awswrangler only in ingest's.
+    assert {n for n, i in images.items() if "scikit-learn" in i["distributions"]} == {"detect"}
+    assert {n for n, i in images.items() if "awswrangler" in i["distributions"]} == {"ingest"}
+    # The same sources give the same contexts, hence the same tags.
+    again = package.build_images(tmp_path / "again", wheel)
+    assert {n: i["tag"] for n, i in again.items()} == {n: i["tag"] for n, i in images.items()}
+
+
+def test_the_manifest_records_the_image_contexts(built):
+    out, manifest = built
+    package = _tools_package()
+    assert set(manifest["images"]) == set(package.IMAGE_FUNCTIONS)
+    for name, image in manifest["images"].items():
+        assert manifest["lambdas"][name]["image"] == image["context"]
+        assert image["command"] == manifest["lambdas"][name]["handlers"]
+        assert (out / image["context"] / manifest["wheel"]).read_bytes() == (out / manifest["wheel"]).read_bytes()
+        for file, sha in image["files"].items():
+            assert hashlib.sha256((out / image["context"] / file).read_bytes()).hexdigest() == sha, (name, file)
+    others = set(manifest["lambdas"]) - set(manifest["images"])
+    assert others and all(manifest["lambdas"][n]["image"] is None for n in others)
+    # Over 250 MB with its layers is a problem only for a function that does not deploy as an image.
+    assert not any(p.startswith(tuple(f"lambda {n}:" for n in manifest["images"])) for p in manifest["problems"])
+
+
 def test_layers_split_by_the_functions_that_need_them_only_when_one_would_not_fit():
     package = _tools_package()
 

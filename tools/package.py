@@ -12,8 +12,11 @@
   ``layer-egress-<distribution>.zip`` per other group (numpy and pandas, pyarrow, duckdb);
 - ``glue/<script>.py``: the Glue job scripts, which import the library from the wheel;
 - ``sagemaker/`` and ``sagemaker-sourcedir.tar.gz``: the SageMaker source bundle (below);
+- ``images/<name>/`` for the functions that deploy as container images (``IMAGE_FUNCTIONS``: ingest, process and
+  detect, which with their layers exceed Lambda's 250 MB unzipped): a Docker build context (below);
 - ``manifest.json``: for every artefact its path (relative to the manifest), size and sha256 (hex, and base64 for
-  Terraform's ``source_code_hash``); for every Lambda its handler entry points, layers and distributions.
+  Terraform's ``source_code_hash``); for every Lambda its handler entry points, layers and distributions; for every
+  image context its files' sha256, a digest of the whole context and the tag to push it under.
 
 Every archive is deterministic (sorted entries, fixed timestamps and modes), so the same sources give the same
 hashes and Terraform sees a change only when there is one.
@@ -31,6 +34,14 @@ all of it from the function's layers.
 The SageMaker scikit-learn container (framework 1.4-2, Python 3.12) runs ``train.py`` / ``inference.py`` from
 the source directory and installs its ``requirements.txt`` first; the bundle's requirements name the library's
 wheel, which travels inside the bundle, so the scripts import exactly the code that was tested.
+
+A container image's context (``images/<name>/``) holds a ``Dockerfile`` ``FROM`` AWS's Lambda base image for
+Python 3.12, ``requirements.txt`` (the blocks of ``requirements.lock``, pin and hashes, of exactly the distributions
+that function needs: the same per-function set the layers are grouped by, markers evaluated for the Lambda
+runtime), ``library.txt`` (the library's wheel, beside it, with its sha256), and ``function/`` (the function's own
+files, as in its zip). The Dockerfile installs both files with ``pip --require-hashes --no-deps --only-binary``,
+copies the function in and names its single entry point as ``CMD``. Nothing here runs Docker: ``docker build`` (on
+the function's architecture) and a push to its ECR repository are the deployment's (infra/modules/*/README.md).
 
 The layer for the Lambda runtime is installed by pip from the indexes pip is configured with (``pip install
 --platform manylinux2014_x86_64 --python-version 3.12 --only-binary=:all: --require-hashes``). When they cannot
@@ -97,6 +108,12 @@ RUNTIME_MARKERS = {
     "platform_machine": "x86_64",
     "os_name": "posix",
 }
+# The functions deployed as container images: with their layers they exceed Lambda's 250 MB unzipped (pyarrow,
+# duckdb, numpy and pandas; scikit-learn for detect), and an image may hold 10 GB. Their zips and layers are still
+# built (the packaging tests import each handler from them).
+IMAGE_FUNCTIONS = ("detect", "ingest", "process")
+# AWS's base image for the runtime the layers are built for.
+IMAGE_BASE = f"public.ecr.aws/lambda/python:{RUNTIME_PYTHON}"
 # When layers are split, the group holding one of these is called the ML layer.
 ML_ROOTS = ("scikit-learn", "scipy")
 # A group of distributions smaller than this goes in the core layer rather than a layer of its own.
@@ -223,16 +240,28 @@ def lambda_dirs() -> list[Path]:
     return sorted(p.parent for p in LAMBDAS.glob("*/handler.py"))
 
 
+def function_files(function_dir: Path) -> list[tuple[Path, Path]]:
+    """The function's own files as (path below the function's folder, file), without caches or notes."""
+    found = []
+    for path in sorted(function_dir.rglob("*")):
+        rel = path.relative_to(function_dir)
+        if path.is_dir() or "__pycache__" in rel.parts or path.suffix in (".pyc", ".md"):
+            continue
+        found.append((rel, path))
+    return found
+
+
+def _copy_files(files: list[tuple[Path, Path]], into: Path) -> None:
+    for rel, path in files:
+        (into / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, into / rel)
+
+
 def lambda_zip(function_dir: Path, out: Path) -> Path:
     """``out/lambda-<name>.zip``: the function's files (``handler.py`` at the root), without caches or notes."""
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp)
-        for path in sorted(function_dir.rglob("*")):
-            rel = path.relative_to(function_dir)
-            if path.is_dir() or "__pycache__" in rel.parts or path.suffix in (".pyc", ".md"):
-                continue
-            (staged / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, staged / rel)
+        _copy_files(function_files(function_dir), staged)
         return zip_tree(staged, out / f"lambda-{function_dir.name}.zip")
 
 
@@ -754,6 +783,87 @@ def _platform(local: bool) -> str:
     return sysconfig.get_platform().replace("-", "_").replace(".", "_") if local else RUNTIME_PLATFORM
 
 
+# ---- container images ---------------------------------------------------------------------------------------------
+DOCKERFILE = """\
+# Generated by tools/package.py (`make package`) from lambdas/{name}/: the {name} function as a Lambda container
+# image. Build it for the function's architecture and push it to the function's ECR repository, e.g.
+#   docker buildx build --platform linux/amd64 --provenance=false -t <repository_url>:{tag} build/images/{name}
+# then give Terraform the image's URI (see the module's README). Edit the sources, not this file.
+FROM {base}
+
+# What lambdas/{name}/handler.py imports through the library, and what that requires: requirements.lock's pins
+# and hashes, wheels only, for this image's platform. The library itself, from the wheel built beside it.
+COPY requirements.txt library.txt {wheel} /tmp/build/
+RUN pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps --only-binary=:all: \\
+        --target "${{LAMBDA_TASK_ROOT}}" -r /tmp/build/requirements.txt \\
+    && pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \\
+        --target "${{LAMBDA_TASK_ROOT}}" -r /tmp/build/library.txt \\
+    && rm -rf /tmp/build
+
+# The function's own files, handler.py at the task root (as in build/lambda-{name}.zip).
+COPY function/ ${{LAMBDA_TASK_ROOT}}/
+
+# Powertools' Logger reads the service name; the function's Lambda environment holds only what the code reads.
+ENV POWERTOOLS_SERVICE_NAME=egress-{name}
+
+CMD ["{handler}"]
+"""
+
+
+def image_context(out: Path, function_dir: Path, needs: LambdaNeeds, wheel: Path) -> dict:
+    """``out/images/<name>/``: the Docker build context of a function deployed as a container image (the module
+    docstring says what it holds). ``needs`` is the function's, its markers the Lambda runtime's. Returns its
+    manifest entry: the context's path, base image, command, distributions, each file's sha256, a digest of them
+    all and a tag (its first 16 hex digits: the same sources give the same tag)."""
+    if len(needs.handlers) != 1:
+        raise SystemExit(f"lambdas/{needs.name}: an image runs one entry point, the handler has {needs.handlers}")
+    (handler,) = needs.handlers
+    folder = out / "images" / needs.name
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "function").mkdir(parents=True)
+    _copy_files(function_files(function_dir), folder / "function")
+    shutil.copy2(wheel, folder / wheel.name)
+    (folder / "requirements.txt").write_text(_lock_entries(needs.distributions), encoding="utf-8")
+    wheel_sha256 = digest(wheel)["sha256"]
+    (folder / "library.txt").write_text(f"/tmp/build/{wheel.name} --hash=sha256:{wheel_sha256}\n", encoding="utf-8")
+    files = {
+        p.relative_to(folder).as_posix(): digest(p)["sha256"]
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "Dockerfile"
+    }
+    # The tag names everything but the Dockerfile, which names the tag.
+    context_sha256 = hashlib.sha256("".join(f"{h}  {n}\n" for n, h in sorted(files.items())).encode()).hexdigest()
+    tag = context_sha256[:16]
+    (folder / "Dockerfile").write_text(
+        DOCKERFILE.format(name=needs.name, base=IMAGE_BASE, wheel=wheel.name, handler=handler, tag=tag),
+        encoding="utf-8",
+    )
+    files["Dockerfile"] = digest(folder / "Dockerfile")["sha256"]
+    return {
+        "context": folder.relative_to(out).as_posix(),
+        "dockerfile": (folder / "Dockerfile").relative_to(out).as_posix(),
+        "base_image": IMAGE_BASE,
+        "command": [handler],
+        "distributions": needs.distributions,
+        "files": dict(sorted(files.items())),
+        "context_sha256": context_sha256,
+        "tag": tag,
+    }
+
+
+def build_images(out: Path, wheel: Path) -> dict[str, dict]:
+    """``out/images/<name>/`` for every function of ``IMAGE_FUNCTIONS`` (the distributions it needs evaluated for
+    the Lambda runtime, whatever platform the layers were built for)."""
+    if (out / "images").exists():
+        shutil.rmtree(out / "images")
+    images = {}
+    for name in IMAGE_FUNCTIONS:
+        function_dir = LAMBDAS / name
+        images[name] = image_context(out, function_dir, lambda_needs(function_dir, RUNTIME_MARKERS), wheel)
+    return images
+
+
 # ---- all of it ----------------------------------------------------------------------------------------------------
 OWNED = ("egress_optimizer-*.whl", "lambda-*.zip", "layer-*.zip", "sagemaker-sourcedir.tar.gz", "manifest.json")
 
@@ -773,6 +883,7 @@ def build(out: Path, layer: str = "runtime") -> dict:
     for function_dir in lambda_dirs():
         lambda_zip(function_dir, out)
         needs.append(lambda_needs(function_dir, _markers(layer == "local")))
+    images = build_images(out, wheel)
     problems: list[str] = []
     layers: dict[str, dict] = {}
     if layer != "none":
@@ -805,8 +916,9 @@ def build(out: Path, layer: str = "runtime") -> dict:
             "optional_imports": n.optional,
             "unzipped_bytes": own,
             "unzipped_bytes_with_layers": total if layers else None,
+            "image": images[n.name]["context"] if n.name in images else None,
         }
-        if layers and total > LAMBDA_UNZIPPED_LIMIT:
+        if layers and total > LAMBDA_UNZIPPED_LIMIT and n.name not in images:
             problems.append(
                 f"lambda {n.name}: {total / 2**20:.0f} MiB unzipped with its layers, over Lambda's 250 MB "
                 "(a container image has 10 GB)"
@@ -823,6 +935,7 @@ def build(out: Path, layer: str = "runtime") -> dict:
             "folder": bundle.relative_to(out).as_posix(),
             "entry_points": list(SAGEMAKER_SCRIPTS),
         },
+        "images": images,
         "wheel": wheel.name,
         "limits": {"lambda_unzipped_bytes": LAMBDA_UNZIPPED_LIMIT, "layers_per_function": 5},
         "problems": problems,
@@ -848,6 +961,8 @@ def main(argv: list[str] | None = None) -> int:
         total = info["unzipped_bytes_with_layers"]
         size = f"{total / 2**20:.0f} MiB with layers" if total else "no layers built"
         print(f"lambda {name}: {', '.join(info['handlers'])}; {', '.join(info['layers']) or '-'}; {size}")
+    for name, image in manifest["images"].items():
+        print(f"image {name}: {args.out / image['context']} (tag {image['tag']}; docker build, see its Dockerfile)")
     for problem in manifest["problems"]:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     print(f"manifest: {args.out / 'manifest.json'}")
