@@ -1,6 +1,7 @@
-# An example deployment: the response workflow, approvals and notifications wired together, and the QuickSight
-# dashboard. The code comes from `make package` (tools/package.py): build/lambda-<name>.zip, the layers and
-# build/manifest.json, whose hashes and per-function layers are read here.
+# An example deployment: the lake and its log sources (lake.tf), the pipeline feeding it (pipeline.tf), the response
+# workflow, approvals and notifications wired together, and the QuickSight dashboard. The code comes from
+# `make package` (tools/package.py): build/lambda-<name>.zip, the layers, the image contexts and build/manifest.json,
+# whose hashes and per-function layers are read here.
 
 provider "aws" {
   region = var.region
@@ -138,8 +139,8 @@ module "response" {
   lambda_zip_sha256_base64 = local.lambda_hash["respond"]
   layer_arns               = local.lambda_layers["respond"]
 
-  lake_uri           = var.lake_uri
-  lake_kms_key_arn   = var.lake_kms_key_arn
+  lake_uri           = module.lake.lake_uri
+  lake_kms_key_arn   = module.lake.kms_key_arn
   member_role_name   = var.member_role_name
   member_account_ids = var.member_account_ids
   trail_log_uris     = var.trail_log_uris
@@ -170,8 +171,8 @@ module "dashboards" {
   count  = var.enable_dashboards ? 1 : 0
 
   name_prefix      = var.name_prefix
-  athena_database  = var.athena_database
-  athena_workgroup = var.athena_workgroup
+  athena_database  = module.lake.database_name
+  athena_workgroup = module.lake.workgroup_name
   admin_group_name = var.dashboard_admin_group_name
   refresh_interval = "DAILY"
 

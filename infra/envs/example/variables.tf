@@ -57,18 +57,7 @@ variable "artefact_kms_key_arn" {
   default     = null
 }
 
-# ---- the lake and the accounts -----------------------------------------------------------------------------------
-variable "lake_uri" {
-  description = "The lake: s3://bucket/prefix."
-  type        = string
-}
-
-variable "lake_kms_key_arn" {
-  description = "KMS key of the lake bucket (null: none to grant)."
-  type        = string
-  default     = null
-}
-
+# ---- the accounts --------------------------------------------------------------------------------------------------
 variable "member_role_name" {
   description = "The role each member account grants the response (empty: single-account). See the response module's README."
   type        = string
@@ -151,12 +140,6 @@ variable "athena_database" {
   description = "Glue database of the lake's tables and the dashboard views."
   type        = string
   default     = "egress"
-}
-
-variable "athena_workgroup" {
-  description = "Athena workgroup QuickSight queries run in."
-  type        = string
-  default     = "primary"
 }
 
 variable "dashboard_admin_group_name" {
