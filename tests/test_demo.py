@@ -11,7 +11,7 @@ from egress_optimizer.tables import VPC_FLOW
 
 def test_demo_runs_every_stage(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert run(["demo", "--out", str(out), "--days", "3", "--json"]) == 0
+    assert run(["demo", "--out", str(out), "--days", "2", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert (out / "raw" / "labels.json").exists()
     assert (out / "lake" / MARKER).exists()
@@ -27,7 +27,7 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     assert reconciled["unexplained_no_reason_pct"] < 0.05  # the README: 0.0 % without a reason on the default
     assert {g["kind"] for g in reconciled["coverage"]["enable_logging"] if g["explains_usd"]} == {"vpc", "bucket"}
     assert len(summary["stages"]["top_resources"]) == 5
-    assert "more than" in summary["stages"]["detection"]["skipped"]  # three days are too few to train on
+    assert "more than" in summary["stages"]["detection"]["skipped"]  # two days are too few to train on
     assert json.loads((out / "demo-summary.json").read_text()) == summary
     page = (out / "report.html").read_text()  # the demo ends with the report (checked in a browser elsewhere)
     assert summary["report"] == str(out / "report.html") and 'id="coverage"' in page and "Savings" in page

@@ -5,7 +5,8 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.40"
+      # modules/log_sources needs 5.83 (CloudFront standard logging v2); the others 5.40.
+      version = "~> 5.83"
     }
   }
 }
