@@ -111,9 +111,21 @@ class LocalWorkflow:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop_running()
         self._lambda.stop()
         self._aws.stop()
         self._env.stop()
+
+    def _stop_running(self) -> None:
+        """Stop executions still running (one waiting for an approval): moto runs them on threads that would
+        otherwise go on after this run, into the next one's queues."""
+        if not getattr(self, "state_machine_arn", None):
+            return
+        pages = self.sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
+        )
+        for execution in (e for page in pages for e in page["executions"]):
+            self.sfn.stop_execution(executionArn=execution["executionArn"], cause="the local run ended")
 
     def _provision(self) -> None:
         role = boto3.client("iam").create_role(RoleName="egress-response", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
