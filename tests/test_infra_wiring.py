@@ -93,7 +93,7 @@ ENVIRONMENT: dict[tuple[str, str], set[str]] = {
         "LAKE_URI", "GLUE_JOB_NAME", "EVENT_BUS_NAME", "LAMBDA_MAX_PENDING_BYTES", "POWERTOOLS_METRICS_NAMESPACE",
     },
     ("detect", "handler"): {
-        "LAKE_URI", "EVENT_BUS_NAME", "MIN_IMPACT_USD", "MIN_IMPACT_PCT", "MIN_SHARE_PCT",
+        "LAKE_URI", "EVENT_BUS_NAME", "MIN_IMPACT_USD", "MIN_IMPACT_PCT", "MIN_SHARE_PCT", "MODEL_ARTIFACTS_PREFIX",
         "POWERTOOLS_METRICS_NAMESPACE",
     },
 }  # fmt: skip

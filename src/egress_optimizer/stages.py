@@ -211,6 +211,20 @@ def detect(
     )
 
 
+def install_model(
+    lake: Lake, s3_client: Any, uri: str, allowed_prefix: str, training_job_name: str | None = None
+) -> dict:
+    """Make a SageMaker-trained ``model.tar.gz`` (``s3://`` ``uri``) the lake's current model: refused unless it
+    lies under ``allowed_prefix`` (the deployment's model output path: an event must not choose what gets
+    unpickled), read with ``get_object``, checked (an egress detector, trained on this version's signals) and stored
+    as a new version; returns its metadata. A refused model leaves the current one in place."""
+    from egress_optimizer.detection import model_store
+
+    bucket, key = model_store.artifact_location(uri, allowed_prefix)
+    archive = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return model_store.install(lake, archive, uri, training_job_name)
+
+
 def train_from_files(train_dir: Path, model_dir: Path, mode: str, seed: int, n_estimators: int) -> dict:
     """SageMaker training: ``egress_hourly`` Parquet files in, ``model.joblib`` and ``metadata.json`` out."""
     from egress_optimizer.detection.training import train_from_files as fit_files

@@ -5,6 +5,15 @@
 # model outputs, the processing module's Glue code); the SageMaker execution role; a dead-letter queue; the image
 # repository; and alarms.
 #
+# How a trained model reaches detect: the detect function scores with the lake's model store
+# (egress_optimizer.detection.model_store), not with SageMaker's output. After the training job, the state machine
+# puts "Model Trained" (source egress.optimizer; detail model_artifacts = the job's model.tar.gz, training_job_name)
+# on the model bus (the processing bus, else the default bus); a rule there invokes the detect function, which
+# installs the archive as a new model store version (stages.install_model: checksum, metadata with its source and
+# job, latest.json moved) and scores nothing in that run. The function installs only archives under
+# MODEL_ARTIFACTS_PREFIX (this module's model output path): the event names the archive, the deployment decides
+# where an archive that gets unpickled may come from. A refused model fails the run and leaves the current one.
+#
 # No aws_sagemaker_model or endpoint: nothing serves sagemaker/inference.py (sagemaker/README.md describes the
 # entry points only; the detect function scores in-process with the lake's model).
 
@@ -28,6 +37,7 @@ locals {
     MIN_IMPACT_USD               = tostring(var.min_impact_usd)
     MIN_IMPACT_PCT               = tostring(var.min_impact_pct)
     MIN_SHARE_PCT                = tostring(var.min_share_pct)
+    MODEL_ARTIFACTS_PREFIX       = local.model_output_uri
     POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
   }
   incident_bus_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:event-bus/${var.incident_event_bus_name}"
@@ -47,6 +57,18 @@ locals {
   models_prefix  = "${local.artefact_base}models/"
   glue_temp_base = "${local.artefact_base}glue-temp/"
 
+  # Training jobs write <model_output_uri><job>/output/model.tar.gz; the detect function installs models from here
+  # only (MODEL_ARTIFACTS_PREFIX) and may read nothing else of the bucket.
+  model_output_uri     = "s3://${aws_s3_bucket.artefacts.bucket}/${local.models_prefix}"
+  model_output_objects = "${aws_s3_bucket.artefacts.arn}/${local.models_prefix}*"
+
+  # "Model Trained" travels on the processing bus (where detect's other custom trigger, "Features Updated", is),
+  # or the default bus when there is none: installing the weekly model must not depend on the processing module.
+  model_event_source      = "egress.optimizer"
+  model_event_detail_type = "Model Trained"
+  model_bus_name          = coalesce(var.processing_event_bus_name, "default")
+  model_bus_arn           = "arn:${local.partition}:events:${local.region}:${local.account_id}:event-bus/${local.model_bus_name}"
+
   # Training jobs: <prefix>-detector-<execution name> (an EventBridge-started execution's name is a 36-character
   # UUID; SageMaker allows 63 characters). The framework image's repository, for the execution role's pulls.
   machine_name        = "${var.name_prefix}-detector-training"
@@ -60,9 +82,10 @@ locals {
     sagemaker_container_log_level = "20"
   })
 
-  # The training state machine: one task, CreateTrainingJob run to completion (.sync).
+  # The training state machine: CreateTrainingJob run to completion (.sync), then "Model Trained" onto the model bus
+  # (the .sync task's output is DescribeTrainingJob's response: the job's name and its model.tar.gz).
   definition = jsonencode({
-    Comment        = "Trains the egress detector on SageMaker (sagemaker/train.py on the lake's egress_hourly); the model lands under ${local.models_prefix} in the artefact bucket"
+    Comment        = "Trains the egress detector on SageMaker (sagemaker/train.py on the lake's egress_hourly); the model lands under ${local.models_prefix} in the artefact bucket and is announced for the detect function to install"
     StartAt        = "Train"
     TimeoutSeconds = var.training_max_runtime_seconds + 3600
     States = {
@@ -88,7 +111,7 @@ locals {
             }
           }]
           OutputDataConfig = {
-            S3OutputPath = "s3://${aws_s3_bucket.artefacts.bucket}/${local.models_prefix}"
+            S3OutputPath = local.model_output_uri
             KmsKeyId     = local.kms_key_arn
           }
           ResourceConfig = {
@@ -101,6 +124,29 @@ locals {
           ProfilerConfig    = { DisableProfiler = true }
           Tags              = [for k, v in var.tags : { Key = k, Value = v }]
         }
+        Next = "AnnounceModel"
+      }
+      AnnounceModel = {
+        Type     = "Task"
+        Resource = "arn:${local.partition}:states:::events:putEvents"
+        Parameters = {
+          Entries = [{
+            EventBusName = local.model_bus_arn
+            Source       = local.model_event_source
+            DetailType   = local.model_event_detail_type
+            Detail = {
+              "model_artifacts.$"   = "$.ModelArtifacts.S3ModelArtifacts"
+              "training_job_name.$" = "$.TrainingJobName"
+            }
+          }]
+        }
+        # A refused or throttled put is retried: the model is trained, only its announcement is missing.
+        Retry = [{
+          ErrorEquals     = ["States.TaskFailed"]
+          IntervalSeconds = 10
+          MaxAttempts     = 5
+          BackoffRate     = 2
+        }]
         End = true
       }
     }
@@ -112,7 +158,7 @@ locals {
 
   # The rules whose events may land on the dead-letter queue.
   dead_letter_rules = concat(
-    [aws_cloudwatch_event_rule.detect_schedule.arn, aws_cloudwatch_event_rule.training_schedule.arn],
+    [aws_cloudwatch_event_rule.detect_schedule.arn, aws_cloudwatch_event_rule.training_schedule.arn, aws_cloudwatch_event_rule.model_trained.arn],
     [for r in aws_cloudwatch_event_rule.features_updated : r.arn],
     [for r in aws_cloudwatch_event_rule.glue_succeeded : r.arn],
   )
@@ -444,8 +490,8 @@ data "aws_iam_policy_document" "sagemaker" {
   }
 
   statement {
-    sid       = "TrainingLogs"
-    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    sid     = "TrainingLogs"
+    actions = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
     resources = [
       "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TrainingJobs",
       "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TrainingJobs:*",
@@ -537,12 +583,13 @@ data "aws_iam_policy_document" "states_trust" {
 
 resource "aws_iam_role" "state_machine" {
   name               = local.machine_name
-  description        = "The detector's training state machine: SageMaker training jobs, run to completion"
+  description        = "The detector's training state machine: SageMaker training jobs, run to completion, and the Model Trained event"
   assume_role_policy = data.aws_iam_policy_document.states_trust.json
   tags               = var.tags
 }
 
-# The sagemaker:createTrainingJob.sync integration's documented policy, narrowed to this machine's jobs.
+# The sagemaker:createTrainingJob.sync integration's documented policy, narrowed to this machine's jobs; and the
+# events:putEvents integration's, on the model bus only.
 data "aws_iam_policy_document" "state_machine" {
   statement {
     sid       = "TrainingJobs"
@@ -555,6 +602,12 @@ data "aws_iam_policy_document" "state_machine" {
     sid       = "SyncRule"
     actions   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
     resources = ["arn:${local.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"]
+  }
+
+  statement {
+    sid       = "AnnounceModel"
+    actions   = ["events:PutEvents"]
+    resources = [local.model_bus_arn]
   }
 
   statement {
@@ -764,12 +817,12 @@ data "aws_iam_policy_document" "lambda_trust" {
 
 resource "aws_iam_role" "detect" {
   name               = local.function_name
-  description        = "Egress detect: the lake (features, model store, anomalies, incidents) and incidents onto the bus"
+  description        = "Egress detect: the lake (features, model store, anomalies, incidents), trained models in, incidents onto the bus"
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
   tags               = var.tags
 }
 
-# What lambdas/detect/handler.py, stages.detect and stages.deliver_incidents call.
+# What lambdas/detect/handler.py, stages.detect, stages.deliver_incidents and stages.install_model call.
 data "aws_iam_policy_document" "detect" {
   source_policy_documents = length(var.subnet_ids) > 0 ? [data.aws_iam_policy_document.vpc[0].json] : []
 
@@ -792,7 +845,7 @@ data "aws_iam_policy_document" "detect" {
     resources = [aws_sqs_queue.dead_letters.arn]
   }
 
-  # The module's key (dead-letter queue, environment) and the lake's.
+  # The module's key (dead-letter queue, environment, the trained models SageMaker encrypted with it) and the lake's.
   statement {
     sid       = "DataKeys"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -832,6 +885,14 @@ data "aws_iam_policy_document" "detect" {
     }
   }
 
+  # stages.install_model: a training job's model.tar.gz, read from the model output path only (the prefix the
+  # function's MODEL_ARTIFACTS_PREFIX allows; nothing else of the artefact bucket).
+  statement {
+    sid       = "ReadTrainedModels"
+    actions   = ["s3:GetObject"]
+    resources = [local.model_output_objects]
+  }
+
   # egress_hourly and the model store read; anomalies, incidents and the run state rewritten hour by hour.
   statement {
     sid       = "WriteLake"
@@ -869,7 +930,7 @@ data "aws_iam_policy_document" "vpc" {
 resource "aws_lambda_function" "detect" {
   #checkov:skip=CKV_AWS_272:Lambda code signing applies to zip packages only, not to container images; the image is pinned by an immutable tag or digest in an encrypted, scanned repository
   function_name = local.function_name
-  description   = "Egress detect: score the new hours, write anomalies and incidents, put new incidents on the bus (lambdas/detect)"
+  description   = "Egress detect: score the new hours, write anomalies and incidents, put new incidents on the bus; install trained models (lambdas/detect)"
   role          = aws_iam_role.detect.arn
   package_type  = "Image"
   image_uri     = var.image_uri
@@ -878,7 +939,8 @@ resource "aws_lambda_function" "detect" {
   memory_size   = var.memory_size
   # One run at a time: the schedule, "Features Updated" and the Glue job's success may fire together, and each run
   # rewrites the scored hours' anomalies and incidents and the run state in the lake; a concurrent trigger is
-  # throttled and retried by Lambda, and then finds nothing new or only what arrived since.
+  # throttled and retried by Lambda, and then finds nothing new or only what arrived since. "Model Trained" moves
+  # latest.json, so it too never lands in the middle of a scoring run.
   reserved_concurrent_executions = 1
   kms_key_arn                    = local.kms_key_arn
 
@@ -964,6 +1026,18 @@ resource "aws_cloudwatch_event_rule" "glue_succeeded" {
   tags = var.tags
 }
 
+# The training state machine's "Model Trained", on the model bus: the detect function installs the new model.
+resource "aws_cloudwatch_event_rule" "model_trained" {
+  name           = "${var.name_prefix}-detect-model-trained"
+  description    = "A training job wrote a model: the detect function installs it into the lake's model store"
+  event_bus_name = local.model_bus_name
+  event_pattern = jsonencode({
+    source        = [local.model_event_source]
+    "detail-type" = [local.model_event_detail_type]
+  })
+  tags = var.tags
+}
+
 resource "aws_cloudwatch_event_target" "detect_schedule" {
   rule      = aws_cloudwatch_event_rule.detect_schedule.name
   target_id = "detect"
@@ -1014,6 +1088,23 @@ resource "aws_cloudwatch_event_target" "glue_succeeded" {
   }
 }
 
+# A day of retries: the week's model is not superseded by the next event the way an hourly trigger is.
+resource "aws_cloudwatch_event_target" "model_trained" {
+  rule           = aws_cloudwatch_event_rule.model_trained.name
+  event_bus_name = local.model_bus_name
+  target_id      = "detect"
+  arn            = aws_lambda_function.detect.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 86400
+    maximum_retry_attempts       = 20
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letters.arn
+  }
+}
+
 resource "aws_lambda_permission" "detect_schedule" {
   statement_id  = "AllowScheduleRule"
   action        = "lambda:InvokeFunction"
@@ -1042,6 +1133,14 @@ resource "aws_lambda_permission" "glue_succeeded" {
   source_arn    = aws_cloudwatch_event_rule.glue_succeeded[0].arn
 }
 
+resource "aws_lambda_permission" "model_trained" {
+  statement_id  = "AllowModelTrainedRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.detect.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.model_trained.arn
+}
+
 # ---- alarms ------------------------------------------------------------------------------------------------------
 resource "aws_cloudwatch_metric_alarm" "dead_letters_depth" {
   alarm_name          = "${var.name_prefix}-ml-dlq-depth"
@@ -1061,7 +1160,7 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters_depth" {
 
 resource "aws_cloudwatch_metric_alarm" "errors" {
   alarm_name          = "${var.name_prefix}-detect-errors"
-  alarm_description   = "The detect function failed a run (no model yet, a refused incident delivery, a timeout): Lambda retries twice, then ${aws_sqs_queue.dead_letters.name}."
+  alarm_description   = "The detect function failed a run (no model yet, a refused incident delivery, a trained model it refused to install, a timeout): Lambda retries twice, then ${aws_sqs_queue.dead_letters.name}."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   dimensions          = { FunctionName = aws_lambda_function.detect.function_name }
@@ -1082,7 +1181,7 @@ resource "aws_cloudwatch_metric_alarm" "training_failed" {
   }
 
   alarm_name          = "${var.name_prefix}-detector-training-${each.key}"
-  alarm_description   = "A training run of the egress detector ${each.key == "failed" ? "failed (its training job's FailureReason is in the execution's history)" : "ran past its timeout"}."
+  alarm_description   = "A training run of the egress detector ${each.key == "failed" ? "failed (its training job's FailureReason, or the refused Model Trained put, is in the execution's history)" : "ran past its timeout"}."
   namespace           = "AWS/States"
   metric_name         = each.value
   dimensions          = { StateMachineArn = aws_sfn_state_machine.training.arn }

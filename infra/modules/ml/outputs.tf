@@ -24,8 +24,8 @@ output "artefact_bucket_arn" {
 }
 
 output "model_output_uri" {
-  description = "Where training jobs write their model: <model_output_uri><training job name>/output/model.tar.gz (model.joblib and metadata.json)."
-  value       = "s3://${aws_s3_bucket.artefacts.bucket}/${local.models_prefix}"
+  description = "Where training jobs write their model: <model_output_uri><training job name>/output/model.tar.gz (model.joblib and metadata.json); the detect function's MODEL_ARTIFACTS_PREFIX, the only place it installs models from."
+  value       = local.model_output_uri
 }
 
 output "state_machine_arn" {

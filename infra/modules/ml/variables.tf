@@ -226,7 +226,7 @@ variable "incident_event_bus_name" {
 }
 
 variable "processing_event_bus_name" {
-  description = "The processing module's event_bus_name: \"Features Updated\" there triggers the detect function. Null: no such rule (the schedule only)."
+  description = "The processing module's event_bus_name: \"Features Updated\" there triggers the detect function, and the training state machine puts \"Model Trained\" there for it to install. Null: no \"Features Updated\" rule (the schedule only), and \"Model Trained\" goes on the default bus."
   type        = string
   default     = null
 }

@@ -3,6 +3,9 @@
 The tarball is what SageMaker expects (``model.joblib`` inside); ``metadata.json`` beside it records the
 training window, the signals, the parameters, the training metrics and the tarball's SHA-256, which is
 checked before anything is unpickled. ``models/egress-detector/latest.json`` names the current version.
+
+A model trained elsewhere (SageMaker's ``model.tar.gz``) enters the store through :func:`install`, which stores it
+as a new version like any other, recording where it came from.
 """
 
 from __future__ import annotations
@@ -99,3 +102,51 @@ def load(lake: Lake, version: str | None = None) -> tuple[EgressDetector, dict]:
         raise InputError(f"model {version}: archive checksum does not match its metadata; refusing to load it")
     detector, _ = unpack(blob)
     return detector, meta
+
+
+def artifact_location(uri: str, allowed_prefix: str) -> tuple[str, str]:
+    """Bucket and key of a model archive's ``s3://`` URI, refused unless it lies under ``allowed_prefix``
+    (``s3://bucket/prefix/``): an archive gets unpickled, so where it may come from is the deployment's choice,
+    never the text of an event."""
+    bucket, _, base_key = allowed_prefix.removeprefix("s3://").partition("/")
+    if not allowed_prefix.startswith("s3://") or not bucket or "//" in f"/{base_key}":
+        raise InputError(f"model artifacts prefix {allowed_prefix!r} is not an s3://bucket/prefix/ URI")
+    base = f"s3://{bucket}/{base_key.rstrip('/') + '/' if base_key else ''}"
+    if not isinstance(uri, str) or not uri.startswith(base):
+        raise InputError(f"model archive {uri!r} is not under the allowed prefix {base}; refusing to install it")
+    key = uri[len(f"s3://{bucket}/") :]
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise InputError(f"model archive {uri!r} is not a plain object key under {base}; refusing to install it")
+    return bucket, key
+
+
+def install(lake: Lake, archive: bytes, source: str, training_job_name: str | None = None) -> dict:
+    """Store a model trained elsewhere (a SageMaker ``model.tar.gz``: ``model.joblib`` and ``metadata.json``) as a
+    new version and point ``latest.json`` at it; returns the stored metadata, which records ``source`` (where the
+    archive was read from), ``training_job_name`` and ``source_sha256`` (the archive's own hash; the store's
+    ``sha256`` is of the archive it writes).
+
+    Refused (:class:`InputError`, ``latest.json`` untouched) when the archive cannot be read, holds no egress
+    detector, or was not trained on the signals this version computes. The same archive delivered again while it
+    is still the current version is not stored twice: its metadata is returned."""
+    source_sha256 = hashlib.sha256(archive).hexdigest()
+    try:
+        detector, meta = unpack(archive)
+    except InputError as exc:
+        raise InputError(f"model archive {source}: {exc}") from None
+    except Exception as exc:  # a truncated or foreign archive fails in gzip, tar or unpickling, each its own way
+        reason = f"{type(exc).__name__} {(str(exc).splitlines() or [''])[0]}".strip()
+        raise InputError(f"model archive {source} is not a readable model.tar.gz: {reason}") from None
+    if not isinstance(meta.get("signals"), list):
+        raise InputError(f"model archive {source} has no metadata.json naming its signals; refusing to install it")
+    try:
+        check_signals(meta)
+    except InputError as exc:
+        raise InputError(f"model archive {source}: {exc}") from None
+    if lake.exists(f"{PREFIX}/latest.json"):
+        current = lake.read_json(f"{PREFIX}/{lake.read_json(f'{PREFIX}/latest.json')['version']}/metadata.json")
+        if current.get("source_sha256") == source_sha256:
+            return current
+    trained = {k: v for k, v in meta.items() if k not in ("version", "sha256", "artifact", "created_at")}
+    provenance = {"source": source, "training_job_name": training_job_name, "source_sha256": source_sha256}
+    return save(lake, detector, dict(trained, **provenance))
