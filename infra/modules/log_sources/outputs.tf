@@ -20,7 +20,7 @@ output "cloudfront_delivery_ids" {
 
 output "cur_export_arn" {
   description = "The CUR 2.0 export (null when create_cur_export is false)."
-  value       = try(aws_bcmdataexports_export.cur[0].arn, null)
+  value       = try(aws_bcmdataexports_export.cur[0].export[0].export_arn, null)
 }
 
 output "cur_query" {

@@ -258,6 +258,20 @@ data "aws_iam_policy_document" "lake_write" {
     actions   = ["s3:PutObject"]
     resources = [local.lake_objects]
   }
+
+  # pyarrow's create_dir (before every lake write: Lake._write_atomic) asks HeadBucket, which IAM authorises as
+  # s3:ListBucket without an s3:prefix: no prefix condition can allow it, so it is allowed when no prefix is given.
+  statement {
+    sid       = "HeadLakeBucket"
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:${local.partition}:s3:::${local.lake_bucket}"]
+
+    condition {
+      test     = "Null"
+      variable = "s3:prefix"
+      values   = ["true"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "lake" {
@@ -658,6 +672,20 @@ data "aws_iam_policy_document" "remediation_runtime" {
     sid       = "AuditTrail"
     actions   = ["s3:GetObject", "s3:PutObject"]
     resources = [local.lake_objects]
+  }
+
+  # pyarrow's create_dir (before every lake write: Lake._write_atomic) asks HeadBucket, which IAM authorises as
+  # s3:ListBucket without an s3:prefix: no prefix condition can allow it, so it is allowed when no prefix is given.
+  statement {
+    sid       = "HeadLakeBucket"
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:${local.partition}:s3:::${local.lake_bucket}"]
+
+    condition {
+      test     = "Null"
+      variable = "s3:prefix"
+      values   = ["true"]
+    }
   }
 }
 
