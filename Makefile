@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint bench clean env tools lock package browser sentinel checkov
+.PHONY: demo test lint bench clean env tools lock package browser sentinel checkov terraform-check
 
 env: $(STAMP)
 
@@ -30,10 +30,10 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
 
-test: $(STAMP) browser sentinel checkov
+test: $(STAMP) browser sentinel terraform-check checkov
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -n 2 -q --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -q --durations=15
 
 # The Sentinel policies (sentinel/): `sentinel test` runs their pass/fail cases against their tfplan/v2 mocks. The
 # Sentinel CLI is not in the registries this project installs from; without it on PATH this says so and succeeds.
@@ -50,6 +50,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff format --check .
+
+# `terraform fmt -check` and `terraform validate` of every module and root when terraform is on PATH (otherwise it
+# says it skipped them): tools/terraform_check.sh.
+terraform-check:
+	@bash tools/terraform_check.sh
 
 # Tools whose pins conflict with ours (checkov pins an old boto3) get their own environment.
 TOOLS_VENV := .venv-tools

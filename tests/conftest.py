@@ -68,30 +68,19 @@ socket.socket.connect = _guarded(_real_connect)  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded(_real_connect_ex)  # type: ignore[method-assign]
 
 
-# The fixture every shared lake starts from (estate_dir -> ingested_lake -> features_lake: about a minute to build).
-SHARED_CHAIN = "estate_dir"
+# The slowest modules (minutes of CPU between them: Spark, the demo, the packaging build, the incremental runs) run
+# first. `make test` hands whole modules to the two workers in this order (--dist loadscope --no-loadscope-reorder),
+# so module fixtures are built once, and a slow module taken last would leave one worker running it alone.
+SLOWEST_FIRST = (
+    "test_demo.py", "test_attribution_spark.py", "test_packaging.py", "test_incremental.py", "test_detection.py",
+    "test_ingest_pipeline.py", "test_dashboard_views.py", "test_report.py", "test_estate_realistic.py",
+    "test_cli_width.py", "test_plan_from_lake.py", "test_attribution.py",
+)  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist the first worker to need the shared estate builds it while the other waits on its lock. So one
-    test needing it runs first, then the modules needing none of it (the other worker keeps busy meanwhile), then
-    the rest; each module's tests stay together, so its module-scoped fixtures are built once."""
-    modules: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
-    needing = [m for m in modules.values() if any(SHARED_CHAIN in i.fixturenames for i in m)]
-    others = [m for m in modules.values() if m not in needing]
-    first = next((i for m in needing for i in m if SHARED_CHAIN in i.fixturenames and _no_module_fixtures(i)), None)
-    ordered = [first] if first else []
-    ordered += [i for m in others + needing for i in m if i is not first]
-    items[:] = ordered
-
-
-def _no_module_fixtures(item: pytest.Item) -> bool:
-    defs = getattr(item, "_fixtureinfo", None)
-    return defs is not None and all(
-        d.scope in ("session", "function") for ds in defs.name2fixturedefs.values() for d in ds
-    )
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture(autouse=True)

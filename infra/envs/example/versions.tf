@@ -4,7 +4,7 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
+      source = "hashicorp/aws"
       # modules/log_sources needs 5.83 (CloudFront standard logging v2); the others 5.40.
       version = "~> 5.83"
     }
