@@ -121,9 +121,10 @@ module "approvals" {
   approver_slack_ids = var.approver_slack_ids
   approver_emails    = var.approver_emails
 
-  alerts_table_name  = module.notifications.alerts_table_name
-  alerts_table_arn   = module.notifications.alerts_table_arn
-  alerts_kms_key_arn = module.notifications.kms_key_arn
+  alerts_table_name    = module.notifications.alerts_table_name
+  alerts_table_arn     = module.notifications.alerts_table_arn
+  alerts_kms_key_arn   = module.notifications.kms_key_arn
+  alerts_kms_encrypted = true
 
   alarm_actions = [module.response.alerts_topic_arn]
 }
@@ -141,6 +142,7 @@ module "response" {
 
   lake_uri           = module.lake.lake_uri
   lake_kms_key_arn   = module.lake.kms_key_arn
+  lake_kms_encrypted = true
   member_role_name   = var.member_role_name
   member_account_ids = var.member_account_ids
   trail_log_uris     = var.trail_log_uris
@@ -153,9 +155,13 @@ module "response" {
   approval_key_secret_arn = module.approvals.approval_key_secret_arn
   approver_emails         = var.approver_emails
   approvals_kms_key_arn   = module.approvals.kms_key_arn
+  approvals_kms_encrypted = true
+  approvals_by_email      = true
+  reads_approval_secrets  = true
 
   slack_bot_token_secret_arn = module.notifications.slack_bot_token_secret_arn
   slack_kms_key_arn          = module.notifications.kms_key_arn
+  slack_token_kms_encrypted  = true
   slack_approval_channel     = var.slack_approval_channel
 
   alert_queue_url         = module.notifications.alert_queue_url

@@ -292,7 +292,7 @@ resource "aws_iam_role" "approval" {
 
 data "aws_iam_policy_document" "approval" {
   source_policy_documents = concat(
-    var.alerts_kms_key_arn != null ? [data.aws_iam_policy_document.alerts_table_key[0].json] : [],
+    var.alerts_kms_encrypted ? [data.aws_iam_policy_document.alerts_table_key[0].json] : [],
     var.cost_anomaly_feedback ? [data.aws_iam_policy_document.cost_anomaly_feedback[0].json] : [],
     length(var.subnet_ids) > 0 ? [data.aws_iam_policy_document.vpc[0].json] : [],
   )
@@ -349,7 +349,7 @@ data "aws_iam_policy_document" "approval" {
 
 # The optional parts, each its own document (checkov reads no `dynamic "statement"` blocks).
 data "aws_iam_policy_document" "alerts_table_key" {
-  count = var.alerts_kms_key_arn != null ? 1 : 0
+  count = var.alerts_kms_encrypted ? 1 : 0
 
   statement {
     sid       = "AlertsTableKey"

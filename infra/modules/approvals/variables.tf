@@ -176,6 +176,12 @@ variable "alerts_kms_key_arn" {
   default     = null
 }
 
+variable "alerts_kms_encrypted" {
+  description = "Grant alerts_kms_key_arn (true when it is set; a flag because Terraform must know it at plan time, when the ARN of a key or topic created in the same apply is not yet known)."
+  type        = bool
+  default     = false
+}
+
 variable "alert_responder_slack_ids" {
   description = "ALERT_RESPONDER_SLACK_IDS: Slack users allowed to press alert buttons (empty: the approvers)."
   type        = list(string)

@@ -205,7 +205,7 @@ resource "aws_iam_role_policy" "vpc" {
 
 # ---- the lake ----------------------------------------------------------------------------------------------------
 data "aws_iam_policy_document" "lake_key_read" {
-  count = var.lake_kms_key_arn != null ? 1 : 0
+  count = var.lake_kms_encrypted ? 1 : 0
 
   statement {
     sid       = "LakeKey"
@@ -215,7 +215,7 @@ data "aws_iam_policy_document" "lake_key_read" {
 }
 
 data "aws_iam_policy_document" "lake_key_write" {
-  count = var.lake_kms_key_arn != null ? 1 : 0
+  count = var.lake_kms_encrypted ? 1 : 0
 
   statement {
     sid       = "LakeKeyWrite"
@@ -225,7 +225,7 @@ data "aws_iam_policy_document" "lake_key_write" {
 }
 
 data "aws_iam_policy_document" "lake_read" {
-  source_policy_documents = var.lake_kms_key_arn != null ? [data.aws_iam_policy_document.lake_key_read[0].json] : []
+  source_policy_documents = var.lake_kms_encrypted ? [data.aws_iam_policy_document.lake_key_read[0].json] : []
 
   statement {
     sid       = "ListLake"
@@ -250,7 +250,7 @@ data "aws_iam_policy_document" "lake_read" {
 data "aws_iam_policy_document" "lake_write" {
   source_policy_documents = concat(
     [data.aws_iam_policy_document.lake_read.json],
-    var.lake_kms_key_arn != null ? [data.aws_iam_policy_document.lake_key_write[0].json] : [],
+    var.lake_kms_encrypted ? [data.aws_iam_policy_document.lake_key_write[0].json] : [],
   )
 
   statement {
@@ -426,7 +426,7 @@ data "aws_iam_policy_document" "catalogue_reads" {
 
 # request_approval: the task token under an approval id, Slack and the approvers' emails, else the alerts topic.
 data "aws_iam_policy_document" "approvals_topic" {
-  count = var.approvals_topic_arn != "" ? 1 : 0
+  count = var.approvals_by_email ? 1 : 0
 
   statement {
     sid       = "ApprovalsTopic"
@@ -436,7 +436,7 @@ data "aws_iam_policy_document" "approvals_topic" {
 }
 
 data "aws_iam_policy_document" "approval_secrets" {
-  count = length(local.secret_arns) > 0 ? 1 : 0
+  count = var.reads_approval_secrets ? 1 : 0
 
   statement {
     sid       = "SlackTokenAndApprovalKey"
@@ -446,7 +446,7 @@ data "aws_iam_policy_document" "approval_secrets" {
 }
 
 data "aws_iam_policy_document" "approvals_key" {
-  count = var.approvals_kms_key_arn != null ? 1 : 0
+  count = var.approvals_kms_encrypted ? 1 : 0
 
   statement {
     sid       = "ApprovalsKey"
@@ -456,7 +456,7 @@ data "aws_iam_policy_document" "approvals_key" {
 }
 
 data "aws_iam_policy_document" "slack_key" {
-  count = var.slack_kms_key_arn != null && var.slack_bot_token_secret_arn != "" ? 1 : 0
+  count = var.slack_token_kms_encrypted ? 1 : 0
 
   statement {
     sid       = "SlackTokenKey"
@@ -467,10 +467,10 @@ data "aws_iam_policy_document" "slack_key" {
 
 data "aws_iam_policy_document" "request_approval" {
   source_policy_documents = concat(
-    var.approvals_topic_arn != "" ? [data.aws_iam_policy_document.approvals_topic[0].json] : [],
-    length(local.secret_arns) > 0 ? [data.aws_iam_policy_document.approval_secrets[0].json] : [],
-    var.approvals_kms_key_arn != null ? [data.aws_iam_policy_document.approvals_key[0].json] : [],
-    var.slack_kms_key_arn != null && var.slack_bot_token_secret_arn != "" ? [data.aws_iam_policy_document.slack_key[0].json] : [],
+    var.approvals_by_email ? [data.aws_iam_policy_document.approvals_topic[0].json] : [],
+    var.reads_approval_secrets ? [data.aws_iam_policy_document.approval_secrets[0].json] : [],
+    var.approvals_kms_encrypted ? [data.aws_iam_policy_document.approvals_key[0].json] : [],
+    var.slack_token_kms_encrypted ? [data.aws_iam_policy_document.slack_key[0].json] : [],
   )
 
   statement {
@@ -697,7 +697,7 @@ resource "aws_iam_role_policy" "remediation_runtime" {
 
 # ... the lake's key ...
 data "aws_iam_policy_document" "remediation_lake_key" {
-  count = var.lake_kms_key_arn != null ? 1 : 0
+  count = var.lake_kms_encrypted ? 1 : 0
 
   statement {
     sid       = "LakeKey"
@@ -707,7 +707,7 @@ data "aws_iam_policy_document" "remediation_lake_key" {
 }
 
 resource "aws_iam_role_policy" "remediation_lake_key" {
-  count = var.lake_kms_key_arn != null ? 1 : 0
+  count = var.lake_kms_encrypted ? 1 : 0
 
   name   = "remediation-lake-key"
   role   = aws_iam_role.remediation.name

@@ -151,6 +151,12 @@ variable "lake_kms_key_arn" {
   default     = null
 }
 
+variable "lake_kms_encrypted" {
+  description = "Grant the functions lake_kms_key_arn (true when it is set; a separate flag because Terraform must know it at plan time, when the ARN of a key or topic created in the same apply is not yet known)."
+  type        = bool
+  default     = false
+}
+
 variable "member_role_name" {
   description = "The role each member account grants the response (MEMBER_ROLE_NAME). Empty: a single-account deployment, the functions' own roles call the APIs (read APIs on the step roles, the catalogue's actions on the remediation role). Set: the step and remediation roles may only assume this role, which holds those permissions in each member account (see README)."
   type        = string
@@ -288,6 +294,12 @@ variable "approvals_topic_arn" {
   default     = ""
 }
 
+variable "approvals_by_email" {
+  description = "Let request_approval publish to approvals_topic_arn (true when it is set; a flag because Terraform must know it at plan time, when the ARN of a key or topic created in the same apply is not yet known)."
+  type        = bool
+  default     = false
+}
+
 variable "approval_url" {
   description = "APPROVAL_URL: the approvals module's https://.../approve (empty: emails carry no link)."
   type        = string
@@ -298,6 +310,12 @@ variable "approval_key_secret_arn" {
   description = "APPROVAL_KEY_SECRET_ARN: the link-signing key's secret (approvals module; empty: no signed links)."
   type        = string
   default     = ""
+}
+
+variable "reads_approval_secrets" {
+  description = "Let request_approval read approval_key_secret_arn and slack_bot_token_secret_arn (true when either is set; a flag because Terraform must know it at plan time, when the ARN of a key or topic created in the same apply is not yet known)."
+  type        = bool
+  default     = false
 }
 
 variable "approver_emails" {
@@ -312,6 +330,12 @@ variable "approvals_kms_key_arn" {
   default     = null
 }
 
+variable "approvals_kms_encrypted" {
+  description = "Grant approvals_kms_key_arn (true when it is set; a flag because Terraform must know it at plan time, when the ARN of a key or topic created in the same apply is not yet known)."
+  type        = bool
+  default     = false
+}
+
 variable "slack_bot_token_secret_arn" {
   description = "SLACK_BOT_TOKEN_SECRET_ARN: the notifications module's Slack bot token secret (empty: no Slack approvals)."
   type        = string
@@ -322,6 +346,12 @@ variable "slack_kms_key_arn" {
   description = "KMS key of the Slack bot token secret (the notifications module's kms_key_arn)."
   type        = string
   default     = null
+}
+
+variable "slack_token_kms_encrypted" {
+  description = "Grant slack_kms_key_arn for the Slack token secret (true when both are set; a flag because Terraform must know it at plan time, when the ARN of a key or topic created in the same apply is not yet known)."
+  type        = bool
+  default     = false
 }
 
 variable "slack_approval_channel" {
