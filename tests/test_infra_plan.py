@@ -1,7 +1,8 @@
 """The example root plans, against mocked AWS providers (``terraform test``, infra/envs/example/tests): no credentials,
 no calls. `terraform validate` cannot see a ``count`` or ``for_each`` that depends on values known only after apply,
 a failing precondition or a value of the wrong shape passed between modules; a plan does. The manifest the root reads
-is built here by ``tools/package.py --no-layer`` (the zips, images' contexts, wheel and bundles, without layers).
+is built here by ``tools/package.py --no-layer`` (the zips, images' contexts, wheel and bundles, without layers);
+a second run without any build fails on the preconditions that say to run ``make package``.
 
 Needs terraform on PATH and the AWS provider in a filesystem mirror (``TF_PLUGIN_DIR``, else ``/opt/tf-plugins``):
 tests stay offline, so without them this skips and says why."""
@@ -45,4 +46,4 @@ def test_the_example_root_plans_with_mocked_providers(tmp_path):
     assert init.returncode == 0, init.stdout + init.stderr
     planned = _terraform(["test", "-no-color", f"-var=build_dir={build}"], root, env)
     assert planned.returncode == 0, planned.stdout + planned.stderr
-    assert "1 passed, 0 failed" in planned.stdout
+    assert "2 passed, 0 failed" in planned.stdout

@@ -61,3 +61,13 @@ run "the_whole_pipeline_plans" {
     error_message = "an image function does not run the image its build context was tagged with"
   }
 }
+
+run "without_a_build_the_plan_says_to_run_make_package" {
+  command = plan
+
+  variables {
+    build_dir = "/nonexistent/build"
+  }
+
+  expect_failures = [terraform_data.build, terraform_data.pipeline_build]
+}
