@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from egress_optimizer import stages
+from egress_optimizer.contracts.events import EVENT_SOURCE
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
@@ -41,8 +42,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Egre
 events_client = boto3.client("events")
 s3_client = boto3.client("s3")
 
-# The event the training state machine puts on the bus once a training job has written its model.
-MODEL_TRAINED_SOURCE = "egress.optimizer"
+# The event the training state machine puts on the bus (source EVENT_SOURCE) once a training job wrote its model.
 MODEL_TRAINED = "Model Trained"
 
 
@@ -59,7 +59,7 @@ class ModelNotInstalled(Exception):
 @event_parser(model=EventBridgeModel)
 def handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
     lake = Lake.open(os.environ["LAKE_URI"], create=False)
-    if event.source == MODEL_TRAINED_SOURCE and event.detail_type == MODEL_TRAINED:
+    if event.source == EVENT_SOURCE and event.detail_type == MODEL_TRAINED:
         return install(lake, event)
     result = stages.detect(
         lake,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from egress_optimizer.contracts.events import EVENT_SOURCE
 from egress_optimizer.contracts.incident import Incident
 
-SOURCE = "egress.optimizer"
 DETAIL_TYPE = "Egress Cost Anomaly"
 MAX_ENTRY_BYTES = 256 * 1024
 MAX_ENTRIES_PER_REQUEST = 10
@@ -33,10 +33,10 @@ class Delivery:
 
 def entry(incident: Incident, bus: str) -> dict[str, Any]:
     """The PutEvents entry for an incident, within the entry size limit."""
-    overhead = len(SOURCE.encode()) + len(DETAIL_TYPE.encode()) + TIME_BYTES
+    overhead = len(EVENT_SOURCE.encode()) + len(DETAIL_TYPE.encode()) + TIME_BYTES
     fitted = incident.within(MAX_ENTRY_BYTES - overhead)
     return {
-        "Source": SOURCE,
+        "Source": EVENT_SOURCE,
         "DetailType": DETAIL_TYPE,
         "EventBusName": bus,
         "Resources": [],

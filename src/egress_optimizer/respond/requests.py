@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from egress_optimizer.contracts.events import EVENT_SOURCE
 from egress_optimizer.contracts.incident import (
     EvidenceRef,
     Impact,
@@ -33,7 +34,6 @@ from egress_optimizer.detection.events import severity_for
 from egress_optimizer.errors import InputError
 from egress_optimizer.notify import cad_feedback
 
-OUR_SOURCE = "egress.optimizer"
 CAD_SOURCE = "aws.ce"
 CAD_DETAIL_TYPE = "Anomaly Detected"
 
@@ -87,7 +87,7 @@ def incident_from_event(event: dict[str, Any]) -> Incident:
     if not isinstance(event, dict):
         raise InputError("a response starts from a JSON object (an incident or an event carrying one)")
     try:
-        if event.get("source") == OUR_SOURCE and isinstance(event.get("detail"), dict):
+        if event.get("source") == EVENT_SOURCE and isinstance(event.get("detail"), dict):
             return Incident.from_json(event["detail"])
         if event.get("source") == CAD_SOURCE:
             if event.get("detail-type") != CAD_DETAIL_TYPE:
