@@ -88,7 +88,7 @@ class IpRanges:
             raw = Path(path).read_bytes()
         else:
             raw = (resources.files("egress_optimizer") / "data" / "aws" / "ip-ranges.json.gz").read_bytes()
-        return _parsed(raw) if cls is IpRanges else cls(_document(raw))
+        return _parsed(raw)
 
     def owner(self, address: str) -> Owner | None:
         """The AWS owner of one address, or None when AWS does not publish it (the internet, private space)."""
