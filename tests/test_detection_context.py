@@ -107,8 +107,9 @@ def test_hours_a_series_cannot_measure_score_zero():
     assert all(np.all(np.abs(v) <= CONTEXT_CAP) for v in f.values())
 
 
-def _bursty_panel():
-    """24 NAT gateways with two destinations each; most have routine two-hour bursts of their usual traffic."""
+def _bursty_panel(step: bool = False):
+    """24 NAT gateways with two destinations each; most have routine two-hour bursts of their usual traffic
+    (``step``: and one gateway's internet traffic 2.5 times its usual for 8 hours on day 18)."""
     rng = np.random.default_rng(0)
     t = 21 * 24
     shape = 0.6 + 0.4 * np.sin((np.arange(t) % 24 - 7) / 24 * 2 * np.pi).clip(-0.5, 1)
@@ -121,12 +122,14 @@ def _bursty_panel():
             for lo in bursts if s % 3 else []:
                 sent[lo : lo + 2] *= 2.3
                 records[lo : lo + 2] = int(flows * 2.3)
+            if step and s == 1 and destination == "internet via NAT":
+                sent[18 * 24 + 9 : 18 * 24 + 17] *= 2.5
             frames.append(_rows(f"nat-{s:03d}", destination, sent, records, np.full(t, 5)))
     return build_panel(pd.concat(frames, ignore_index=True))
 
 
 def test_the_ensemble_only_drops_short_marginal_alerts_the_forest_finds_ordinary():
-    panel = _bursty_panel()
+    panel = _bursty_panel(step=True)
     rules, _ = score(fit_detector(panel, DetectorParams(mode="baseline"))[0], panel, [])
     detector = fit_detector(panel, DetectorParams(mode="ensemble"))[0]
     out, _ = score(detector, panel, [])

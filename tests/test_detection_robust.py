@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from egress_optimizer.detection.core import (
+    HABIT_PERIODS,
     ar1_coefficient,
     beyond_habit,
     innovation_z,
@@ -18,6 +19,12 @@ from egress_optimizer.detection.core import (
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector
 from egress_optimizer.detection.panel import build_panel
 from egress_optimizer.detection.scoring import score
+from egress_optimizer.detection.signals import (
+    PEER_BASELINE_HOURS,
+    PEER_MEMORY_HOURS,
+    PEER_WARMUP_HOURS,
+    peer_memory_factor,
+)
 from egress_optimizer.detection.training import fit_detector
 
 START = pd.Timestamp("2026-10-05", tz="UTC")
@@ -128,6 +135,47 @@ def test_a_habit_raises_the_bar_only_for_what_the_series_does_routinely():
     assert out[1].max() == 0
     first = int(np.argmax(out[2] >= 1))
     assert first > 24 * 5 and (out[2, first:] >= 1).all()
+
+
+def test_a_fleet_that_bursts_alike_lends_its_habit_to_a_member_that_has_not_burst_yet():
+    """Four series of one group; three burst to 8 every day. The fourth bursts once, on day 9: a burst of the
+    fleet's usual size does not page it (three quarters of its group do that routinely), one twice as large
+    does. Without the group the same burst pages."""
+    t = 24 * 12
+    v = np.zeros((4, t))
+    v[:3, 12::24] = 8.0
+    v[3, 24 * 9 + 12] = 8.0
+    v[3, 24 * 11 + 12] = 16.0
+    starts = np.arange(24, t, 24)
+    (grouped,) = beyond_habit([v / 4.0], [v / 4.0], starts, [1.5], groups=np.zeros(4, dtype=int))
+    assert grouped[3, 24 * 9 + 12] < 1 and grouped[3, 24 * 11 + 12] >= 1
+    (alone,) = beyond_habit([v / 4.0], [v / 4.0], starts, [1.5])
+    assert alone[3, 24 * 9 + 12] >= 1
+
+
+def test_a_young_history_needs_more_evidence_until_the_habit_has_seen_two_weeks():
+    """The same evidence at the threshold's edge on every day: with a young margin it fires only once the
+    history is old enough for the margin to have faded (1.25 times on the first day, none from HABIT_PERIODS
+    days on); without one, from the first day."""
+    t = 24 * (HABIT_PERIODS + 2)
+    v = np.full((1, t), 1.1)
+    starts = np.arange(24, t, 24)
+    (young,) = beyond_habit([v], [np.zeros((1, t))], starts, [1.5], young_margins=[0.25])
+    daily = young[0, ::24]
+    assert daily[0] == pytest.approx(1.1 / 1.25)
+    assert np.all(np.diff(daily) >= 0) and daily[HABIT_PERIODS] == pytest.approx(1.1)
+    first = int(np.argmax(daily >= 1.0))
+    assert 0 < first < HABIT_PERIODS
+    (plain,) = beyond_habit([v], [np.zeros((1, t))], starts, [1.5])
+    assert (plain >= 1).all()
+
+
+def test_fresh_peers_need_more_evidence_until_the_lake_has_seen_a_week_of_them():
+    """Fresh means first seen by the lake: a young lake has not met its returning clients yet."""
+    first = PEER_WARMUP_HOURS + PEER_BASELINE_HOURS  # the first hour fresh peers are scored
+    f = peer_memory_factor(PEER_MEMORY_HOURS + 24)
+    assert f[first] == pytest.approx(3.0) and f[PEER_MEMORY_HOURS] == 1.0 and f[-1] == 1.0
+    assert np.all(np.diff(f[first:]) <= 0)
 
 
 def test_a_local_time_shape_across_a_daylight_saving_change_raises_nothing():

@@ -19,21 +19,7 @@ def _stress():
     return load_script(ROOT / "bench" / "stress.py", "stress")
 
 
-@pytest.mark.parametrize(
-    "noise",
-    [
-        "ar1",
-        "student_t3",
-        pytest.param(
-            "bursts",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="8 false incidents under routine bursts (bench/RESULTS.md): a series' habit is learnt from "
-                "its own bursts, and a cold start has seen too few of them",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("noise", ["ar1", "student_t3", "bursts"])
 def test_hard_noise_gives_at_most_one_false_incident_and_the_step_is_found(noise):
     false_incidents, found = _stress().run(noise, DEFAULT_MODE, seed=0)
     assert found

@@ -15,7 +15,8 @@ contract), except where noted that the point itself is part of the window.
 - ``sustained``: the smallest surprise of the last k points (two: a lone point is not an incident, whatever
   its size on a heavy-tailed series; six: a step outlasting the series' routine bursts);
 - ``beyond_habit``: how surprising this series usually is, as the largest value each rule took on it over the
-  last two weeks (a series that spikes routinely needs a larger spike to page).
+  last two weeks (a series that spikes routinely needs a larger spike to page), at least what similar series
+  usually do, and with a margin while fewer than two weeks have taught it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ PHI_MAX = 0.95
 PHI_PRIOR = 0.5  # what a series with no history nor similar series is assumed to remember of its last point
 HABIT_PERIODS = 14  # periods (days) a habit remembers
 YOUNG_PERIODS = 7  # periods of history before a series' habit is its own alone
+GROUP_HABIT_QUANTILE = 0.75  # a series' habit is at least this quantile of its group's (groups of GROUP_MIN or more)
+GROUP_MIN = 3
 _PHI_GRID = np.linspace(0.0, PHI_MAX, 96)
 
 
@@ -50,6 +53,7 @@ class SurpriseThresholds:
     window: float = 6.0  # every window mean (z3 ... z24)
     window_gate: float = 2.0  # ... each counted only while every shorter one is at least this
     habit_margin: float = 1.5  # evidence must beat this multiple of the series' habit (beyond_habit)
+    young_margin: float = 0.25  # ... and 1 + this in a history's first period, falling to 0 by HABIT_PERIODS
     forest_confirm: float = 0.99  # a short marginal alert needs this forest score (``confirmed``) ...
     forest_confirm_below: float = 3.0  # ... below this much evidence (threshold units)
 
@@ -186,9 +190,9 @@ def _period_edges(starts: np.ndarray, t: int) -> list[tuple[int, int]]:
 
 def _habit_of(maxima: np.ndarray, p: int, groups: np.ndarray | None, periods: int, young: int) -> np.ndarray:
     """(n_rules, n) habit for period ``p`` from the learnt ``maxima`` (n_rules, n, n_periods) of earlier periods:
-    the largest of the last ``periods``; a series with fewer than ``young`` periods that taught it anything
-    also takes the largest habit of its group (a week says little of how often a series bursts, and similar
-    series, a fleet of NAT gateways, tend to burst alike)."""
+    the largest of the last ``periods``. Similar series, a fleet of NAT gateways, tend to burst alike, and two
+    weeks of one series show only a few of its bursts: a habit is at least ``GROUP_HABIT_QUANTILE`` of its
+    group's habits, and a series with fewer than ``young`` periods that taught it anything takes the largest."""
     seen = maxima[:, :, max(0, p - periods) : p]
     own = (
         np.clip(np.nan_to_num(nan_reduce(np.nanmax, seen, 2), nan=0.0), 0.0, None) if p else np.zeros(maxima.shape[:2])
@@ -196,11 +200,22 @@ def _habit_of(maxima: np.ndarray, p: int, groups: np.ndarray | None, periods: in
     if groups is None or p == 0:
         return own
     taught = np.sum(~np.isnan(maxima[:, :, :p]) & (maxima[:, :, :p] > 0), axis=2)
+    out = own.copy()
     for g in np.unique(groups):
         rows = groups == g
         best = own[:, rows].max(axis=1, keepdims=True)
-        own[:, rows] = np.where(taught[:, rows] < young, np.maximum(own[:, rows], best), own[:, rows])
-    return own
+        out[:, rows] = np.where(taught[:, rows] < young, np.maximum(own[:, rows], best), own[:, rows])
+        if rows.sum() >= GROUP_MIN:
+            usual = np.quantile(own[:, rows], GROUP_HABIT_QUANTILE, axis=1, keepdims=True)
+            out[:, rows] = np.maximum(out[:, rows], usual)
+    return out
+
+
+def young_factor(p: int, periods: int, margin: float) -> float:
+    """How much more evidence period ``p`` of a history needs: 1 + ``margin`` at the first, falling linearly to 1
+    once ``periods`` have passed. A young history's habit has seen only part of what the series does (and its
+    scales rest on few days), so the bar stands in for the rest."""
+    return 1.0 + margin * max(0.0, 1.0 - p / periods)
 
 
 def beyond_habit(
@@ -211,9 +226,11 @@ def beyond_habit(
     groups: np.ndarray | None = None,
     periods: int = HABIT_PERIODS,
     young: int = YOUNG_PERIODS,
+    young_margins: list[float] | None = None,
 ) -> list[np.ndarray]:
-    """Each rule divided by its margin times its habit where that is above 1: a series that routinely does what
-    a rule sees needs more of it to page.
+    """Each rule divided by its margin times its habit where that is above 1 (a series that routinely does what
+    a rule sees needs more of it to page) and by ``young_factor`` of its period with that rule's
+    ``young_margins`` (none by default): a history shorter than the habit's memory has not shown all of it.
 
     The habit of a rule is the largest value (``raw``) it took on the series in the previous ``periods``
     periods (between consecutive ``starts``), learnt period by period. An alert still running at a period's
@@ -228,9 +245,11 @@ def beyond_habit(
     pending = np.full((k, n), np.nan)  # the largest values of each series' alert still running
     out = np.zeros((k, n, t))
     margin = np.asarray(margins, dtype=float)[:, None]
+    youth = np.zeros(k) if young_margins is None else np.asarray(young_margins, dtype=float)
     for p, (lo, hi) in enumerate(spans):
         h = _habit_of(maxima, p, groups, periods, young)
-        scaled = values[:, :, lo:hi] / np.maximum(1.0, margin * h)[:, :, None]
+        fresh = np.array([young_factor(p, periods, m) for m in youth])[:, None, None]
+        scaled = values[:, :, lo:hi] / np.maximum(1.0, margin * h)[:, :, None] / fresh
         out[:, :, lo:hi] = scaled
         alert = np.nan_to_num(scaled).max(axis=0) >= 1.0  # (n, hi - lo)
         # An alert still running at the end of the period: the whole period waits (its lead-in, the hours of a

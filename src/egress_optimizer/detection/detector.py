@@ -37,6 +37,7 @@ from egress_optimizer.detection.signals import (
     WARMUP_HOURS,
     compute_signals,
     new_path,
+    peer_memory_factor,
     similar_series_groups,
 )
 
@@ -148,13 +149,22 @@ class EgressDetector:
         # The lone-hour rule only where the path is new at this hour (see Thresholds).
         fresh = new_path(sig)
         rules[0], raw[0] = np.where(fresh, rules[0], 0.0), np.where(fresh, raw[0], 0.0)
-        for name, level in (("peer_z", th.peer_z), ("cache_z", th.cache_z)):
+        # Scales learnt from the series' own past are uncertain in a young history (core.young_factor); the
+        # cache-miss share's is binomial, known from the request count.
+        youth = [th.young_margin] * len(rules)
+        for name, level, young in (("peer_z", th.peer_z, th.young_margin), ("cache_z", th.cache_z, 0.0)):
             if name in sig:
                 spans.append(1)
                 rules.append(sig[name] / level)
                 raw.append(rules[-1])
                 margins.append(th.habit_margin)
-        return spans, beyond_habit(rules, raw, starts, margins, groups)
+                youth.append(young)
+        per_rule = beyond_habit(rules, raw, starts, margins, groups, young_margins=youth)
+        if "peer_z" in sig:
+            # A young lake's memory of peers (signals.peer_memory_factor); the habit still learns the plain values.
+            peer = VOLUME_RULES
+            per_rule[peer] = per_rule[peer] / peer_memory_factor(per_rule[peer].shape[1])[None, :]
+        return spans, per_rule
 
     def evidence(self, sig: dict[str, np.ndarray], starts: np.ndarray) -> np.ndarray:
         """The strongest rule evidence per cell, in units of its threshold (>= 1 fires)."""

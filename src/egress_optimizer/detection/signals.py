@@ -46,6 +46,8 @@ Z_CAP = 50.0
 WARMUP_HOURS = 72  # the first three days only build baselines
 PEER_WARMUP_HOURS = 48
 PEER_BASELINE_HOURS = 48  # hours of fresh-peer shares a baseline rests on before it scores
+PEER_MEMORY_HOURS = 168  # a lake must have seen a week of peers (clients that come weekly) to call one fresh
+PEER_YOUNG_MARGIN = 2.0  # extra fresh-peer evidence needed when scoring starts, falling to none by a week
 DEMAND_BREADTH = 0.5  # at least half the team's series of the same class in other regions rise together
 PEER_SHARE_FLOOR = 0.03  # a 3-hour share of bytes to fresh peers 3 points above normal is one unit
 PRIOR_MIN_HOURS = 24  # residual hours a series needs before its noise informs the prior of similar series
@@ -91,6 +93,16 @@ def _window_signals(
 
 
 WEAK_RISE_HOURS = 6  # hours a weak hour is compared with (see _weak_rise)
+
+
+def peer_memory_factor(t: int) -> np.ndarray:
+    """Per hour of a panel: how much more fresh-peer evidence is needed. "Fresh" means first seen by the lake,
+    so in a lake younger than ``PEER_MEMORY_HOURS`` returning clients still look fresh and the fresh share is
+    high and volatile, falling as the lake's memory fills (development estates: 0-90 % an hour on day 4, under
+    10 % by day 7). 1 + ``PEER_YOUNG_MARGIN`` when peers start scoring, 1 from a week on."""
+    scored_from = PEER_WARMUP_HOURS + PEER_BASELINE_HOURS
+    left = (PEER_MEMORY_HOURS - np.arange(t)) / (PEER_MEMORY_HOURS - scored_from)
+    return 1.0 + PEER_YOUNG_MARGIN * np.clip(left, 0.0, 1.0)
 
 
 def _weak_rise(r: np.ndarray, weak: np.ndarray, strong_sigma: np.ndarray) -> np.ndarray:

@@ -140,7 +140,7 @@ class OnlineSeriesScorer:
             habit_starts = starts[(starts % cycle) == 0] if cycle > 1 else starts
             # The warm-up's residuals rest on an expected value still being learnt: they teach no habit.
             raw = [np.where(np.arange(n) < warm, np.nan, v) for v in raw]
-            per_rule = beyond_habit(rules, raw, habit_starts, margins)
+            per_rule = beyond_habit(rules, raw, habit_starts, margins, young_margins=[th.young_margin] * len(rules))
             features = np.stack([z[0], zi[0], *(windows[k][0] for k in WINDOWS)], axis=1)
             per_sign.append((np.maximum.reduce(per_rule)[0], standing_evidence(spans, per_rule)[0], features))
         forest_score = np.zeros(n)
