@@ -54,7 +54,7 @@ class SurpriseThresholds:
     window_gate: float = 2.0  # ... each counted only while every shorter one is at least this
     habit_margin: float = 1.5  # evidence must beat this multiple of the series' habit (beyond_habit)
     young_margin: float = 0.25  # ... and 1 + this in a history's first period, falling to 0 by HABIT_PERIODS
-    forest_confirm: float = 0.99  # a short marginal alert needs this forest score (``confirmed``) ...
+    forest_confirm: float = 0.999  # a short marginal alert needs this forest score (``confirmed``) ...
     forest_confirm_below: float = 3.0  # ... below this much evidence (threshold units)
 
 
