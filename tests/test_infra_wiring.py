@@ -37,8 +37,10 @@ from typing import Any
 
 import pytest
 
+from egress_optimizer.contracts.events import DETAIL_TYPES, EVENT_SOURCE, MODEL_TRAINED
 from egress_optimizer.respond import workflow
 from egress_optimizer.respond.actions import CATALOGUE
+from egress_optimizer.respond.requests import CAD_DETAIL_TYPE
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
@@ -646,3 +648,41 @@ def test_the_example_root_wires_the_modules_and_reads_the_manifest():
     assert "make package" in text
     for lambda_dir in DEPLOYS.values():  # zips (and their layers) by lambda_names, images by image_functions
         assert lambda_dir in str(root.locals["lambda_names"]) + str(root.locals.get("image_functions", ""))
+
+
+# Detail types AWS services emit that our rules match (the service named by the rule's source).
+AWS_DETAIL_TYPES = {"aws.s3": {"Object Created"}, "aws.glue": {"Glue Job State Change"}, "aws.ce": {CAD_DETAIL_TYPE}}
+_RULE_PATTERN = re.compile(r'source\s*=\s*\[([^\]]*)\]\s*\n\s*"detail-type"\s*=\s*\[([^\]]*)\]')
+
+
+def _terraform_locals() -> dict[str, str]:
+    """String locals of every module (``name = "value"``), for rules that spell a value through a local."""
+    found: dict[str, str] = {}
+    for path in _tf_files():
+        found.update(re.findall(r'^\s*(\w+)\s*=\s*"([^"$]*)"\s*$', path.read_text(), re.M))
+    return found
+
+
+def _rule_values(text: str, local: dict[str, str]) -> list[str]:
+    values = []
+    for item in (v.strip() for v in text.split(",") if v.strip()):
+        values.append(local[item.removeprefix("local.")] if item.startswith("local.") else item.strip('"'))
+    return values
+
+
+def test_the_event_rules_match_what_the_code_puts_on_the_bus():
+    """Every EventBridge rule in Terraform matches either our events (contracts.events: our source and one of
+    our detail types) or what the AWS service it names emits, and each of our detail types has a rule: a
+    detail type renamed on one side only would leave a rule that never fires."""
+    local = _terraform_locals()
+    matched: set[str] = set()
+    for path in _tf_files():
+        for sources, detail_types in _RULE_PATTERN.findall(path.read_text()):
+            (source,) = _rule_values(sources, local)
+            types = _rule_values(detail_types, local)
+            expected = set(DETAIL_TYPES) if source == EVENT_SOURCE else AWS_DETAIL_TYPES.get(source, set())
+            assert set(types) <= expected, f"{path.relative_to(INFRA)}: {source} {types}"
+            matched |= set(types) if source == EVENT_SOURCE else set()
+    assert matched == set(DETAIL_TYPES)
+    # The training state machine puts "Model Trained" with the source and detail type of the ml module's locals.
+    assert local["model_event_source"] == EVENT_SOURCE and local["model_event_detail_type"] == MODEL_TRAINED

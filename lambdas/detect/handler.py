@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from egress_optimizer import stages
-from egress_optimizer.contracts.events import EVENT_SOURCE
+from egress_optimizer.contracts.events import EVENT_SOURCE, MODEL_TRAINED
 from egress_optimizer.detection.events import MIN_IMPACT_SHARE
 from egress_optimizer.errors import InputError
 from egress_optimizer.lake import Lake
@@ -41,9 +41,6 @@ logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "EgressOptimizer"))
 events_client = boto3.client("events")
 s3_client = boto3.client("s3")
-
-# The event the training state machine puts on the bus (source EVENT_SOURCE) once a training job wrote its model.
-MODEL_TRAINED = "Model Trained"
 
 
 class DeliveryError(Exception):

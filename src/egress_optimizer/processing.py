@@ -19,14 +19,13 @@ import pyarrow.fs as pafs
 from egress_optimizer import changes
 from egress_optimizer.attribution.inputs import AttributionInputs
 from egress_optimizer.attribution.up_to_date import ATTRIBUTE, CUR_ROLL_UP, FEATURES, LOG_INPUTS, inputs_stale
-from egress_optimizer.contracts.events import EVENT_SOURCE
+from egress_optimizer.contracts.events import EVENT_SOURCE, FEATURES_UPDATED
 from egress_optimizer.lake import Lake
 from egress_optimizer.tables import ATTRIBUTED, CUR
 
 # A Lambda (10 GB at most) attributes about a million flow records a minute in one day's batch; a few hundred MB
 # of compressed logs is minutes of work. Larger backlogs (a rebuild, a day of a busy VPC) go to Glue.
 DEFAULT_LAMBDA_MAX_BYTES = 256 * 1024**2
-FEATURES_UPDATED = "Features Updated"
 _ACTIVE_GLUE_STATES = {"STARTING", "RUNNING", "STOPPING", "WAITING"}
 
 

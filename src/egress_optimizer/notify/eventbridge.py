@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from egress_optimizer.contracts.events import EVENT_SOURCE
+from egress_optimizer.contracts.events import EVENT_SOURCE, INCIDENT
 from egress_optimizer.contracts.incident import Incident
 
-DETAIL_TYPE = "Egress Cost Anomaly"
+DETAIL_TYPE = INCIDENT
 MAX_ENTRY_BYTES = 256 * 1024
 MAX_ENTRIES_PER_REQUEST = 10
 TIME_BYTES = 14  # how EventBridge counts a Time parameter
