@@ -16,7 +16,7 @@ from egress_optimizer.errors import InputError
 from egress_optimizer.lake import DEFAULT_LAKE, Lake
 
 LAKE_OPT = typer.Option(DEFAULT_LAKE, "--lake", help="Lake root: a folder or s3://bucket/prefix.")
-SHORT_IDS_NOTE = "Incident ids are shortened; explain, respond and feedback take them as shown."
+SHORT_IDS_NOTE = "Incident ids are shortened; explain, respond, remediate plan and feedback take them as shown."
 
 
 @app.command("train")

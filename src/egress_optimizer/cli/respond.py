@@ -200,7 +200,9 @@ def remediate_plan_cmd(
     id printed beside it, for `egress remediate approve` and `apply`."""
     from egress_optimizer import stages
 
-    plans = stages.plan_remediation(Lake.open(lake, create=False), incident_id, _trail_roots(trail))
+    store_lake = Lake.open(lake, create=False)
+    incident_id = full_incident_id(store_lake, incident_id)
+    plans = stages.plan_remediation(store_lake, incident_id, _trail_roots(trail))
     plan_ids = stages.keep_plans(incident_id, plans, store)
     if json_out:
         print(json.dumps([{"plan_id": i, **p.model_dump(mode="json")} for i, p in zip(plan_ids, plans, strict=True)]))
