@@ -74,7 +74,8 @@ socket.socket.connect_ex = _guarded(_real_connect_ex)  # type: ignore[method-ass
 SLOWEST_FIRST = (
     "test_demo.py", "test_attribution_spark.py", "test_packaging.py", "test_incremental.py", "test_detection.py",
     "test_ingest_pipeline.py", "test_dashboard_views.py", "test_report.py", "test_estate_realistic.py",
-    "test_cli_width.py", "test_plan_from_lake.py", "test_attribution.py",
+    "test_cli_width.py", "test_plan_from_lake.py", "test_attribution.py", "test_respond_workflow.py",
+    "test_remediate_cli.py", "test_respond_actions.py", "test_stress.py", "test_infra_plan.py",
 )  # fmt: skip
 
 
