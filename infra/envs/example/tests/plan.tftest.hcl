@@ -3,34 +3,12 @@
 # type passed between modules). `build_dir` names a folder `make package` wrote (tests/test_infra_plan.py builds one).
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "111111111111", arn = "arn:aws:iam::111111111111:user/test", user_id = "test" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1", id = "us-east-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
+  source = "./tests/aws_mocks"
 }
 
 mock_provider "aws" {
-  alias = "us_east_1"
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "111111111111", arn = "arn:aws:iam::111111111111:user/test", user_id = "test" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1", id = "us-east-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
+  alias  = "us_east_1"
+  source = "./tests/aws_mocks"
 }
 
 variables {
