@@ -15,7 +15,6 @@ from typing import Any
 from egress_optimizer.contracts.events import EVENT_SOURCE, INCIDENT
 from egress_optimizer.contracts.incident import Incident
 
-DETAIL_TYPE = INCIDENT
 MAX_ENTRY_BYTES = 256 * 1024
 MAX_ENTRIES_PER_REQUEST = 10
 TIME_BYTES = 14  # how EventBridge counts a Time parameter
@@ -33,11 +32,11 @@ class Delivery:
 
 def entry(incident: Incident, bus: str) -> dict[str, Any]:
     """The PutEvents entry for an incident, within the entry size limit."""
-    overhead = len(EVENT_SOURCE.encode()) + len(DETAIL_TYPE.encode()) + TIME_BYTES
+    overhead = len(EVENT_SOURCE.encode()) + len(INCIDENT.encode()) + TIME_BYTES
     fitted = incident.within(MAX_ENTRY_BYTES - overhead)
     return {
         "Source": EVENT_SOURCE,
-        "DetailType": DETAIL_TYPE,
+        "DetailType": INCIDENT,
         "EventBusName": bus,
         "Resources": [],
         # Log-derived text (tags, names) stays inside the detail as data; nothing downstream interprets it.
