@@ -652,37 +652,33 @@ def test_the_example_root_wires_the_modules_and_reads_the_manifest():
 
 # Detail types AWS services emit that our rules match (the service named by the rule's source).
 AWS_DETAIL_TYPES = {"aws.s3": {"Object Created"}, "aws.glue": {"Glue Job State Change"}, "aws.ce": {CAD_DETAIL_TYPE}}
-_RULE_PATTERN = re.compile(r'source\s*=\s*\[([^\]]*)\]\s*\n\s*"detail-type"\s*=\s*\[([^\]]*)\]')
 
 
-def _terraform_locals() -> dict[str, str]:
-    """String locals of every module (``name = "value"``), for rules that spell a value through a local."""
-    found: dict[str, str] = {}
-    for path in _tf_files():
-        found.update(re.findall(r'^\s*(\w+)\s*=\s*"([^"$]*)"\s*$', path.read_text(), re.M))
-    return found
-
-
-def _rule_values(text: str, local: dict[str, str]) -> list[str]:
-    values = []
-    for item in (v.strip() for v in text.split(",") if v.strip()):
-        values.append(local[item.removeprefix("local.")] if item.startswith("local.") else item.strip('"'))
-    return values
+def _pattern_values(module: Module, pattern: str, field: str) -> list[str]:
+    """The values an event rule's pattern (its ``jsonencode({...})`` as parsed) lists for ``field``, locals
+    resolved."""
+    listed = re.search(rf"""['"]{field}['"]\s*[:=]\s*\[([^\]]*)\]""", pattern)
+    assert listed, f"an event pattern without {field}: {pattern}"
+    values = re.findall(r"""['"]([^'"]+)['"]""", listed.group(1))
+    return [module.locals[m.group(1)] if (m := re.fullmatch(r"\$\{local\.(\w+)\}", v)) else v for v in values]
 
 
 def test_the_event_rules_match_what_the_code_puts_on_the_bus():
     """Every EventBridge rule in Terraform matches either our events (contracts.events: our source and one of
     our detail types) or what the AWS service it names emits, and each of our detail types has a rule: a
     detail type renamed on one side only would leave a rule that never fires."""
-    local = _terraform_locals()
     matched: set[str] = set()
-    for path in _tf_files():
-        for sources, detail_types in _RULE_PATTERN.findall(path.read_text()):
-            (source,) = _rule_values(sources, local)
-            types = _rule_values(detail_types, local)
+    for module in _all_modules():
+        for name, body in module.of_type("aws_cloudwatch_event_rule").items():
+            pattern = module.attr(body, "event_pattern")
+            if pattern is None:  # a schedule
+                continue
+            (source,) = _pattern_values(module, pattern, "source")
+            types = _pattern_values(module, pattern, "detail-type")
             expected = set(DETAIL_TYPES) if source == EVENT_SOURCE else AWS_DETAIL_TYPES.get(source, set())
-            assert set(types) <= expected, f"{path.relative_to(INFRA)}: {source} {types}"
+            assert set(types) <= expected, f"{module.folder.name}: aws_cloudwatch_event_rule.{name}: {source} {types}"
             matched |= set(types) if source == EVENT_SOURCE else set()
     assert matched == set(DETAIL_TYPES)
     # The training state machine puts "Model Trained" with the source and detail type of the ml module's locals.
+    local = _module("ml").locals
     assert local["model_event_source"] == EVENT_SOURCE and local["model_event_detail_type"] == MODEL_TRAINED
