@@ -98,6 +98,28 @@ def test_cloudfront_rows_count_requests_and_cache_misses(attributed, lake_dir):
     assert a[a["product"] != "AmazonCloudFront"].cache_misses.isna().all()
 
 
+def _interfaces(estate_dir) -> list[dict]:
+    """Every ENI of the estate's inventory snapshot, read straight from the EC2 responses."""
+    files = (estate_dir / "inventory").rglob("describe_network_interfaces.json")
+    return [n for f in files for n in json.loads(f.read_text())["NetworkInterfaces"]]
+
+
+def test_an_instances_cross_az_hop_to_a_nat_gateway_names_the_gateway_it_crossed_to(attributed, estate_dir):
+    """Only cross-AZ-to-NAT rows carry ``via``, and it is a NAT gateway of the instance's VPC in another zone."""
+    enis = _interfaces(estate_dir)
+    nats = {n["Description"].rsplit(" ", 1)[-1]: n for n in enis if n.get("InterfaceType") == "nat_gateway"}
+    instances = {n["Attachment"]["InstanceId"]: n for n in enis if (n.get("Attachment") or {}).get("InstanceId")}
+    a = attributed
+    hop = a[a.destination == "cross-az to NAT"]
+    assert len(hop) and hop.via.notna().all() and a[a.destination != "cross-az to NAT"].via.isna().all()
+    pairs = hop[hop.resource_id.isin(instances)].groupby(["resource_id", "via"]).size().index
+    assert len(pairs)
+    for instance, via in pairs:
+        nat = nats[via.rsplit("/", 1)[-1]]
+        assert nat["VpcId"] == instances[instance]["VpcId"], (instance, via)
+        assert nat["AvailabilityZoneId"] != instances[instance]["AvailabilityZoneId"], (instance, via)
+
+
 def _incident(estate_dir, kind):
     labels = json.loads((estate_dir / "labels.json").read_text())
     inc = next(i for i in labels["incidents"] if i["kind"] == kind)

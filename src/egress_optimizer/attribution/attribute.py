@@ -59,6 +59,9 @@ COLUMNS = [
 
 
 CACHE_MISSES = "cache_misses"  # CloudFront rows only (null elsewhere): requests that missed the edge cache
+# The gateway the bytes crossed to reach their peer when it is not the resource that pays (null elsewhere): the NAT
+# gateway an instance reaches in another AZ, so what moves on that hop names the gateway it loads.
+VIA = "via"
 
 PEER_COLUMNS = [
     "peer",
@@ -190,7 +193,19 @@ def attribute_flows(
     out: list[pd.DataFrame] = []
 
     def emit(
-        mask: pd.Series, *, account, region, product, usage, resource, team, app, dest, peer_region=None, peer="peer"
+        mask: pd.Series,
+        *,
+        account,
+        region,
+        product,
+        usage,
+        resource,
+        team,
+        app,
+        dest,
+        peer_region=None,
+        peer="peer",
+        via=None,
     ):
         sub = df[mask]
         if sub.empty:
@@ -209,6 +224,7 @@ def attribute_flows(
                     "destination": _col(sub, dest),
                     "peer_region": _col(sub, peer_region) if peer_region else None,
                     "peer": _col(sub, peer),
+                    VIA: _col(sub, via) if via else None,
                     "bytes": sub.bytes.to_numpy(),
                     "packets": sub.packets.to_numpy(),
                     "records": 1,
@@ -329,6 +345,7 @@ def attribute_flows(
         app="hop_app",
         dest="=cross-az to NAT",
         peer="_far_peer",
+        via="eni_resource",  # the record is the gateway's: its ENI names it
     )
     # Inter-region: on the sending ENI, priced by the pair (also over transit gateway peering).
     inter = egress & df.peer_account.notna() & (df.peer_region_eni != df.eni_region) & ~tgw_eni

@@ -12,6 +12,7 @@ import pandas as pd
 from egress_optimizer.attribution.attribute import (
     CACHE_MISSES,
     COLUMNS,
+    VIA,
     attribute_cloudfront,
     attribute_flows,
     attribute_s3,
@@ -34,4 +35,5 @@ def attribute_logs(con: duckdb.DuckDBPyConnection, inputs: AttributionInputs) ->
     found = [p for p in parts if not p.empty]
     rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=COLUMNS)
     rows[CACHE_MISSES] = rows[CACHE_MISSES].astype("float64") if CACHE_MISSES in rows else float("nan")
+    rows[VIA] = rows[VIA].astype(object).where(rows[VIA].notna(), None) if VIA in rows else None
     return rows

@@ -25,17 +25,18 @@ flows AS (
   -- The product and usage type follow the entity's destination and region in the same way.
   -- Dollars are summed as exact decimals: a sum of doubles depends on the order the engine adds them in (threads,
   -- batch size), and a rebuild, an hourly run and Spark must write the same numbers.
-  SELECT hour, account, region, resource_id AS entity, destination, peer_region, peer, team, product, usage_type,
+  -- The gateway crossed (via) follows the entity and its destination too.
+  SELECT hour, account, region, resource_id AS entity, destination, peer_region, peer, team, product, usage_type, via,
          sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records,
          sum(CAST(usd AS DECIMAL(38, 18))) AS usd,
          sum(cache_misses) AS cache_misses
   FROM {ATTRIBUTED.name}
   WHERE resource_id IS NOT NULL
-  GROUP BY hour, account, region, resource_id, destination, peer_region, peer, team, product, usage_type
+  GROUP BY hour, account, region, resource_id, destination, peer_region, peer, team, product, usage_type, via
 ), peer_hour AS (
   -- one row per (group, hour, peer) whatever the teams
   SELECT hour, account, region, entity, destination, coalesce(peer_region, '') AS peer_region, peer,
-         max(team) AS team, max(product) AS product, max(usage_type) AS usage_type,
+         max(team) AS team, max(product) AS product, max(usage_type) AS usage_type, max(via) AS via,
          sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records, sum(usd) AS usd,
          sum(cache_misses) AS cache_misses
   FROM flows
@@ -54,7 +55,7 @@ WITH {_PEER_HOURS}, first_met AS (
 ), hourly AS (
   -- roll up to (group, hour): the peers of a group and hour are its peer_hour rows
   SELECT p.hour, p.account, p.region, p.entity, p.destination, p.peer_region,
-         max(p.team) AS team, max(p.product) AS product, max(p.usage_type) AS usage_type,
+         max(p.team) AS team, max(p.product) AS product, max(p.usage_type) AS usage_type, max(p.via) AS via,
          sum(p.bytes) AS bytes, coalesce(sum(p.packets), 0) AS packets,
          sum(p.records) AS records, CAST(sum(p.usd) AS DOUBLE) AS cost_usd, count(p.peer) AS distinct_peers,
          -- CloudFront only: of the hour's requests (records), those the edge cache missed
@@ -91,7 +92,7 @@ WITH {_PEER_HOURS}, first_met AS (
    AND p.hour < h.hour AND p.hour >= h.hour - INTERVAL 7 DAYS AND hour(p.hour) = hour(h.hour)
   GROUP BY h.hour, h.account, h.region, h.entity, h.destination, h.peer_region
 )
-SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region, h.team, h.product, h.usage_type,
+SELECT h.hour, h.account, h.region, h.entity, h.destination, h.peer_region, h.team, h.product, h.usage_type, h.via,
        h.bytes, h.packets, h.records, h.cost_usd, h.distinct_peers, h.new_peers, h.recent_peer_bytes, h.cache_misses,
        CASE WHEN h.distinct_peers > 0 THEN CAST(h.new_peers AS DOUBLE) / h.distinct_peers END AS new_peer_share,
        w.median_same_hour_of_week, coalesce(w.weeks_of_history, 0) AS weeks_of_history,
@@ -132,7 +133,7 @@ def build_features(
     first. ``first_seen_before``: the carried first-seen pairs of earlier hours; ``history``: ``egress_hourly``
     of the four weeks before (both empty for a lake built in one pass)."""
     con = embedded_engine()
-    # Rows attributed by an older version lack the newer columns (cache misses, product, usage type): null.
+    # Rows attributed by an older version lack the newer columns (cache misses, product, usage type, via): null.
     missing = {f.name: float("nan") if f.type == pa.float64() else None for f in ATTRIBUTED.schema}
     attributed = attributed.assign(**{c: v for c, v in missing.items() if c not in attributed.columns})
     con.register(ATTRIBUTED.name, attributed)

@@ -28,6 +28,7 @@ ATTRIBUTED_SCHEMA = pa.schema(
         pa.field("destination", _STR),  # destination class (attribution.destinations)
         pa.field("peer_region", _STR),
         pa.field("peer", _STR),  # the other end's address
+        pa.field("via", _STR),  # the gateway the bytes crossed to reach the peer, when it is not the resource
         pa.field("bytes", _I64),
         pa.field("packets", _I64),
         pa.field("records", _I64),
@@ -54,6 +55,7 @@ EGRESS_HOURLY_SCHEMA = pa.schema(
         *_SERIES_HOUR,
         pa.field("product", _STR),
         pa.field("usage_type", _STR),
+        pa.field("via", _STR),  # the gateway the series' bytes crossed (attributed.via), when they crossed one
         pa.field("bytes", _I64),
         pa.field("packets", _I64),
         pa.field("records", _I64),

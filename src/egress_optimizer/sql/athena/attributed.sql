@@ -10,6 +10,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `attributed` (
   `destination` string,
   `peer_region` string,
   `peer` string,
+  `via` string,
   `bytes` bigint,
   `packets` bigint,
   `records` bigint,

@@ -8,6 +8,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `egress_hourly` (
   `team` string,
   `product` string,
   `usage_type` string,
+  `via` string,
   `bytes` bigint,
   `packets` bigint,
   `records` bigint,
