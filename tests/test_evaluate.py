@@ -55,6 +55,18 @@ def test_a_place_only_match_is_reported_apart_and_not_credited():
     assert result["false_alert_events"][0]["verdict"] == "matched_by_place"
 
 
+def test_an_instance_whose_bytes_crossed_the_incidents_gateway_names_it_and_another_gateway_does_not():
+    """An instance's cross-AZ bytes into a NAT gateway are that gateway's load: the entity's ``via`` names it."""
+    instance = "arn:aws:ec2:us-east-1:111122223333:instance/i-0123456789abcdef0"
+
+    def through(gateway: str):
+        e = _event(1, resource=instance)
+        return e.model_copy(update={"entities": [x.model_copy(update={"via": gateway}) for x in e.entities]})
+
+    assert classify(through(NAT), [INCIDENT], _labels())[0] == "credited"
+    assert classify(through(NAT.replace("nat-0", "nat-1")), [INCIDENT], _labels())[0] == "matched_by_place"
+
+
 def test_grace_after_the_end_and_no_further():
     inside = _event(4 + GRACE_HOURS - 1, event_id="evt-in")
     outside = _event(4 + GRACE_HOURS, event_id="evt-out")

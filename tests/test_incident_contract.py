@@ -93,8 +93,19 @@ def test_root_causes_use_cost_anomaly_detections_names():
         "usageType": "USE1-NatGateway-Bytes",
         "impact": {"contribution": 3.0},
     }
-    assert doc["schema_version"] == "1.0" and doc["status"] == "open"
+    assert doc["schema_version"] == "1.1" and doc["status"] == "open"
     assert Incident.from_json(json.dumps(doc)) == _incident()
+
+
+def test_a_reader_of_version_1_1_reads_what_1_0_wrote():
+    """1.1 added ``Entity.via`` (optional): a stored 1.0 incident, which has no such field, validates and reads."""
+    doc = _incident().to_json()
+    entities = [{k: v for k, v in e.items() if k != "via"} for e in doc["entities"]]
+    old = {**doc, "schema_version": "1.0", "entities": entities}
+    jsonschema.validate(old, shipped_schema("incident"))
+    assert Incident.from_json(json.dumps(old)).entities[0].via is None
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**doc, "schema_version": "2.0"}, shipped_schema("incident"))
 
 
 def test_the_schema_refuses_what_the_contract_does_not_allow():

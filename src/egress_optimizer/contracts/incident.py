@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1 added Entity.via
 
 
 class Severity(str, Enum):  # noqa: UP042 - the str mixin keeps the JSON value a plain string
@@ -94,6 +94,11 @@ class Entity(_Model):
     region: str
     destination_class: str = Field(description="Where the bytes went (attribution.destinations).")
     peer: str | None = Field(description="Peer region, cloud provider or on-premises site; null when none.")
+    via: str | None = Field(
+        default=None,
+        description="The gateway its bytes crossed to reach the peer, when that is not the entity itself (the NAT "
+        "gateway an instance reaches in another AZ); null when none.",
+    )
     team: str | None = None
     bytes: int = Field(ge=0, description="Bytes over the incident window.")
     dollars: float = Field(description="What those bytes cost.")
@@ -123,7 +128,7 @@ class Truncation(_Model):
 
 
 class Incident(_Model):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION  # every minor version of 1 reads
     id: str
     source: Literal["egress-optimizer", "aws-cost-anomaly-detection"] = "egress-optimizer"
     accounts: list[str] = Field(min_length=1)

@@ -3,7 +3,9 @@
 Here an *event* is an incident the detector emitted (the incident contract) and an *incident* a labelled one.
 An event is **credited** to an incident only when (1) their times overlap, the event starting no earlier than
 the incident and at most ``GRACE_HOURS`` after it ends (a late delivery, a ramp's tail), and (2) the event names
-at least one of the incident's resources. Every other event is a false alert, and is reported by what it was:
+at least one of the incident's resources: as an entity, or as the gateway an entity's bytes crossed (``via``: an
+instance's cross-AZ bytes into a NAT gateway are that gateway's load). Every other event is a false alert, and is
+reported by what it was:
 - ``planned_alerts``: on a planned incident, or inside a declared planned window of its account;
 - ``started_before``: it names an incident's resource but began before the incident (it was about something
   already going on, so it is not a detection);
@@ -38,7 +40,7 @@ def _overlaps(e: Incident, start: pd.Timestamp, end: pd.Timestamp, grace: int = 
 
 
 def _names_resource(e: Incident, resources: list[str]) -> bool:
-    return any(entity_matches(x.id, resources) for x in e.entities)
+    return any(entity_matches(x.id, resources) or (x.via and entity_matches(x.via, resources)) for x in e.entities)
 
 
 def _same_place(e: Incident, accounts: list[str], regions: list[str] | None) -> bool:

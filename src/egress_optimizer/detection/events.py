@@ -272,6 +272,7 @@ def build_events(
                     "team": keys["team"].iloc[s],
                     "product": keys["product"].iloc[s] if "product" in keys else None,
                     "usage_type": keys["usage_type"].iloc[s] if "usage_type" in keys else None,
+                    "via": keys["via"].iloc[s] if "via" in keys else None,
                     "bytes": int(panel.values["bytes"][s, span].sum()),
                     "anomalous_hours": int(flagged_hours.get(s, 0)),
                     "expected_usd": round(float(e), 4),

@@ -113,6 +113,7 @@ def _entity(event: Event, e: dict) -> Entity:
         region=event.region,
         destination_class=e["destination"],
         peer=e.get("peer_region") or None,
+        via=e.get("via") or None,
         team=e.get("team") or None,
         bytes=int(e.get("bytes", 0)),
         dollars=float(e["actual_usd"]),

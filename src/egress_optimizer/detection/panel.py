@@ -16,8 +16,8 @@ import pandas as pd
 from egress_optimizer.attribution.destinations import CLOUDFRONT
 
 SERIES_KEY = ["account", "region", "entity", "destination", "peer_region"]
-# What a series is besides its key: who owns it and how the CUR bills it (the first value seen).
-SERIES_ATTRIBUTES = ["team", "product", "usage_type"]
+# What a series is besides its key: who owns it, how the CUR bills it and the gateway it crosses (the first value seen).
+SERIES_ATTRIBUTES = ["team", "product", "usage_type", "via"]
 # Panel measures read from egress_hourly (missing optional columns are treated as zeros).
 MEASURES = [
     "cost_usd",
@@ -91,6 +91,8 @@ def build_panel(hourly: pd.DataFrame, start: pd.Timestamp | None = None, end: pd
         .sort_values(SERIES_KEY)
         .reset_index(drop=True)
     )
+    attrs = keys[SERIES_ATTRIBUTES].astype(object)
+    keys[SERIES_ATTRIBUTES] = attrs.where(attrs.notna(), None)  # missing is None, never a float NaN
     sid = df.merge(keys[SERIES_KEY].reset_index(), on=SERIES_KEY, how="left")["index"].to_numpy()
     col = ((df["hour"] - hours[0]) // pd.Timedelta(hours=1)).to_numpy().astype(int)
     values = {}
