@@ -65,16 +65,18 @@ def _events(values: np.ndarray):
 
 
 def test_a_level_shift_is_one_incident_then_the_new_normal():
-    """A lasting +80 % on one series from day 9 of 21 (a new customer): one incident, starting within its first
-    three hours (its first two are a short marginal alert the forest is asked to confirm, and a change of
+    """A lasting +80 % on one series from day 9 of 21 (a new customer): one incident, reported within its first
+    four hours (its first ones are a short marginal alert the forest is asked to confirm, and a change of
     volume alone does not look rare to it), and a week later the new level is what the series is expected
     to do."""
     x = _diurnal(8, 21, seed=1)
-    x[3, 24 * 9 + 10 :] *= 1.8
+    shift = 24 * 9 + 10
+    x[3, shift:] *= 1.8
     panel, out, events = _events(x)
     mine = [e for e in events if any(x["entity"] == "nat-003" for x in e.entities)]
     assert len(mine) == 1 and len(events) == 1
-    assert pd.Timestamp(mine[0].start) <= panel.hours[24 * 9 + 12]
+    assert panel.hours[shift] <= pd.Timestamp(mine[0].start) <= panel.hours[shift + 3]
+    assert pd.Timestamp(mine[0].detected_at) <= panel.hours[shift + 4]
     assert not out["anomalous"][:, 24 * 15 :].any()
 
 

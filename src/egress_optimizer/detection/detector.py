@@ -76,31 +76,6 @@ class DetectorParams:
         return cls(**d)
 
 
-ONSET_DRIFT = 1.0  # sigmas an hour must rise by to count as part of an anomaly's onset (CUSUM reference)
-
-
-def onset_hours(z: np.ndarray, cells: np.ndarray, span: np.ndarray, drift: float = ONSET_DRIFT) -> np.ndarray:
-    """Per cell in ``cells``: how many hours, this one and those before it, the anomaly has been building.
-
-    A k-hour mean (``span`` k) flags a ramp's sixth hour on the excess of several hours, none of which stood
-    out alone. Of the last k hours, the onset is where the sum of ``z - drift`` up to this hour is highest
-    (a CUSUM: hours within ``drift`` sigmas of normal count against, so the onset is not pushed back into
-    the noise before the ramp). 1 for cells flagged by a one-hour rule and outside ``cells``.
-    """
-    out = np.ones(z.shape, dtype=np.int16)
-    rows, cols = np.nonzero(cells & (span > 1))
-    if len(rows) == 0:
-        return out
-    c = np.cumsum(np.pad(z - drift, ((0, 0), (1, 0))), axis=1)  # c[:, h]: sum of hours before h
-    back = np.arange(int(span.max()))
-    starts = cols[:, None] - back[None, :]
-    # sum over hours start..col is c[col + 1] - c[start]: the onset minimises c[start] (ties: the latest)
-    valid = (back[None, :] < span[rows, cols][:, None]) & (starts >= 0)
-    before = np.where(valid, c[rows[:, None], np.clip(starts, 0, None)], np.inf)
-    out[rows, cols] = np.argmin(before, axis=1) + 1
-    return out
-
-
 def _strongest_span(spans: list[int], rules: list[np.ndarray], cells: np.ndarray) -> np.ndarray:
     """Per cell in ``cells`` (1 elsewhere): the hours spanned by its strongest rule. Only flagged cells need it,
     so only they are compared (stacking every rule for every cell would copy the whole panel seven times)."""
@@ -182,8 +157,8 @@ class EgressDetector:
         self, panel: Panel, sig: dict[str, np.ndarray] | None = None, multipliers: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
         """Per cell: ``score`` in [0, 1], ``anomalous`` (bool), ``evidence``, ``evidence_hours`` (on anomalous
-        cells, how many hours, this one and those before it, the evidence that flagged it covers; see
-        ``onset_hours``) and ``forest_score``.
+        cells, how many hours the rule that flagged it spans, this one and those before it) and
+        ``forest_score``.
 
         ``multipliers`` (from feedback) divide the evidence of the series users have judged.
         """
@@ -221,7 +196,7 @@ class EgressDetector:
             "anomalous": hit,
             "score": score,
             "evidence": ev,
-            "evidence_hours": onset_hours(sig["z"], hit, _strongest_span(spans, per_rule, hit)),
+            "evidence_hours": _strongest_span(spans, per_rule, hit),
             "forest_score": fs,
             "signals": sig,
         }

@@ -141,19 +141,6 @@ def _running_hours(cols: np.ndarray, lo: int, hours: int) -> np.ndarray:
     return np.cumsum(flagged)
 
 
-def _lead_in(part: pd.DataFrame, evidence_hours: np.ndarray, exclude: np.ndarray | None, lo: int, earliest: int) -> int:
-    """The hour an event began: ``lo`` (its first flagged hour), or earlier when the evidence that flagged
-    that hour covers hours before it; never before ``earliest`` and never across a planned hour. Only the
-    first flagged hour decides, so later hours of the event never move its start (or its id)."""
-    rows = part.loc[part["col"] == lo, "row"].to_numpy()
-    first = max(lo - int(evidence_hours[rows, lo].max()) + 1, earliest, 0)
-    if exclude is not None and first < lo:
-        planned = np.flatnonzero(exclude[rows, first:lo].any(axis=0))
-        if len(planned):
-            first += int(planned[-1]) + 1
-    return first
-
-
 def build_events(
     panel: Panel,
     anomalous: np.ndarray,
@@ -164,8 +151,6 @@ def build_events(
     min_impact_pct: float = 0.0,
     min_impact_share: float = MIN_IMPACT_SHARE,
     unpriced: np.ndarray | None = None,
-    evidence_hours: np.ndarray | None = None,
-    exclude: np.ndarray | None = None,
 ) -> list[Event]:
     """Merge anomalous cells into events and keep those past every threshold: ``min_impact_usd`` and
     ``min_impact_pct`` (the user's), and ``min_impact_share`` of the account's daily egress spend over the
@@ -178,10 +163,9 @@ def build_events(
     fetches) have no dollar excess and are judged by the statistics alone; events that open a path to a
     region never used before are exempt from the materiality share (the user's thresholds still apply).
 
-    ``evidence_hours`` (per cell, from the detector) says how many hours the evidence that flagged a cell
-    covers: a 6-hour mean flags a ramp's sixth hour on the excess of several. The event then starts where
-    that evidence began, so its cost and its materiality count what raised it (it is still reported at its
-    first flagged hour at the earliest). Hours in ``exclude`` (planned) are never taken in.
+    An event starts at its first flagged hour. A multi-hour rule's evidence covers hours before it, but where
+    a rise began among the noise cannot be told from the noise: an event stretched back over it claimed hours
+    before the change, and their excess made marginal events material (bench/RESULTS.md).
     """
     rows, cols = np.nonzero(anomalous)
     if len(rows) == 0:
@@ -205,22 +189,15 @@ def build_events(
     for (account, region), g in cells.groupby(["account", "region"], sort=True):
         hours_sorted = np.unique(g["col"].to_numpy())
         breaks = np.flatnonzero(np.diff(hours_sorted) > gap_hours)
-        earliest = 0  # a lead-in never reaches into the previous event of the same account and region
         for seg in np.split(hours_sorted, breaks + 1):
             lo, hi = int(seg[0]), int(seg[-1])
-            first_flagged = lo
             part = g[(g["col"] >= lo) & (g["col"] <= hi)]
-            if evidence_hours is not None:
-                lo = _lead_in(part, evidence_hours, exclude, lo, earliest)
-            earliest = hi + 1
             series = np.unique(part["row"].to_numpy())
             span = slice(lo, hi + 1)
             hours = hi - lo + 1
-            # A series counts from the hour it is first flagged (the first series from the event's start, lead-in
-            # included), as the hourly run would count it: one flagged later must neither make the event
-            # material earlier nor bring in the deficit of hours before it rose.
+            # A series counts from the hour it is first flagged, as the hourly run would count it: one flagged later
+            # must neither make the event material earlier nor bring in the deficit of hours before it rose.
             flagged_from = part.groupby("row")["col"].min().reindex(series).to_numpy() - lo
-            flagged_from = np.where(flagged_from == flagged_from.min(), 0, flagged_from)
             known = np.arange(hours)[None, :] >= flagged_from[:, None]
             cost_in, expected_in = cost[series, span] * known, expected_usd[series, span] * known
             actual, expected = cost_in.sum(axis=1), expected_in.sum(axis=1)
@@ -255,7 +232,6 @@ def build_events(
                 if unpriced is not None:
                     cached = _running_hours(cols_in[unpriced[rows_in, cols_in]], lo, hours) >= 1
             ok |= surge | cached
-            ok[: first_flagged - lo] = False  # reported at its first flagged hour at the earliest
             statistical = surge.any() or cached.any()
             # A group whose excess is not positive cost nothing extra (the anomaly was a dip or noise).
             if not ok.any() or (impact <= 0 and not statistical) or (impact < 0 and not cached.any()):

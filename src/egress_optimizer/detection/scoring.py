@@ -52,7 +52,5 @@ def score_signals(
         min_impact_pct,
         min_impact_share,
         unpriced=detector.unpriced(sig, out["anomalous"]),
-        evidence_hours=out["evidence_hours"],
-        exclude=exclude,
     )
     return out, events
