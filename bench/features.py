@@ -41,6 +41,7 @@ SELECT TIMESTAMP '2026-10-01' + INTERVAL (i % 720) HOUR AS hour,
        CASE (i // 13) % 4 WHEN 0 THEN 'DataTransfer-Out-Bytes' WHEN 1 THEN 'DataTransfer-Regional-Bytes'
             WHEN 2 THEN 'USE1-USW2-AWS-Out-Bytes' ELSE 'NatGateway-Bytes' END AS usage_type,
        '10.' || CAST((i * 40503) % 250 AS VARCHAR) || '.' || CAST((i * 69069) % 250 AS VARCHAR) || '.1' AS peer,
+       CAST(NULL AS VARCHAR) AS via,  -- cross-AZ-to-NAT rows only (a few per cent of a real lake); none here
        CAST((i * 48271) % 5000000 AS BIGINT) AS bytes,
        CAST((i * 16807) % 5000 AS BIGINT) AS packets,
        1 AS records,
