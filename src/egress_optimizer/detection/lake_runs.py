@@ -243,8 +243,8 @@ def _write_anomalies(lake: Lake, panel: Panel, out: dict, cols: np.ndarray, even
 
 
 def _link_earlier_anomalies(lake: Lake, events: list[Event], withdrawn: list[str], first: pd.Timestamp) -> None:
-    """Anomalies scored by an earlier run take the id of the event that now covers their hour (an event
-    starts where its rise began, which can be before the hours scored now); ids of withdrawn events go."""
+    """Anomalies scored by an earlier run take the id of the event that now covers their hour (an event can
+    begin in hours scored before and become material only with the new ones); ids of withdrawn events go."""
     starts = [pd.Timestamp(e.start) for e in events if pd.Timestamp(e.start) < first]
     if not starts and not withdrawn:
         return
