@@ -113,6 +113,35 @@ def test_a_second_run_with_nothing_new_writes_nothing(lakes):
     assert before and before == after
 
 
+def test_spark_reads_files_an_older_version_wrote_with_the_newer_columns_null(lakes, tmp_path):
+    """Files written before ``egress_hourly`` had ``via`` read with it null beside newer files that have it, and
+    a table of only such files reads with the column all null (the Glue job's history of an upgraded lake)."""
+    import pyarrow.parquet as pq
+
+    from egress_optimizer.attribution.spark import SparkEngine
+
+    _, built, _, _ = lakes
+    shutil.copytree(built.root, tmp_path / "lake")
+    lake = Lake.open(str(tmp_path / "lake"), create=False)
+    files = sorted(lake.files(EGRESS_HOURLY))
+    for f in files[: len(files) // 2]:
+        pq.write_table(pq.read_table(f).drop_columns(["via"]), f)
+    old = sum(pq.read_metadata(f).num_rows for f in files[: len(files) // 2])
+    want = lake.read_table(EGRESS_HOURLY).to_pandas()
+    assert want.via.notna().any() and want.via.isna().sum() >= old
+    spark = local_session()
+    try:
+        engine = SparkEngine(spark)
+        start, end = want.hour.min(), want.hour.max() + pd.Timedelta(hours=1)
+        got = engine.read(lake, EGRESS_HOURLY, start, end).toPandas()
+        assert len(got) == len(want) and got.via.notna().sum() == want.via.notna().sum()
+        for f in files[len(files) // 2 :]:
+            pq.write_table(pq.read_table(f).drop_columns(["via"]), f)
+        assert engine.read(lake, EGRESS_HOURLY, start, end).select("via").dropna().count() == 0
+    finally:
+        spark.stop()
+
+
 def _stamps(lake: Lake, content: bool = False) -> dict[str, object]:
     """Every derived file and when it was last written (or what it holds)."""
     tables = (ATTRIBUTED, EGRESS_HOURLY, TIER_METER, FIRST_SEEN, CUR_DAILY)

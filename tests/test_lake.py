@@ -163,3 +163,19 @@ def test_the_registry_refuses_rows_that_lack_a_column(tmp_path):
     lake = Lake.open(str(tmp_path / "lake"))
     with pytest.raises(ValueError, match="cost_usd"):
         lake.write_table(CUR_DAILY, _cur_daily_rows().drop_columns(["cost_usd"]))
+
+
+def test_files_an_older_version_wrote_read_with_the_newer_columns_null(tmp_path):
+    """A derived table gains a column (``usage_type`` here): the files written before it read back with it null,
+    the newer files with their values, whichever file the reader opens first."""
+    import pyarrow.parquet as pq
+
+    from egress_optimizer.tables import CUR_DAILY
+
+    lake = Lake.open(str(tmp_path / "lake"))
+    paths = sorted(lake.replace_table(CUR_DAILY, _cur_daily_rows()))
+    older = paths[0]
+    pq.write_table(pq.read_table(older).drop_columns(["usage_type"]), older)
+    back = lake.read_table(CUR_DAILY).to_pandas()
+    assert len(back) == 4 and back.usage_type.isna().sum() == pq.read_table(older).num_rows
+    assert back.usage_type.notna().sum() == 4 - pq.read_table(older).num_rows > 0

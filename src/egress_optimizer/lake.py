@@ -280,7 +280,9 @@ class Lake:
         else:
             keys = []
         partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
-        schema = table.storage_schema if isinstance(table, Table) and not files else None
+        # Derived tables read with the registry's schema: files an older version wrote lack the newer columns
+        # (null), and the first file must not decide which columns every other file loses.
+        schema = table.storage_schema if isinstance(table, Table) and (table.derived or not files) else None
         if schema is not None:
             schema = pa.schema([*schema, *(pa.field(k, pa.string()) for k in keys)])
         return ds.dataset(

@@ -68,10 +68,15 @@ class SparkEngine:
         files = lake.files(table, days_between(start, end))
         if not files:
             return self.spark.createDataFrame([], ddl(table.schema))
-        df = self.spark.read.option("basePath", lake.uri(table.name)).parquet(*[_uri(lake, f) for f in files])
+        # Files an older version wrote lack the newer columns: the schema is every file's, the missing null.
+        reader = self.spark.read.option("basePath", lake.uri(table.name)).option("mergeSchema", "true")
+        df = reader.parquet(*[_uri(lake, f) for f in files])
         df = df.drop(*[c for c in table.partition_by if c in df.columns])
         for logical, stored in table.renames.items():
             df = df.withColumnRenamed(stored, logical)
+        for f in table.schema:
+            if f.name not in df.columns:
+                df = df.withColumn(f.name, F.lit(None).cast(spark_type(f.type)))
         time = F.col(table.time_column)
         return df.where((time >= F.lit(start.to_pydatetime())) & (time < F.lit(end.to_pydatetime()))).select(
             *table.columns
