@@ -133,7 +133,8 @@ def build_features(
     first. ``first_seen_before``: the carried first-seen pairs of earlier hours; ``history``: ``egress_hourly``
     of the four weeks before (both empty for a lake built in one pass)."""
     con = embedded_engine()
-    # Rows attributed by an older version lack the newer columns (cache misses, product, usage type, via): null.
+    # Frames made without the optional columns (cache misses, product, usage type, via) get them null; rows read
+    # from the lake already have every column (Lake.dataset reads derived tables with the registry's schema).
     missing = {f.name: float("nan") if f.type == pa.float64() else None for f in ATTRIBUTED.schema}
     attributed = attributed.assign(**{c: v for c, v in missing.items() if c not in attributed.columns})
     con.register(ATTRIBUTED.name, attributed)
