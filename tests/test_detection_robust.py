@@ -10,10 +10,15 @@ import pytest
 
 from egress_optimizer.detection.core import (
     HABIT_PERIODS,
+    SUSTAINED_POINTS,
+    SurpriseThresholds,
     ar1_coefficient,
     beyond_habit,
+    confirmed,
     innovation_z,
+    jumped,
     rise,
+    standing_evidence,
     window_factor,
 )
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector
@@ -122,6 +127,41 @@ def test_the_innovation_sharpens_a_rise_and_ignores_a_recovery():
     assert point[0, 2] == 0.0  # back from the dip: no rise
     assert point[0, 4] > 4.0 and point[0, 4] <= 8.0  # the step's first hour, sharper than its level
     assert point[0, 5] == 4.0  # a held level is its level
+
+
+def test_a_level_jumped_when_its_run_began_with_two_surprising_points():
+    """Three runs above the six-point rule's level (3.5): one that starts with two points of 12 (a batch job),
+    a ramp that creeps from 3.6 to 6 (no point reaches the two-point rule's 5), and one that creeps in and
+    jumps to 12 only later (the jump is not the run's onset). Hand-set z; the innovation equals the level."""
+    th = SurpriseThresholds()
+    z = np.zeros((3, 12))
+    z[0, 2:10] = 12.0
+    z[1, 2:10] = np.linspace(3.6, 6.0, 8)
+    z[2, 2:10] = [4.0, 4.0, 4.0, 12.0, 12.0, 12.0, 12.0, 12.0]
+    out = jumped(z, z, th)
+    # Known from the run's second point on (online: at its first, the next point is not in yet).
+    assert out[0, 3:10].all() and not out[0, 10:].any() and not out[0, :3].any()
+    assert not out[1].any()
+    assert not out[2].any()
+
+
+def test_a_jumped_level_asks_the_forest_with_the_six_point_bar():
+    """Rules in ``surprise_rules``' order (lone, two-point, six-point, z3, z6, z12, z24): only the six-point
+    rule fires (1.5). Where its level crept up it stands alone; where it jumped the forest is asked, and the
+    bar is ``forest_confirm_sustained`` (0.99), not the short alerts' 0.999."""
+    th = SurpriseThresholds()
+    spans = [1, 2, SUSTAINED_POINTS, 3, 6, 12, 24]
+    rules = [np.zeros((1, 3)) for _ in spans]
+    rules[2] = np.full((1, 3), 1.5)
+    crept = standing_evidence(spans, rules)
+    assert np.all(crept == 1.5)
+    standing = standing_evidence(spans, rules, jumped=np.ones((1, 3), dtype=bool))
+    assert np.all(standing == 0.0)
+    forest = np.array([[0.98, 0.995, 0.9995]])
+    out = confirmed(np.full((1, 3), 1.5), standing, forest, th, rules[2])
+    assert out[0, 0] < 1.0 and out[0, 1] == 1.5 and out[0, 2] == 1.5
+    short_only = confirmed(np.full((1, 3), 1.5), standing, forest, th)
+    assert short_only[0, 1] < 1.0 and short_only[0, 2] == 1.5
 
 
 def test_a_habit_raises_the_bar_only_for_what_the_series_does_routinely():

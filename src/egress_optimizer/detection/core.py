@@ -14,6 +14,8 @@ contract), except where noted that the point itself is part of the window.
   point cannot look like a sustained shift;
 - ``sustained``: the smallest surprise of the last k points (two: a lone point is not an incident, whatever
   its size on a heavy-tailed series; six: a step outlasting the series' routine bursts);
+- ``jumped``: where the level the six-point rule sees arrived in a jump (its onset was the short rules' to
+  judge, so the six-point rule alone does not page there: ``standing_evidence``);
 - ``beyond_habit``: how surprising this series usually is, as the largest value each rule took on it over the
   last two weeks (a series that spikes routinely needs a larger spike to page), at least what similar series
   usually do, and with a margin while fewer than two weeks have taught it.
@@ -56,6 +58,7 @@ class SurpriseThresholds:
     young_margin: float = 0.25  # ... and 1 + this in a history's first period, falling to 0 by HABIT_PERIODS
     forest_confirm: float = 0.999  # a short marginal alert needs this forest score (``confirmed``) ...
     forest_confirm_below: float = 3.0  # ... below this much evidence (threshold units)
+    forest_confirm_sustained: float = 0.99  # ... and six points of a level that jumped (``jumped``) this one
 
 
 def window_weights(k: int) -> np.ndarray:
@@ -288,7 +291,7 @@ def surprise_rules(
     Returns the points each rule spans, the rules, what each rule's habit is learnt from (a lone point counts
     there: a series that spikes alone routinely is a spiky series) and the multiple of its habit each needs."""
     point = rise(z, zi)
-    spans = [1, 2, SUSTAINED_POINTS]
+    spans = [1, 2, SUSTAINED_POINTS]  # SUSTAINED_RULE is the third
     rules = [point / th.lone, sustained(point, 2) / th.z, sustained(z, SUSTAINED_POINTS) / th.sustained]
     raw = [rules[0], point / th.z, rules[2]]
     margins = [th.lone_margin, th.habit_margin, th.habit_margin]
@@ -303,11 +306,38 @@ def surprise_rules(
     return spans, rules, raw, margins
 
 
-def standing_evidence(spans: list[int], rules: list[np.ndarray], n_volume: int | None = None) -> np.ndarray:
+SUSTAINED_RULE = 2  # position of the six-point rule in ``surprise_rules``' output
+
+
+def jumped(z: np.ndarray, zi: np.ndarray, th: SurpriseThresholds) -> np.ndarray:
+    """Per point: whether the run of points above ``th.sustained`` that ends here began with a jump, the
+    two-point surprise (before any habit) reaching ``th.z`` at the run's first or second point.
+
+    Levels arrive two ways. A jump (a batch job, a retry storm, a leak switched on) is seen by the short rules
+    at its first hours, where the forest confirms it or it is the series' habit; six hours later it is the
+    same change, longer. A level that crept up (a ramp, a drift) shows in no single hour, and the six-point
+    rule is its first evidence."""
+    above = z >= th.sustained
+    cols = np.arange(z.shape[1])
+    before = np.zeros_like(above)
+    before[:, 1:] = above[:, :-1]
+    first = np.maximum.accumulate(np.where(above & ~before, cols, 0), axis=1)
+    second = np.minimum(first + 1, cols)
+    jump = sustained(rise(z, zi), 2) >= th.z
+    return above & (np.take_along_axis(jump, first, 1) | np.take_along_axis(jump, second, 1))
+
+
+def standing_evidence(
+    spans: list[int], rules: list[np.ndarray], n_volume: int | None = None, jumped: np.ndarray | None = None
+) -> np.ndarray:
     """Per point: the strongest evidence that needs no confirmation: the volume rules spanning
-    ``SUSTAINED_POINTS`` or more (where ramps and level shifts show), and every rule after the first
+    ``SUSTAINED_POINTS`` or more (where ramps and level shifts show), except the six-point rule where its
+    level ``jumped`` (it then asks the forest, as the jump's own alerts did), and every rule after the first
     ``n_volume`` (evidence of how traffic is made, such as fresh peers, already says what the forest would)."""
     n_volume = len(rules) if n_volume is None else n_volume
+    rules = list(rules)
+    if jumped is not None:
+        rules[SUSTAINED_RULE] = np.where(jumped, 0.0, rules[SUSTAINED_RULE])
     return np.maximum.reduce(
         [r for i, (s, r) in enumerate(zip(spans, rules, strict=True)) if s >= SUSTAINED_POINTS or i >= n_volume]
     )
@@ -320,13 +350,22 @@ def needs_confirmation(evidence: np.ndarray, standing: np.ndarray, th: SurpriseT
 
 
 def confirmed(
-    evidence: np.ndarray, standing: np.ndarray, forest_score: np.ndarray, th: SurpriseThresholds
+    evidence: np.ndarray,
+    standing: np.ndarray,
+    forest_score: np.ndarray,
+    th: SurpriseThresholds,
+    six_point: np.ndarray | None = None,
 ) -> np.ndarray:
     """The evidence once an Isolation Forest over every feature of the point has been asked to confirm it.
 
     Benign bursts scale what a series usually does; leaks and misconfigurations also change how its traffic
     is made. A short marginal volume alert (``needs_confirmation``) stands only if the forest ranks the point at least
     ``th.forest_confirm`` (more abnormal than that share of the points it was trained on); otherwise its
-    evidence falls below 1, in proportion to the forest's score. Other points keep their evidence."""
-    drop = needs_confirmation(evidence, standing, th) & (forest_score < th.forest_confirm)
-    return np.where(drop, np.minimum(evidence, 1.0) * forest_score / th.forest_confirm * 0.999, evidence)
+    evidence falls below 1, in proportion to the forest's score. Where the six-point rule fires (``six_point``,
+    its evidence: ``surprise_rules``' ``SUSTAINED_RULE``) the bar is ``th.forest_confirm_sustained``: six points
+    of a level say more than one or two. Other points keep their evidence."""
+    bar = np.full(evidence.shape, th.forest_confirm)
+    if six_point is not None:
+        bar = np.where(six_point >= 1.0, th.forest_confirm_sustained, bar)
+    drop = needs_confirmation(evidence, standing, th) & (forest_score < bar)
+    return np.where(drop, np.minimum(evidence, 1.0) * forest_score / bar * 0.999, evidence)

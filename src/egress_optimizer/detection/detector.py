@@ -19,11 +19,13 @@ import numpy as np
 from egress_optimizer.detection.baselines import day_starts
 from egress_optimizer.detection.context import CONTEXT
 from egress_optimizer.detection.core import (
+    SUSTAINED_RULE,
     VOLUME_RULES,
     WINDOWS,
     SurpriseThresholds,
     beyond_habit,
     confirmed,
+    jumped,
     needs_confirmation,
     standing_evidence,
     surprise_rules,
@@ -181,11 +183,13 @@ class EgressDetector:
         else:
             if mode == "ensemble":
                 # The forest judges only the alerts that need it (a small share of the cells).
-                long_ev = standing_evidence(spans, per_rule, VOLUME_RULES) / scale
+                rose = jumped(sig["z"], sig["zi"], th)
+                long_ev = standing_evidence(spans, per_rule, VOLUME_RULES, rose) / scale
                 ask = needs_confirmation(ev, long_ev, th)
                 if ask.any():
                     fs[ask] = self.forest.anomaly_score(np.stack([sig[k][ask] for k in SIGNALS], axis=1))
-                ev = confirmed(ev, long_ev, np.where(ask, fs, 1.0), th)
+                six_point = per_rule[SUSTAINED_RULE] / scale
+                ev = confirmed(ev, long_ev, np.where(ask, fs, 1.0), th, six_point)
             hit = ev >= 1.0
         demand = sig["breadth"] >= th.breadth
         # New paths are never demand: a series with no history keeps its alert whatever else moves.

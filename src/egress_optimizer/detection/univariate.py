@@ -24,12 +24,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from egress_optimizer.detection.baselines import stepped_spread
 from egress_optimizer.detection.core import (
+    SUSTAINED_RULE,
     WINDOWS,
     SurpriseThresholds,
     ar1_coefficient,
     beyond_habit,
     confirmed,
     innovation_z,
+    jumped,
     standing_evidence,
     surprise_rules,
     window_z,
@@ -142,11 +144,13 @@ class OnlineSeriesScorer:
             raw = [np.where(np.arange(n) < warm, np.nan, v) for v in raw]
             per_rule = beyond_habit(rules, raw, habit_starts, margins, young_margins=[th.young_margin] * len(rules))
             features = np.stack([z[0], zi[0], *(windows[k][0] for k in WINDOWS)], axis=1)
-            per_sign.append((np.maximum.reduce(per_rule)[0], standing_evidence(spans, per_rule)[0], features))
+            standing = standing_evidence(spans, per_rule, jumped=jumped(z, zi, th))[0]
+            six_point = per_rule[SUSTAINED_RULE][0]
+            per_sign.append((np.maximum.reduce(per_rule)[0], standing, features, six_point))
         forest_score = np.zeros(n)
         if self.forest:
             per_sign, forest_score = self._confirmed(per_sign, warm)
-        best = np.maximum.reduce([ev for ev, _, _ in per_sign])
+        best = np.maximum.reduce([ev for ev, *_ in per_sign])
         for v in (best, forest_score):
             v[:warm] = 0.0
             v[missing] = 0.0
@@ -156,12 +160,12 @@ class OnlineSeriesScorer:
         """Each direction's evidence after the forest's confirmation, and the forest's score per row (the
         larger of both directions); the forest learns from the warm-up rows of both directions (an online
         score: nothing after the warm-up trains it)."""
-        train = np.concatenate([f[warm // 4 : warm] for _, _, f in per_sign])
+        train = np.concatenate([f[warm // 4 : warm] for _, _, f, _ in per_sign])
         forest = EgressIsolationForest(n_estimators=100, random_state=self.seed).fit(train)
-        scores = [forest.anomaly_score(f) for _, _, f in per_sign]
+        scores = [forest.anomaly_score(f) for _, _, f, _ in per_sign]
         out = [
-            (confirmed(ev, long_ev, fs, self.thresholds), long_ev, f)
-            for (ev, long_ev, f), fs in zip(per_sign, scores, strict=True)
+            (confirmed(ev, long_ev, fs, self.thresholds, six), long_ev, f, six)
+            for (ev, long_ev, f, six), fs in zip(per_sign, scores, strict=True)
         ]
         return out, np.maximum.reduce(scores)
 
