@@ -11,9 +11,8 @@ import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -26,63 +25,11 @@ from egress_optimizer.errors import InputError
 from egress_optimizer.notify import alert_actions, alerts, channels, routing
 from egress_optimizer.notify.alert_state import Busy, StateTable
 from tests.lambda_harness import context, load_handler
+from tests.loopback import serving
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 WEBHOOK_KEY, SLACK_SECRET = "webhook-key-0123456789", b"slack-signing-secret"
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
-
-
-class Loopback(ThreadingHTTPServer):
-    """Slack's Web API (/api/...), interaction response URLs (/actions/...) and webhook receivers (/hook/...):
-    records every request and answers as they do; ``hook_status`` lists the webhook's next answers."""
-
-    def __init__(self) -> None:
-        self.requests: list[SimpleNamespace] = []
-        self.hook_status: list[int] = []
-        self.slow_post = 0.0
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-                status, reply = server.answer(self.path, body)
-                with server.lock:
-                    server.requests.append(
-                        SimpleNamespace(path=self.path, headers=dict(self.headers), raw=raw, body=body)
-                    )
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
-
-    def answer(self, path: str, body: dict) -> tuple[int, bytes]:
-        if path.startswith("/hook/"):
-            with self.lock:
-                status = self.hook_status.pop(0) if self.hook_status else 200
-            return status, b"{}"
-        if path == "/api/chat.postMessage":
-            time.sleep(self.slow_post)
-            with self.lock:
-                ts = f"1700000000.{len(self.requests):06d}"
-            return 200, json.dumps({"ok": True, "channel": body.get("channel"), "ts": ts}).encode()
-        if path.startswith("/api/"):
-            return 200, json.dumps({"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}).encode()
-        return 200, b"ok"
-
-    def calls(self, path: str) -> list[SimpleNamespace]:
-        return [r for r in self.requests if r.path == path]
 
 
 def incident(
@@ -125,9 +72,7 @@ def eventbridge(inc: Incident) -> dict:
 def world(tmp_path, monkeypatch):
     """AWS on moto, Slack and the webhook on loopback, a routing file: the payments team has its own channel,
     topic and pager webhook; everything else goes to the default route."""
-    server = Loopback()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    with mock_aws():
+    with serving() as server, mock_aws():
         ddb = boto3.resource("dynamodb", region_name=REGION)
         ddb.create_table(TableName="alerts", KeySchema=[{"AttributeName": "incident_id", "KeyType": "HASH"}],
                          AttributeDefinitions=[{"AttributeName": "incident_id", "AttributeType": "S"}],
@@ -160,8 +105,6 @@ def world(tmp_path, monkeypatch):
         yield SimpleNamespace(
             server=server, topics=topics, inbox=inbox, sqs=sqs, doc=doc, path=path, table=ddb.Table("alerts")
         )
-    server.shutdown()
-    server.server_close()
 
 
 def make_alerts() -> alerts.Alerts:

@@ -6,11 +6,9 @@ approver. Also: actions the policy lets apply by themselves, and whether the tar
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -25,49 +23,17 @@ from egress_optimizer.respond.actions import Plan, Target
 from egress_optimizer.respond.policy import Policy
 from egress_optimizer.tables import ATTRIBUTED, REMEDIATION_AUDIT
 from tests.lambda_harness import context
+from tests.loopback import serving
 from tests.test_approvals import ALICE, KEY, http, pending, slack_body, slack_request, workflow  # noqa: F401
 from tests.test_respond_workflow import ACCOUNT, BUCKET, as_event, block_of, incident, public_bucket
 
 REGION = "us-east-1"
 
 
-class FakeSlack(ThreadingHTTPServer):
-    """Slack's Web API and response URLs on loopback: records each request, answers as Slack does."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict, dict]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(inner) -> None:
-                raw = inner.rfile.read(int(inner.headers.get("Content-Length", 0))).decode()
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = {k: v[0] for k, v in parse_qs(raw).items()}
-                self.requests.append((inner.path, dict(inner.headers), body))
-                reply = {"ok": True, "channel": "C0APPROVALS", "ts": "1700000000.000100"}
-                data = json.dumps(reply).encode() if inner.path.startswith("/api/") else b"ok"
-                inner.send_response(200)
-                inner.send_header("Content-Type", "application/json")
-                inner.send_header("Content-Length", str(len(data)))
-                inner.end_headers()
-                inner.wfile.write(data)
-
-            def log_message(inner, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
-
-
 @pytest.fixture
 def fake_slack():
-    server = FakeSlack()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving() as server:
+        yield server
 
 
 def eventually(read, timeout: float = 10.0):
@@ -114,8 +80,9 @@ def test_slack_asks_with_buttons_and_a_click_resumes_the_workflow_through_the_qu
                  "SLACK_RESPONSE_HOSTS": "127.0.0.1"}.items():  # fmt: skip
         monkeypatch.setenv(k, v)
     item = pending(wf)
-    (path, headers, posted), *_ = eventually(lambda: list(fake_slack.requests))
-    assert path == "/api/chat.postMessage" and headers["Authorization"] == "Bearer xoxb-test-token"
+    first, *_ = eventually(lambda: list(fake_slack.requests))
+    posted = first.body
+    assert first.path == "/api/chat.postMessage" and first.headers["Authorization"] == "Bearer xoxb-test-token"
     assert posted["channel"] == "C0APPROVALS"
     buttons = next(b for b in posted["blocks"] if b["type"] == "actions")["elements"]
     assert [b["value"] for b in buttons] == [f"{k}:{item['approval_id']}" for k in ("approve", "reject", "snooze")]
@@ -135,7 +102,7 @@ def test_slack_asks_with_buttons_and_a_click_resumes_the_workflow_through_the_qu
     event = sqs_event(queue)
     assert approval.handler(event, context("approval")) == {"batchItemFailures": []}
     assert json.loads(wf.wait(item["execution_arn"])["output"])["outcome"]["outcome"] == "remediated"
-    (update,) = (body for path, _, body in fake_slack.requests if path == "/actions/T1/1/xyz")
+    (update,) = (r.body for r in fake_slack.calls("/actions/T1/1/xyz"))
     assert update["replace_original"] is True and "approved by U0ALICE" in update["text"]
     # SQS delivers at least once: the same message again resumes nothing and fails nothing
     assert approval.handler(event, context("approval")) == {"batchItemFailures": []}
@@ -292,12 +259,12 @@ def test_snooze_puts_the_approval_off_and_reminds_the_one_who_snoozed_it(
     stored = wf.table().get_item(Key={"approval_id": item["approval_id"]})["Item"]
     assert stored["status"] == "pending" and stored["snoozed_by"] == ALICE  # nothing decided
     assert approval.handler(sqs_event(queue), context("approval")) == {"batchItemFailures": []}
-    (reminder,) = (b for path, _, b in fake_slack.requests if path == "/actions/T1/2/snooze")
+    (reminder,) = (r.body for r in fake_slack.calls("/actions/T1/2/snooze"))
     assert reminder["response_type"] == "ephemeral" and "still waits for a decision" in reminder["text"]
     # a reminder of an approval decided meanwhile says nothing; a decided approval cannot be snoozed
     approval.handler(http("POST", "/slack/actions", body, slack_request(body)), context("approval"))
     wf.decide(item["approval_id"], "refused", "bob@example.com")
     assert approval.handler(sqs_event(queue), context("approval")) == {"batchItemFailures": []}
-    assert sum(1 for path, _, _ in fake_slack.requests if path == "/actions/T1/2/snooze") == 1
+    assert len(fake_slack.calls("/actions/T1/2/snooze")) == 1
     late = approval.handler(http("POST", "/slack/actions", body, slack_request(body)), context("approval"))
     assert "already decided" in late["body"] and sqs_event(queue)["Records"] == []
