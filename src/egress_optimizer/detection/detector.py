@@ -183,8 +183,8 @@ class EgressDetector:
         else:
             if mode == "ensemble":
                 # The forest judges only the alerts that need it (a small share of the cells).
-                rose = jumped(sig["z"], sig["zi"], th)
-                long_ev = standing_evidence(spans, per_rule, VOLUME_RULES, rose) / scale
+                levels_jumped = jumped(sig["z"], sig["zi"], th)
+                long_ev = standing_evidence(spans, per_rule, VOLUME_RULES, levels_jumped) / scale
                 ask = needs_confirmation(ev, long_ev, th)
                 if ask.any():
                     fs[ask] = self.forest.anomaly_score(np.stack([sig[k][ask] for k in SIGNALS], axis=1))

@@ -10,7 +10,8 @@ per series. Every score uses only rows up to and including its own (the online c
   fail by dropping): its rules, thresholds, autocorrelation and per-series habit;
 - score: ``1 - 0.1 ** (evidence ** 4)``, 0.9 exactly where the lake detector would alert;
 - with ``forest``, the lake's ensemble: an Isolation Forest fitted on the warm-up rows' features (the point's
-  surprise, innovation and window means) confirms or drops short marginal alerts (``core.confirmed``).
+  surprise, innovation and window means) confirms or drops short marginal alerts and six-point alerts on a
+  level that jumped (``core.confirmed``).
 Warm-up rows (the first 15 %, at most 750) and missing rows score 0.
 """
 
