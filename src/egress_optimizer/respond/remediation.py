@@ -1,6 +1,6 @@
 """Applying approved remediation plans: all or nothing, verified, rolled back exactly, and audited.
 
-Two callers share the core (``apply_all``, ``verify_all``, ``rollback_all``, ``policy_refusal``): the response
+Two callers share the core (``Remediator``, ``policy_refusal``): the response
 workflow's steps (``tasks``) and ``egress remediate approve / apply / rollback`` (``approve``,
 ``apply_approved``, ``roll_back``), which keep their plans in a ``PlanStore``.
 
@@ -70,81 +70,81 @@ def policy_refusal(plans: list[Plan], approver: str, policy: Policy, at: datetim
     return None
 
 
-def apply_all(
-    plans: list[Plan],
-    clients_for: ClientsFor,
-    actor: str = "",
-    incident_id: str = "",
-    audit: Audit = _no_audit,
-    on_applied: Callable[[Applied], None] | None = None,
-    on_rolled_back: Callable[[Applied, str], None] | None = None,
-) -> list[Applied]:
-    """Apply every plan, in order, or none. The first plan's failure is raised as it was (nothing changed; a
-    transient error may simply be retried); a later one rolls back those applied before it and raises
-    ``PartialApply`` saying so. ``on_applied`` runs as soon as each plan is applied (to keep its prior
-    configuration before anything else can fail), ``on_rolled_back`` after each is restored."""
-    out: list[Applied] = []
-    for plan in plans:
-        try:
-            done = CATALOGUE[plan.action_id].apply(clients_for(plan.account, plan.region), plan)
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            audit(incident_id, "apply_failed", plan, actor, None, None, reason)
-            if not out:
-                raise
-            note = f"rolled back because {plan.action_id} on {plan.resource} failed"
-            failed = rollback_all(out, clients_for, actor, incident_id, audit, on_rolled_back, note)
-            message = f"{plan.action_id} on {plan.resource} failed ({reason}); "
-            restored = len(out) - len(failed)
-            message += f"rolled back the {restored} action(s) applied before it"
-            if failed:
-                message += "; could NOT roll back " + ", ".join(
-                    f"{a.plan.action_id} on {a.plan.resource} ({type(e).__name__}: {e})" for a, e in failed
-                )
-            raise PartialApply(message) from exc
-        out.append(done)
-        if on_applied is not None:
-            on_applied(done)
-        detail = "applied" if done.changed else "already in place"
-        audit(incident_id, "applied", plan, actor, done.prior, plan.proposed, detail)
-    return out
+@dataclass(frozen=True)
+class Remediator:
+    """Applies, verifies and rolls back plans for one actor and incident, through ``clients_for`` (account, region
+    -> boto3 clients), recording every step with ``audit``."""
 
+    clients_for: ClientsFor
+    actor: str = ""
+    incident_id: str = ""
+    audit: Audit = _no_audit
 
-def verify_all(applied: list[Applied], clients_for: ClientsFor, incident_id: str = "", audit: Audit = _no_audit,
-               actor: str = "") -> list[bool]:  # fmt: skip
-    """Whether each applied plan's proposed configuration is in place now."""
-    held = []
-    for a in applied:
-        ok = CATALOGUE[a.plan.action_id].verify(clients_for(a.plan.account, a.plan.region), a)
-        audit(incident_id, "verified" if ok else "not_verified", a.plan, actor, None, None, "")
-        held.append(ok)
-    return held
+    def apply_all(
+        self,
+        plans: list[Plan],
+        on_applied: Callable[[Applied], None] | None = None,
+        on_rolled_back: Callable[[Applied, str], None] | None = None,
+    ) -> list[Applied]:
+        """Apply every plan, in order, or none. The first plan's failure is raised as it was (nothing changed; a
+        transient error may simply be retried); a later one rolls back those applied before it and raises
+        ``PartialApply`` saying so. ``on_applied`` runs as soon as each plan is applied (to keep its prior
+        configuration before anything else can fail), ``on_rolled_back`` after each is restored."""
+        out: list[Applied] = []
+        for plan in plans:
+            try:
+                done = CATALOGUE[plan.action_id].apply(self.clients_for(plan.account, plan.region), plan)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                self.audit(self.incident_id, "apply_failed", plan, self.actor, None, None, reason)
+                if not out:
+                    raise
+                note = f"rolled back because {plan.action_id} on {plan.resource} failed"
+                failed = self.rollback_all(out, on_rolled_back, note)
+                message = f"{plan.action_id} on {plan.resource} failed ({reason}); "
+                message += f"rolled back the {len(out) - len(failed)} action(s) applied before it"
+                if failed:
+                    message += "; could NOT roll back " + ", ".join(
+                        f"{a.plan.action_id} on {a.plan.resource} ({type(e).__name__}: {e})" for a, e in failed
+                    )
+                raise PartialApply(message) from exc
+            out.append(done)
+            if on_applied is not None:
+                on_applied(done)
+            detail = "applied" if done.changed else "already in place"
+            self.audit(self.incident_id, "applied", plan, self.actor, done.prior, plan.proposed, detail)
+        return out
 
+    def verify_all(self, applied: list[Applied]) -> list[bool]:
+        """Whether each applied plan's proposed configuration is in place now."""
+        held = []
+        for a in applied:
+            ok = CATALOGUE[a.plan.action_id].verify(self.clients_for(a.plan.account, a.plan.region), a)
+            self.audit(self.incident_id, "verified" if ok else "not_verified", a.plan, self.actor, None, None, "")
+            held.append(ok)
+        return held
 
-def rollback_all(
-    applied: list[Applied],
-    clients_for: ClientsFor,
-    actor: str = "",
-    incident_id: str = "",
-    audit: Audit = _no_audit,
-    on_rolled_back: Callable[[Applied, str], None] | None = None,
-    detail: str = "",
-) -> list[tuple[Applied, Exception]]:
-    """Write back the prior configuration of each, last applied first; tries them all and returns those that
-    failed, with their error (the caller decides whether that is fatal)."""
-    failed: list[tuple[Applied, Exception]] = []
-    for a in reversed(applied):
-        try:
-            CATALOGUE[a.plan.action_id].rollback(clients_for(a.plan.account, a.plan.region), a)
-        except Exception as exc:
-            audit(incident_id, "rollback_failed", a.plan, actor, a.plan.proposed, a.prior,
-                  f"{type(exc).__name__}: {exc}")  # fmt: skip
-            failed.append((a, exc))
-            continue
-        audit(incident_id, "rolled_back", a.plan, actor, a.plan.proposed, a.prior, detail)
-        if on_rolled_back is not None:
-            on_rolled_back(a, detail)
-    return failed
+    def rollback_all(
+        self,
+        applied: list[Applied],
+        on_rolled_back: Callable[[Applied, str], None] | None = None,
+        detail: str = "",
+    ) -> list[tuple[Applied, Exception]]:
+        """Write back the prior configuration of each, last applied first; tries them all and returns those that
+        failed, with their error (the caller decides whether that is fatal)."""
+        failed: list[tuple[Applied, Exception]] = []
+        for a in reversed(applied):
+            try:
+                CATALOGUE[a.plan.action_id].rollback(self.clients_for(a.plan.account, a.plan.region), a)
+            except Exception as exc:
+                self.audit(self.incident_id, "rollback_failed", a.plan, self.actor, a.plan.proposed, a.prior,
+                           f"{type(exc).__name__}: {exc}")  # fmt: skip
+                failed.append((a, exc))
+                continue
+            self.audit(self.incident_id, "rolled_back", a.plan, self.actor, a.plan.proposed, a.prior, detail)
+            if on_rolled_back is not None:
+                on_rolled_back(a, detail)
+        return failed
 
 
 # ---- the approval key ------------------------------------------------------------------------------------------
@@ -316,7 +316,8 @@ def apply_approved(
             store.save(records[rid])
 
         try:
-            applied = apply_all(plans, clients_for, claims.approver, incident_id, audit, keep, restored)
+            remediator = Remediator(clients_for, claims.approver, incident_id, audit)
+            applied = remediator.apply_all(plans, keep, restored)
         except (Drift, ValueError) as exc:  # the first plan: nothing was changed
             raise Refused(f"{exc}; nothing was applied and the approval is used up") from None
         except (ResourceGone, ClientError, BotoCoreError) as exc:
@@ -324,7 +325,7 @@ def apply_approved(
             raise EgressError(f"{first.action_id} on {first.resource} failed ({type(exc).__name__}: {exc}); nothing "
                               "was applied and the approval is used up") from None  # fmt: skip
         outcome = ApplyOutcome(claims.approver, list(records.values()))
-        _verify_and_keep(store, records, applied, outcome, clients_for, incident_id, audit)
+        _verify_and_keep(store, records, applied, outcome, remediator)
         outcome.records = [records[p] for p in ids]
         return outcome
 
@@ -351,11 +352,10 @@ def _accepted(
 
 
 def _verify_and_keep(
-    store: PlanStore, records: dict[str, Record], applied: list[Applied], outcome: ApplyOutcome,
-    clients_for: ClientsFor, incident_id: str, audit: Audit,
-) -> None:  # fmt: skip
+    store: PlanStore, records: dict[str, Record], applied: list[Applied], outcome: ApplyOutcome, remediator: Remediator
+) -> None:
     try:
-        outcome.verified = list(verify_all(applied, clients_for, incident_id, audit, outcome.approver))
+        outcome.verified = list(remediator.verify_all(applied))
     except Exception as exc:  # applied but not checked: say so rather than lose the result
         outcome.verified = [None] * len(applied)
         outcome.verify_error = f"{type(exc).__name__}: {exc}"
@@ -406,7 +406,7 @@ def roll_back(store: PlanStore, plan_id: str, clients_for: ClientsFor, actor: st
             if now != plan.proposed:
                 detail += ", over a change made after the plan was applied (--force)"
         if detail.startswith("restored"):
-            failed = rollback_all([applied], clients_for, actor, record.incident_id, audit, None, detail)
+            failed = Remediator(clients_for, actor, record.incident_id, audit).rollback_all([applied], detail=detail)
             if failed:
                 exc = failed[0][1]
                 raise EgressError(f"rollback of {plan_id} failed ({type(exc).__name__}: {exc}); it stays applied")

@@ -262,12 +262,12 @@ def apply(
     (``remediation.PartialApply``)."""
     approved = _approved_plans(plans, approval, settings.policy)
     approver = str(approval.get("approver", ""))
-    return remediation.apply_all(approved, settings.clients, approver, incident_id, _auditor(settings))
+    return remediation.Remediator(settings.clients, approver, incident_id, _auditor(settings)).apply_all(approved)
 
 
 @transient
 def verify(applied: list[actions.Applied], settings: Settings, incident_id: str = "") -> tuple[bool, str]:
-    held = remediation.verify_all(applied, settings.clients, incident_id, _auditor(settings))
+    held = remediation.Remediator(settings.clients, "", incident_id, _auditor(settings)).verify_all(applied)
     detail = "; ".join(f"{a.plan.action_id} on {a.plan.resource}: {'in place' if ok else 'NOT in place'}"
                        for a, ok in zip(applied, held, strict=True))  # fmt: skip
     return all(held), detail
@@ -286,7 +286,7 @@ def check_egress(incident: Incident, applied: list[actions.Applied], settings: S
 
 @transient
 def rollback(applied: list[actions.Applied], settings: Settings, incident_id: str = "") -> str:
-    failed = remediation.rollback_all(applied, settings.clients, "", incident_id, _auditor(settings))
+    failed = remediation.Remediator(settings.clients, "", incident_id, _auditor(settings)).rollback_all(applied)
     if failed:
         raise failed[0][1]  # retried by the state machine; the audit trail names every failure
     return f"restored the prior configuration of {len(applied)} resource(s)"
