@@ -155,6 +155,28 @@ def build_flow_records(
     return table, eni_ids
 
 
+def _flow(
+    col: _Collector,
+    n: int,
+    base: dict,
+    eni: int,
+    addrs: tuple,
+    ports: tuple,
+    volume: tuple,
+    flags: int,
+    direction: str | None,
+    pkt: tuple | None = None,
+    **extra: object,
+) -> None:
+    """``n`` flow records as the ENI ``eni`` logs them: ``addrs`` (source, destination), ``ports`` (source,
+    destination), ``volume`` (bytes, packets); ``pkt``: the packets' own addresses where the ENI's differ (a NAT
+    gateway rewrites them)."""
+    pkt_src, pkt_dst = pkt if pkt is not None else addrs
+    col.add(n, **base, eni_idx=eni, srcaddr=addrs[0], dstaddr=addrs[1], pkt_srcaddr=pkt_src, pkt_dstaddr=pkt_dst,
+            srcport=ports[0], dstport=ports[1], bytes=volume[0], packets=volume[1], tcp_flags=flags,
+            flow_direction=direction, **extra)  # fmt: skip
+
+
 def _emit_stream(
     col: _Collector,
     estate: Estate,
@@ -170,80 +192,24 @@ def _emit_stream(
     e = estate.eni(s.src)
     me = eni_idx[e.id]
     a_ip = e.ipv6 if s.ipv6 else e.private_ip
-    out_p, in_p = _packets(out_b), _packets(in_b)
     if s.kind in SERVER_SIDE:
         a_port, b_port = np.full(n, s.port), eph
     else:
         a_port, b_port = eph, np.full(n, s.port)
     svc = s.service if s.service in ("S3", "DYNAMODB") else ("CLOUDFRONT" if s.kind == "alb_cf_origin" else None)
+    # The stream's two directions: requests (a -> b) and answers (b -> a).
+    sent, answered = (out_b, _packets(out_b)), (in_b, _packets(in_b))
+    ports_out, ports_back = (a_port, b_port), (b_port, a_port)
 
     if s.kind in ENI_KINDS:
         f = estate.eni(s.dst_eni)
         path = PATH_SAME_VPC if f.vpc_id == e.vpc_id else (PATH_PEERING if f.region == e.region else PATH_INTER_REGION)
         fi = eni_idx[f.id]
         b_ip = f.private_ip
-        col.add(
-            n,
-            **base,
-            eni_idx=me,
-            srcaddr=a_ip,
-            dstaddr=b_ip,
-            pkt_srcaddr=a_ip,
-            pkt_dstaddr=b_ip,
-            srcport=a_port,
-            dstport=b_port,
-            bytes=out_b,
-            packets=out_p,
-            tcp_flags=FLAGS_INITIATOR,
-            flow_direction="egress",
-            traffic_path=path,
-        )
-        col.add(
-            n,
-            **base,
-            eni_idx=me,
-            srcaddr=b_ip,
-            dstaddr=a_ip,
-            pkt_srcaddr=b_ip,
-            pkt_dstaddr=a_ip,
-            srcport=b_port,
-            dstport=a_port,
-            bytes=in_b,
-            packets=in_p,
-            tcp_flags=FLAGS_RESPONDER,
-            flow_direction="ingress",
-        )
-        col.add(
-            n,
-            **base,
-            eni_idx=fi,
-            srcaddr=a_ip,
-            dstaddr=b_ip,
-            pkt_srcaddr=a_ip,
-            pkt_dstaddr=b_ip,
-            srcport=a_port,
-            dstport=b_port,
-            bytes=out_b,
-            packets=out_p,
-            tcp_flags=FLAGS_INITIATOR,
-            flow_direction="ingress",
-        )
-        col.add(
-            n,
-            **base,
-            eni_idx=fi,
-            srcaddr=b_ip,
-            dstaddr=a_ip,
-            pkt_srcaddr=b_ip,
-            pkt_dstaddr=a_ip,
-            srcport=b_port,
-            dstport=a_port,
-            bytes=in_b,
-            packets=in_p,
-            tcp_flags=FLAGS_RESPONDER,
-            flow_direction="egress",
-            traffic_path=path,
-        )
+        _flow(col, n, base, me, (a_ip, b_ip), ports_out, sent, FLAGS_INITIATOR, "egress", traffic_path=path)
+        _flow(col, n, base, me, (b_ip, a_ip), ports_back, answered, FLAGS_RESPONDER, "ingress")
+        _flow(col, n, base, fi, (a_ip, b_ip), ports_out, sent, FLAGS_INITIATOR, "ingress")
+        _flow(col, n, base, fi, (b_ip, a_ip), ports_back, answered, FLAGS_RESPONDER, "egress", traffic_path=path)
         return
 
     if s.remote_block:
@@ -255,162 +221,75 @@ def _emit_stream(
     dst_svc = svc
     if s.kind == "scanner_reject":
         pk = np.maximum(1, in_b // 60)
-        col.add(
-            n,
-            **{**base, "action": "REJECT"},
-            eni_idx=me,
-            srcaddr=b_ip,
-            dstaddr=a_ip,
-            pkt_srcaddr=b_ip,
-            pkt_dstaddr=a_ip,
-            srcport=b_port,
-            dstport=a_port,
-            bytes=in_b,
-            packets=pk,
-            tcp_flags=FLAGS_SYN,
-            flow_direction="ingress",
-        )
+        _flow(col, n, {**base, "action": "REJECT"}, me, (b_ip, a_ip), ports_back, (in_b, pk), FLAGS_SYN, "ingress")
         return
     initiator_is_me = s.kind not in SERVER_SIDE
     f_out = FLAGS_INITIATOR if initiator_is_me else FLAGS_RESPONDER
     f_in = FLAGS_RESPONDER if initiator_is_me else FLAGS_INITIATOR
     if s.kind in IGW_KINDS or s.kind in GATEWAY_ENDPOINT_KINDS:
         path = PATH_IGW if s.kind in IGW_KINDS else PATH_GATEWAY_ENDPOINT
-        col.add(
+        _flow(
+            col,
             n,
-            **base,
-            eni_idx=me,
-            srcaddr=a_ip,
-            dstaddr=b_ip,
-            pkt_srcaddr=a_ip,
-            pkt_dstaddr=b_ip,
-            srcport=a_port,
-            dstport=b_port,
-            bytes=out_b,
-            packets=out_p,
-            tcp_flags=f_out,
-            flow_direction="egress",
+            base,
+            me,
+            (a_ip, b_ip),
+            ports_out,
+            sent,
+            f_out,
+            "egress",
             traffic_path=path,
             pkt_dst_aws_service=dst_svc,
         )
-        col.add(
-            n,
-            **base,
-            eni_idx=me,
-            srcaddr=b_ip,
-            dstaddr=a_ip,
-            pkt_srcaddr=b_ip,
-            pkt_dstaddr=a_ip,
-            srcport=b_port,
-            dstport=a_port,
-            bytes=in_b,
-            packets=in_p,
-            tcp_flags=f_in,
-            flow_direction="ingress",
-            pkt_src_aws_service=dst_svc,
-        )
+        _flow(col, n, base, me, (b_ip, a_ip), ports_back, answered, f_in, "ingress", pkt_src_aws_service=dst_svc)
         return
     # Through the NAT gateway of the instance's AZ (or the VPC's single NAT gateway).
     nat = estate.nat_for(e.vpc_id, e.az_index)
     ni = eni_idx[nat.eni_id]
     n_ip = nat.private_ip
     n_port = rng.integers(1024, 65535, n)
-    col.add(
+    _flow(
+        col,
         n,
-        **base,
-        eni_idx=me,
-        srcaddr=a_ip,
-        dstaddr=b_ip,
-        pkt_srcaddr=a_ip,
-        pkt_dstaddr=b_ip,
-        srcport=a_port,
-        dstport=b_port,
-        bytes=out_b,
-        packets=out_p,
-        tcp_flags=f_out,
-        flow_direction="egress",
+        base,
+        me,
+        (a_ip, b_ip),
+        ports_out,
+        sent,
+        f_out,
+        "egress",
         traffic_path=PATH_SAME_VPC,
         pkt_dst_aws_service=dst_svc,
     )
-    col.add(
-        n,
-        **base,
-        eni_idx=me,
-        srcaddr=b_ip,
-        dstaddr=a_ip,
-        pkt_srcaddr=b_ip,
-        pkt_dstaddr=a_ip,
-        srcport=b_port,
-        dstport=a_port,
-        bytes=in_b,
-        packets=in_p,
-        tcp_flags=f_in,
-        flow_direction="ingress",
-        pkt_src_aws_service=dst_svc,
+    _flow(col, n, base, me, (b_ip, a_ip), ports_back, answered, f_in, "ingress", pkt_src_aws_service=dst_svc)
+    _flow(
+        col, n, base, ni, (a_ip, n_ip), ports_out, sent, f_out, "ingress", pkt=(a_ip, b_ip), pkt_dst_aws_service=dst_svc
     )
-    col.add(
+    _flow(
+        col,
         n,
-        **base,
-        eni_idx=ni,
-        srcaddr=a_ip,
-        dstaddr=n_ip,
-        pkt_srcaddr=a_ip,
-        pkt_dstaddr=b_ip,
-        srcport=a_port,
-        dstport=b_port,
-        bytes=out_b,
-        packets=out_p,
-        tcp_flags=f_out,
-        flow_direction="ingress",
-        pkt_dst_aws_service=dst_svc,
-    )
-    col.add(
-        n,
-        **base,
-        eni_idx=ni,
-        srcaddr=n_ip,
-        dstaddr=b_ip,
-        pkt_srcaddr=n_ip,
-        pkt_dstaddr=b_ip,
-        srcport=n_port,
-        dstport=b_port,
-        bytes=out_b,
-        packets=out_p,
-        tcp_flags=f_out,
-        flow_direction="egress",
+        base,
+        ni,
+        (n_ip, b_ip),
+        (n_port, b_port),
+        sent,
+        f_out,
+        "egress",
         traffic_path=PATH_IGW,
         pkt_dst_aws_service=dst_svc,
     )
-    col.add(
+    _flow(col, n, base, ni, (b_ip, n_ip), (b_port, n_port), answered, f_in, "ingress", pkt_src_aws_service=dst_svc)
+    _flow(
+        col,
         n,
-        **base,
-        eni_idx=ni,
-        srcaddr=b_ip,
-        dstaddr=n_ip,
-        pkt_srcaddr=b_ip,
-        pkt_dstaddr=n_ip,
-        srcport=b_port,
-        dstport=n_port,
-        bytes=in_b,
-        packets=in_p,
-        tcp_flags=f_in,
-        flow_direction="ingress",
-        pkt_src_aws_service=dst_svc,
-    )
-    col.add(
-        n,
-        **base,
-        eni_idx=ni,
-        srcaddr=n_ip,
-        dstaddr=a_ip,
-        pkt_srcaddr=b_ip,
-        pkt_dstaddr=a_ip,
-        srcport=b_port,
-        dstport=a_port,
-        bytes=in_b,
-        packets=in_p,
-        tcp_flags=f_in,
-        flow_direction="egress",
+        base,
+        ni,
+        (n_ip, a_ip),
+        ports_back,
+        answered,
+        f_in,
+        "egress",
+        pkt=(b_ip, a_ip),
         traffic_path=PATH_SAME_VPC,
         pkt_src_aws_service=dst_svc,
     )
