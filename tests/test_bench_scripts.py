@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         ("features.py", ["--rows", "20000", "--repeat", "1"], "FEATURES_SQL"),
         ("detect.py", ["--series", "20", "--days", "5"], "train: ours / sklearn"),
+        ("ramps.py", ["--seeds", "0", "--sigmas", "0.08", "--rates", "2"], "(1/1), 0 FI"),
         # the NAB scorer reproduces every published row of the null detector (the rows whose outputs we know)
         ("nab.py", ["--check"], "null detector: reproduced 123 of 123 published rows"),
     ],
