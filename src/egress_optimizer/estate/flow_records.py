@@ -218,7 +218,6 @@ def _emit_stream(
         block = AWS_SERVICE_BLOCKS[(s.service, e.region if s.service != "CLOUDFRONT_ORIGIN_FACING" else "GLOBAL")]
         pool = _pool(block, 16, rng)
     b_ip = pool[rng.integers(0, len(pool), n)]
-    dst_svc = svc
     if s.kind == "scanner_reject":
         pk = np.maximum(1, in_b // 60)
         _flow(col, n, {**base, "action": "REJECT"}, me, (b_ip, a_ip), ports_back, (in_b, pk), FLAGS_SYN, "ingress")
@@ -226,45 +225,19 @@ def _emit_stream(
     initiator_is_me = s.kind not in SERVER_SIDE
     f_out = FLAGS_INITIATOR if initiator_is_me else FLAGS_RESPONDER
     f_in = FLAGS_RESPONDER if initiator_is_me else FLAGS_INITIATOR
-    if s.kind in IGW_KINDS or s.kind in GATEWAY_ENDPOINT_KINDS:
-        path = PATH_IGW if s.kind in IGW_KINDS else PATH_GATEWAY_ENDPOINT
-        _flow(
-            col,
-            n,
-            base,
-            me,
-            (a_ip, b_ip),
-            ports_out,
-            sent,
-            f_out,
-            "egress",
-            traffic_path=path,
-            pkt_dst_aws_service=dst_svc,
-        )
-        _flow(col, n, base, me, (b_ip, a_ip), ports_back, answered, f_in, "ingress", pkt_src_aws_service=dst_svc)
+    through_nat = s.kind not in IGW_KINDS and s.kind not in GATEWAY_ENDPOINT_KINDS
+    # The instance's own ENI: requests leave by its path (to the NAT gateway of its AZ: the VPC), answers return.
+    path = PATH_SAME_VPC if through_nat else (PATH_IGW if s.kind in IGW_KINDS else PATH_GATEWAY_ENDPOINT)
+    _flow(col, n, base, me, (a_ip, b_ip), ports_out, sent, f_out, "egress", traffic_path=path, pkt_dst_aws_service=svc)
+    _flow(col, n, base, me, (b_ip, a_ip), ports_back, answered, f_in, "ingress", pkt_src_aws_service=svc)
+    if not through_nat:
         return
     # Through the NAT gateway of the instance's AZ (or the VPC's single NAT gateway).
     nat = estate.nat_for(e.vpc_id, e.az_index)
     ni = eni_idx[nat.eni_id]
     n_ip = nat.private_ip
     n_port = rng.integers(1024, 65535, n)
-    _flow(
-        col,
-        n,
-        base,
-        me,
-        (a_ip, b_ip),
-        ports_out,
-        sent,
-        f_out,
-        "egress",
-        traffic_path=PATH_SAME_VPC,
-        pkt_dst_aws_service=dst_svc,
-    )
-    _flow(col, n, base, me, (b_ip, a_ip), ports_back, answered, f_in, "ingress", pkt_src_aws_service=dst_svc)
-    _flow(
-        col, n, base, ni, (a_ip, n_ip), ports_out, sent, f_out, "ingress", pkt=(a_ip, b_ip), pkt_dst_aws_service=dst_svc
-    )
+    _flow(col, n, base, ni, (a_ip, n_ip), ports_out, sent, f_out, "ingress", pkt=(a_ip, b_ip), pkt_dst_aws_service=svc)
     _flow(
         col,
         n,
@@ -276,9 +249,9 @@ def _emit_stream(
         f_out,
         "egress",
         traffic_path=PATH_IGW,
-        pkt_dst_aws_service=dst_svc,
+        pkt_dst_aws_service=svc,
     )
-    _flow(col, n, base, ni, (b_ip, n_ip), (b_port, n_port), answered, f_in, "ingress", pkt_src_aws_service=dst_svc)
+    _flow(col, n, base, ni, (b_ip, n_ip), (b_port, n_port), answered, f_in, "ingress", pkt_src_aws_service=svc)
     _flow(
         col,
         n,
@@ -291,7 +264,7 @@ def _emit_stream(
         "egress",
         pkt=(b_ip, a_ip),
         traffic_path=PATH_SAME_VPC,
-        pkt_src_aws_service=dst_svc,
+        pkt_src_aws_service=svc,
     )
 
 
