@@ -139,7 +139,8 @@ def test_the_ensemble_only_drops_short_marginal_alerts_the_forest_finds_ordinary
     assert dropped.any()  # routine bursts: some marginal alerts are ordinary hours of this estate
     assert np.all(out["evidence"][dropped] < th.forest_confirm_below)
     assert np.all(out["forest_score"][dropped] < th.forest_confirm)
-    # whatever a rule spanning SUSTAINED_POINTS hours or more flagged stands
+    # whatever a rule spanning SUSTAINED_POINTS hours or more flagged stands here (the six-hour rule asks the forest
+    # too where its level jumped, core.jumped: this step's hours pass)
     long_hours = out["evidence_hours"][rules["anomalous"]] >= SUSTAINED_POINTS
     assert long_hours.any() and out["anomalous"][rules["anomalous"]][long_hours].all()
 
