@@ -6,7 +6,9 @@ for ramps of 50 %/day and more), on synthetic panels, development data.
 their level per day (0.5: +50 % a day). The detector runs its own path (``fit_detector`` + ``scoring.score``),
 default mode, fitted on the panel it scores. Each cell: the median over seeds of the hours from the ramp's start
 to the first event naming that series (its ``detected_at``), ``-`` where a seed found none (the count of seeds
-that found it follows), and the events on the other series (false incidents) summed over seeds.
+that found it follows), the events on the other series (false incidents) summed over seeds, and the hours an
+ideal detector would need (``ideal_hours``): told when the ramp starts and how noisy its series is, allowed one
+false incident per account-week.
 
 Usage: python bench/ramps.py [--seeds 0,1,2] [--sigmas 0.02,0.04,0.08] [--rates 0.25,0.5,1,2]
 """
@@ -17,6 +19,7 @@ import argparse
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from egress_optimizer.detection.detector import DEFAULT_MODE, DetectorParams
 from egress_optimizer.detection.panel import build_panel
@@ -64,6 +67,20 @@ def run(sigma: float, rate: float, seed: int) -> tuple[float | None, int]:
     return (first - start) / pd.Timedelta(hours=1), others
 
 
+def ideal_hours(sigma: float, rate: float, false_per_week: float = 1.0) -> int:
+    """Hours from the ramp's start to the report of a detector told its start, shape and noise: the matched
+    filter over the ramp's hours so far (log growth over the log-normal spread) past the bar that noise alone
+    crosses ``false_per_week`` times a week over the panel's series, one test per series-hour. Optimistic: a
+    detector that must find the start tests many starts each hour and needs a higher bar."""
+    bar = norm.isf(false_per_week / (SERIES * 168))
+    k = 0
+    while True:
+        k += 1
+        growth = np.log1p(rate * np.arange(1, k + 1) / 24)
+        if np.sqrt(np.sum(growth**2)) / sigma >= bar:
+            return k + 1  # the ramp's first hour adds nothing; its k-th grown hour is reported at that hour's end
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2")
@@ -74,15 +91,17 @@ def main() -> None:
     rates = [float(r) for r in args.rates.split(",")]
     print(f"{SERIES} series, {DAYS} days, one ramped from day 17; median hours to detect (found / seeds), "
           f"false incidents on the other series; seeds {args.seeds}")  # fmt: skip
-    print("sigma".ljust(8) + "".join(f"{r:+.0%}/day".rjust(22) for r in rates))
+    print("sigma".ljust(8) + "".join(f"{r:+.0%}/day".rjust(32) for r in rates))
     for sigma in (float(s) for s in args.sigmas.split(",")):
         cells = []
         for rate in rates:
             got = [run(sigma, rate, seed) for seed in seeds]
             found = [h for h, _ in got if h is not None]
             median = f"{np.median(found):5.1f} h" if found else "    -  "
-            cells.append(f"{median} ({len(found)}/{len(seeds)}), {sum(o for _, o in got)} FI")
-        print(f"{sigma:<8.2f}" + "".join(c.rjust(22) for c in cells))
+            cells.append(
+                f"{median} ({len(found)}/{len(seeds)}), {sum(o for _, o in got)} FI, ideal {ideal_hours(sigma, rate)} h"
+            )
+        print(f"{sigma:<8.2f}" + "".join(c.rjust(32) for c in cells))
 
 
 if __name__ == "__main__":

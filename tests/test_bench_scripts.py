@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,3 +30,14 @@ def test_bench_script_runs(script, args, expect):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert expect in done.stdout
+
+
+def test_ideal_ramp_detector_needs_the_hours_the_matched_filter_gives():
+    # Hand computation: the bar for 1 false alarm in 30 series x 168 h is the Gaussian 1 - 1/5040 quantile,
+    # 3.54; a +50 %/day ramp adds ~2.08 % per hour, so after k hours the matched filter reads
+    # 0.0208 * sqrt(k (k + 1) (2k + 1) / 6) / sigma: at 4 % noise 2.85 at k = 4, 3.86 at k = 5 (reported at
+    # the end of hour 6); at 2 % noise 2.33 at k = 2, 3.89 at k = 3 (hour 4).
+    ramps = load_script(ROOT / "bench" / "ramps.py", "ramps")
+    assert ramps.ideal_hours(0.04, 0.5) == 6
+    assert ramps.ideal_hours(0.02, 0.5) == 4
+    assert ramps.ideal_hours(0.08, 0.5) > ramps.ideal_hours(0.04, 0.5) > ramps.ideal_hours(0.04, 1.0)
