@@ -21,7 +21,13 @@ from egress_optimizer.detection import model_store
 from egress_optimizer.detection.baselines import SeasonalMedianMAD, seasonal_expected
 from egress_optimizer.detection.core import HABIT_PERIODS, window_factor, window_mean
 from egress_optimizer.detection.detector import DetectorParams, EgressDetector, Thresholds
-from egress_optimizer.detection.events import MIN_IMPACT_SHARE, PlannedWindow, build_events, planned_mask
+from egress_optimizer.detection.events import (
+    MIN_IMPACT_SHARE,
+    PlannedWindow,
+    build_events,
+    cause_groups,
+    planned_mask,
+)
 from egress_optimizer.detection.feedback import Feedback, threshold_multipliers
 from egress_optimizer.detection.forest import EgressIsolationForest
 from egress_optimizer.detection.incidents import to_incident
@@ -109,6 +115,53 @@ def test_step_on_three_series_is_one_event_detected_in_its_second_hour():
     assert ev.impact_usd == pytest.approx(ev.actual_usd - ev.expected_usd, abs=1e-3)
     assert ev.impact_usd_per_day == pytest.approx(ev.impact_usd / ev.hours * 24, rel=1e-3)
     assert ev.impact_usd > 0 and ev.impact_pct > 100
+
+
+def test_a_rise_on_another_path_hours_into_an_event_is_its_own_event():
+    """A NAT gateway's day-long rise, and ten hours into it another resource's internet egress rises: two
+    causes, two events (one page each), though the hours of the account and region touch throughout."""
+    long_step = {"series": [0], "start": 24 * 9 + 10, "end": 24 * 9 + 40, "magnitude": 1.5}
+    rows = _hourly(incident=long_step)
+    later = (rows["entity"] == "nat-003") & rows["hour"].between(
+        START + pd.Timedelta(hours=24 * 9 + 20), START + pd.Timedelta(hours=24 * 9 + 29)
+    )
+    rows.loc[later, "bytes"] = (rows.loc[later, "bytes"] * 2.5).astype(np.int64)
+    rows.loc[later, "cost_usd"] *= 2.5
+
+    def events_for(frame: pd.DataFrame) -> list:
+        panel = build_panel(frame)
+        sig = compute_signals(panel)
+        out = EgressDetector(DetectorParams(mode="baseline")).score_panel(panel, sig)
+        return build_events(panel, out["anomalous"], out["score"], sig["expected_usd"])
+
+    # On the same kind of path (a NAT gateway's internet egress) the later rise joins the running event.
+    joined = events_for(rows)
+    assert len(joined) == 1 and {e["entity"] for e in joined[0].entities} == {"nat-000", "nat-003"}
+    # Another resource on another path (a bucket serving the internet) is another change.
+    bucket = rows["entity"] == "nat-003"
+    rows.loc[bucket, "entity"], rows.loc[bucket, "destination"] = "public-datasets", "internet"
+    first, second = events_for(rows)
+    assert {e["entity"] for e in first.entities} == {"nat-000"}
+    assert {e["entity"] for e in second.entities} == {"public-datasets"}
+    assert pd.Timestamp(first.start) < START + pd.Timedelta(hours=24 * 9 + 12)
+    assert START + pd.Timedelta(hours=24 * 9 + 20) <= pd.Timestamp(second.start) <= pd.Timestamp(second.detected_at)
+    assert pd.Timestamp(second.detected_at) <= START + pd.Timedelta(hours=24 * 9 + 23)
+    assert first.id != second.id
+
+
+def test_series_join_the_cause_they_began_with_or_share_a_resource_or_path_with():
+    ends = [
+        {"nat-a", "dest:internet via NAT"},  # 0: the gateway, flagged first
+        {"nat-b", "dest:aws-service:S3 via NAT"},  # 1: another gateway, two hours later: the same moment
+        {"i-1", "nat-a", "dest:cross-az to NAT"},  # 2: an instance's hop into the first gateway, much later
+        {"bucket", "dest:internet"},  # 3: a bucket's downloads, much later: its own cause
+        {"i-2", "dest:cross-az"},  # 4: another instance, later still
+        {"i-3", "dest:cross-az"},  # 5: the same kind of path as 4, ten hours on: 4's change rolling out
+    ]
+    onsets = pd.Series({0: 100, 1: 102, 2: 130, 3: 131, 4: 140, 5: 150})
+    assert cause_groups(onsets, ends, gap_hours=3) == [[0, 1, 2], [3], [4, 5]]
+    # Online: the groups of the series flagged by hour 135 are what whole-history grouping gave them.
+    assert cause_groups(onsets[onsets <= 135], ends, gap_hours=3) == [[0, 1, 2], [3]]
 
 
 def test_quiet_series_raise_no_alert_and_thresholds_filter_events():
