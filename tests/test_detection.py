@@ -458,6 +458,40 @@ def test_planned_window_suppresses_and_stays_out_of_baselines():
     assert not planned_mask(panel, [late]).any()  # declared after it started: not a plan
 
 
+def test_a_window_naming_no_resources_keeps_watching_what_public_endpoints_serve():
+    """A declared migration covers the account's own traffic (gateways, other regions, zones), not a public
+    bucket's or load balancer's downloads by the internet's clients; a window naming the bucket covers it."""
+    series = [
+        ("prod-public-datasets", "internet", "AmazonS3"),
+        ("arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/web/1", "internet", "AWSELB"),
+        ("arn:aws:ec2:us-east-1:111122223333:natgateway/nat-1", "internet", "AmazonEC2"),
+        ("arn:aws:ec2:us-east-1:111122223333:natgateway/nat-1", "internet via NAT", "AmazonEC2"),
+        ("i-0abc", "inter-region", "AmazonEC2"),
+        ("i-0abc", "internet", "AmazonEC2"),
+    ]
+    hours = pd.date_range(START, periods=48, freq="h")
+    rows = pd.DataFrame(
+        [
+            {"hour": h, "account_id": "111122223333", "region": "us-east-1", "entity": e, "destination": d,
+             "peer_region": "us-west-2" if d == "inter-region" else "", "team": "data", "product": p,
+             "bytes": 10**9, "cost_usd": 0.09, "distinct_peers": 3, "new_peers": 0}
+            for e, d, p in series
+            for h in hours
+        ]
+    )  # fmt: skip
+    panel = build_panel(rows)
+    keys = list(zip(panel.keys["entity"], panel.keys["destination"], strict=True))
+    public = {("prod-public-datasets", "internet"), (series[1][0], "internet"), ("i-0abc", "internet")}
+    migration = PlannedWindow(hours[10], hours[30], ["111122223333"])
+    covered = planned_mask(panel, [migration]).any(axis=1)
+    assert {k for k, c in zip(keys, covered, strict=True) if not c} == public
+    assert covered.sum() == len(series) - len(public)
+    named = PlannedWindow(hours[10], hours[30], ["111122223333"], resources=["prod-public-datasets"])
+    assert {k for k, c in zip(keys, planned_mask(panel, [named]).any(axis=1), strict=True) if c} == {
+        ("prod-public-datasets", "internet")
+    }
+
+
 def test_forest_is_deterministic_and_scores_in_unit_interval():
     rng = np.random.default_rng(0)
     X = np.abs(rng.normal(0, 1, (5000, 5)))

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from egress_optimizer.detection.materiality import FREE_PATH_HOURS, MIN_IMPACT_SHARE
-from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows
+from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows, public_endpoint_rows
 
 SEVERITY = [(1000.0, "critical"), (100.0, "high"), (10.0, "medium"), (0.0, "low")]
 
@@ -58,9 +58,15 @@ def entity_matches(entity: str, resources: list[str]) -> bool:
 
 
 def planned_mask(panel: Panel, windows: list[PlannedWindow], now: pd.Timestamp | None = None) -> np.ndarray:
-    """Cells covered by a planned window that was declared before it started (or before ``now``)."""
+    """Cells covered by a planned window that was declared before it started (or before ``now``).
+
+    A window that names no resources covers its accounts' (and regions') own traffic, between their resources,
+    out through their gateways and to other regions, but not what their public endpoints serve the internet's
+    clients (``public_endpoint_rows``): a declared migration is no reason to stop watching who downloads a
+    public bucket. Work that changes what an endpoint serves names that endpoint."""
     n, t = panel.shape
     mask = np.zeros((n, t), dtype=bool)
+    public = public_endpoint_rows(panel.keys)
     for w in windows:
         if w.declared_at is not None and w.declared_at > w.start:
             continue  # declared after the fact: that is feedback, not a plan
@@ -72,8 +78,10 @@ def planned_mask(panel: Panel, windows: list[PlannedWindow], now: pd.Timestamp |
             rows &= panel.keys["account"].isin(w.accounts).to_numpy()
         if w.resources:
             rows &= np.array([entity_matches(e, w.resources) for e in panel.keys["entity"]])
-        elif w.regions:
-            rows &= panel.keys["region"].isin(w.regions).to_numpy()
+        else:
+            rows &= ~public
+            if w.regions:
+                rows &= panel.keys["region"].isin(w.regions).to_numpy()
         mask[np.ix_(rows, cols)] = True
     return mask
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from egress_optimizer.attribution.destinations import CLOUDFRONT
+from egress_optimizer.attribution.destinations import CLOUDFRONT, INTERNET
 
 SERIES_KEY = ["account", "region", "entity", "destination", "peer_region"]
 # What a series is besides its key: who owns it, how the CUR bills it and the gateway it crosses (the first value seen).
@@ -121,6 +121,31 @@ CLOUDFRONT_GEO_UTC_OFFSET = {
 def cloudfront_viewer_rows(keys: pd.DataFrame) -> np.ndarray:
     """Per series: whether it is a CloudFront distribution's viewer traffic (``cloudfront:<geo>``)."""
     return keys["destination"].astype(str).str.startswith(CLOUDFRONT + ":").to_numpy()
+
+
+def entity_kind(entity: str) -> str:
+    """The kind of resource a series belongs to: the resource type of an ARN (natgateway, loadbalancer, task,
+    distribution ...), ``instance`` or ``eni`` for bare EC2 ids, ``bucket`` otherwise."""
+    if entity.startswith("arn:"):
+        parts = entity.split(":", 5)
+        return parts[5].split("/")[0] if len(parts) == 6 else "arn"
+    for prefix, kind in (("i-", "instance"), ("eni-", "eni")):
+        if entity.startswith(prefix):
+            return kind
+    return "bucket"
+
+
+SERVER_KINDS = ("loadbalancer", "instance", "task")  # resources that answer their clients themselves
+
+
+def public_endpoint_rows(keys: pd.DataFrame) -> np.ndarray:
+    """Per series: whether it is what a resource serves to the internet's clients directly (a bucket's downloads,
+    a load balancer's or an instance's responses), not what goes out through a gateway or to a CDN."""
+    kinds = np.array([entity_kind(str(e)) for e in keys["entity"]], dtype=object)
+    bucket = kinds == "bucket"
+    if "product" in keys:
+        bucket &= (keys["product"].astype(str) == "AmazonS3").to_numpy()
+    return (bucket | np.isin(kinds, SERVER_KINDS)) & (keys["destination"].astype(str) == INTERNET).to_numpy()
 
 
 def utc_offsets(keys: pd.DataFrame) -> np.ndarray:

@@ -39,7 +39,7 @@ from egress_optimizer.detection.baselines import (
 )
 from egress_optimizer.detection.context import CONTEXT, context_signals
 from egress_optimizer.detection.core import WINDOWS, ar1_coefficient, innovation_z, window_z
-from egress_optimizer.detection.panel import Panel, cloudfront_viewer_rows, weekend_matrix
+from egress_optimizer.detection.panel import SERVER_KINDS, Panel, cloudfront_viewer_rows, entity_kind, weekend_matrix
 
 SIGNALS = ["z", "zi", *[f"z{k}" for k in WINDOWS], "peer_z", "cache_z", "breadth", *CONTEXT]
 Z_CAP = 50.0
@@ -272,9 +272,6 @@ def _cache_z(
     return out
 
 
-SERVING_KINDS = ("loadbalancer", "instance", "task")  # resources that answer the team's users
-
-
 def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
     """For each cell: share of the same team's series of the same destination class and kind of resource in
     *other* regions that are also up by ``level`` sigmas (a release's load balancers are compared with load
@@ -284,7 +281,7 @@ def _breadth(panel: Panel, z: np.ndarray, level: float = 3.0) -> np.ndarray:
     instance's noise."""
     dest_class, kind = _class_and_kind(panel.keys)
     base = panel.keys["team"].fillna("").to_numpy().astype(object) + "|" + dest_class + "|"
-    serving = np.isin(kind, SERVING_KINDS)
+    serving = np.isin(kind, SERVER_KINDS)
     regions = panel.keys["region"].to_numpy()
     up = (z >= level).astype(float)
     out = np.zeros_like(z)
@@ -313,15 +310,3 @@ def _class_and_kind(keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     before any ``:<detail>``) and its kind of resource (``entity_kind``), the two that make series similar."""
     dest_class = keys["destination"].astype(str).str.split(":").str[0].to_numpy().astype(object)
     return dest_class, keys["entity"].astype(str).map(entity_kind).to_numpy().astype(object)
-
-
-def entity_kind(entity: str) -> str:
-    """The kind of resource a series belongs to: the resource type of an ARN (natgateway, loadbalancer, task,
-    distribution ...), ``instance`` or ``eni`` for bare EC2 ids, ``bucket`` otherwise."""
-    if entity.startswith("arn:"):
-        parts = entity.split(":", 5)
-        return parts[5].split("/")[0] if len(parts) == 6 else "arn"
-    for prefix, kind in (("i-", "instance"), ("eni-", "eni")):
-        if entity.startswith(prefix):
-            return kind
-    return "bucket"
