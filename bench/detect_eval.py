@@ -23,6 +23,7 @@ from egress_optimizer.detection.evaluate import (
     evaluation_headline,
     evaluation_rows,
     mean_over_runs,
+    pooled_with_interval,
 )
 from egress_optimizer.estate.generate import generate
 from egress_optimizer.lake import MARKER, Lake
@@ -69,7 +70,8 @@ def main() -> None:
                 f"false alerts {fas}"
             )
         summary = mean_over_runs(runs)
-        results[mode] = {"summary": summary, "runs": runs}
+        pooled = pooled_with_interval(runs)
+        results[mode] = {"summary": summary, "pooled": pooled, "runs": runs}
         table = Table(title=f"{mode}: {args.scale} {args.profile}, {args.days} days, estate seeds {args.seeds}")
         for col in EVALUATION_COLUMNS:
             table.add_column(col, justify="left" if col == "kind" else "right")
@@ -77,6 +79,11 @@ def main() -> None:
             table.add_row(*row)
         console.print(table)
         console.print(evaluation_headline(summary))
+        lo, hi = pooled["f1_interval"]
+        console.print(
+            f"pooled over the estates: precision {pooled['precision']:.3f}  recall {pooled['recall']:.3f}  "
+            f"F1 {pooled['f1']:.3f} ({pooled['interval_level']:.0%} of estates drawn again: {lo:.3f}-{hi:.3f})"
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, default=str))
 

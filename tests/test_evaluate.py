@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import pytest
 
 from egress_optimizer.contracts.incident import Window
-from egress_optimizer.detection.evaluate import GRACE_HOURS, classify, evaluate_events
+from egress_optimizer.detection.evaluate import GRACE_HOURS, classify, evaluate_events, pooled_with_interval
 from tests.test_incident_contract import T0, _incident
 
 NAT = "arn:aws:ec2:us-east-1:111122223333:natgateway/nat-00000000000000000"  # the fixture's first entity
@@ -109,3 +110,27 @@ def test_a_run_rate_change_is_reported_once_and_its_repeats_are_false_alerts():
     assert result["run_rate_reports"] == 1 and result["run_rate_repeats"] == 2
     assert result["false_alerts"] == 2 and result["precision"] == 0.0  # the first report is neither credit nor false
     assert {e["id"] for e in result["false_alert_events"]} == {"evt-again", "evt-third"}
+
+
+def _run(credited: int, false: int, detected: int, incidents: int) -> dict:
+    return {
+        "events": credited + false + 1,  # one run-rate report, neither credited nor false
+        "false_alerts": false,
+        "run_rate_reports": 1,
+        "incidents": [{"detected": i < detected} for i in range(incidents)],
+    }
+
+
+def test_pooled_figures_sum_the_estates_and_say_how_far_another_draw_could_read():
+    runs = [_run(9, 1, 6, 6), _run(5, 5, 3, 6)]
+    out = pooled_with_interval(runs, level=0.9, resamples=500, seed=3)
+    # By hand: precision 14 / 20, recall 9 / 12, F1 2 * 0.7 * 0.75 / 1.45.
+    assert out["precision"] == pytest.approx(0.7)
+    assert out["recall"] == pytest.approx(0.75)
+    assert out["f1"] == pytest.approx(2 * 0.7 * 0.75 / 1.45)
+    lo, hi = out["f1_interval"]
+    # Every redraw lies between all runs the worse one (F1 0.5) and all runs the better one (P 0.9, R 1).
+    assert 0.5 <= lo < out["f1"] < hi <= 2 * 0.9 / 1.9 + 1e-9
+    assert pooled_with_interval(runs, resamples=500, seed=3) == out  # deterministic with its seed
+    same = pooled_with_interval([_run(9, 1, 6, 6)] * 4)
+    assert same["f1_interval"] == pytest.approx([same["f1"], same["f1"]])

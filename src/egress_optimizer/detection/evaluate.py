@@ -254,6 +254,47 @@ def mean_over_runs(runs: list[dict]) -> dict:
     return out
 
 
+def _pooled_counts(runs: list[dict]) -> np.ndarray:
+    """Per run: credited events, false alerts, detected and labelled unplanned incidents."""
+    return np.array(
+        [
+            (
+                r["events"] - r["false_alerts"] - r["run_rate_reports"],
+                r["false_alerts"],
+                sum(bool(i["detected"]) for i in r["incidents"]),
+                len(r["incidents"]),
+            )
+            for r in runs
+        ],
+        dtype=float,
+    )
+
+
+def _prf(counts: np.ndarray) -> tuple[float, float, float]:
+    credited, false, detected, incidents = counts
+    p = credited / (credited + false) if credited + false else 1.0
+    r = detected / incidents if incidents else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def pooled_with_interval(runs: list[dict], level: float = 0.9, resamples: int = 2000, seed: int = 0) -> dict:
+    """Precision, recall and F1 pooled over runs (estates: their events and incidents summed), and the F1
+    interval holding ``level`` of the pooled F1s of as many runs drawn again with replacement: how differently
+    another draw of as many estates could read."""
+    counts = _pooled_counts(runs)
+    p, r, f1 = _prf(counts.sum(axis=0))
+    draws = np.random.default_rng(seed).integers(0, len(runs), (resamples, len(runs)))
+    f1s = np.array([_prf(counts[d].sum(axis=0))[2] for d in draws])
+    lo, hi = np.quantile(f1s, [(1 - level) / 2, (1 + level) / 2])
+    return {
+        "precision": float(p),
+        "recall": float(r),
+        "f1": float(f1),
+        "f1_interval": [float(lo), float(hi)],
+        "interval_level": level,
+    }
+
+
 def evaluate_lake(
     lake,
     labels: dict,
