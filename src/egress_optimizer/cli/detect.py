@@ -289,7 +289,12 @@ def planned_cmd(
     file: Path = typer.Option(None, "--file", help="Add every window of a JSON file (planned_activities.json)."),
     account: list[str] = typer.Option([], "--account", help="Account id (repeatable; default all)."),
     region: list[str] = typer.Option([], "--region", help="Region (repeatable)."),
-    resource: list[str] = typer.Option([], "--resource", help="Resource id or ARN (repeatable)."),
+    resource: list[str] = typer.Option(
+        [],
+        "--resource",
+        help="Resource id or ARN (repeatable). Without one, the window leaves out what public endpoints serve the"
+        " internet (a bucket's downloads): name them when the work changes that.",
+    ),
     ticket: str = typer.Option("", "--id", help="Change ticket or id for this window."),
     lake: str = LAKE_OPT,
 ) -> None:
