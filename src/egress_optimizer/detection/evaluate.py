@@ -146,11 +146,8 @@ def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timest
         )
     false_events = [e for e in events if e.id not in matched_events]
     tp = sum(p["detected"] for p in per_incident)
-    recall = tp / len(unplanned) if unplanned else 1.0
     credited_events = sum(v[0] == "credited" for v in verdicts.values())
-    judged = credited_events + len(false_events)  # a run-rate change's first report is neither
-    precision = credited_events / judged if judged else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1 = precision_recall_f1(credited_events, len(false_events), tp, len(unplanned))
     accounts = max(1, len(labels.get("estate", {}).get("accounts", {})))
     weeks = max((scored_to - scored_from) / pd.Timedelta(days=7), 1 / 7)
     by_kind: dict[str, dict] = defaultdict(lambda: {"incidents": 0, "detected": 0, "ttd_hours": []})
@@ -172,6 +169,7 @@ def evaluate_events(events: list[Incident], labels: dict, scored_from: pd.Timest
         "recall": recall,
         "f1": f1,
         "events": len(events),
+        "credited_events": credited_events,
         "false_alerts": len(false_events),
         "false_alerts_per_account_week": len(false_events) / (accounts * weeks),
         "planned_alerts": counts["planned"],
@@ -254,24 +252,9 @@ def mean_over_runs(runs: list[dict]) -> dict:
     return out
 
 
-def _pooled_counts(runs: list[dict]) -> np.ndarray:
-    """Per run: credited events, false alerts, detected and labelled unplanned incidents."""
-    return np.array(
-        [
-            (
-                r["events"] - r["false_alerts"] - r["run_rate_reports"],
-                r["false_alerts"],
-                sum(bool(i["detected"]) for i in r["incidents"]),
-                len(r["incidents"]),
-            )
-            for r in runs
-        ],
-        dtype=float,
-    )
-
-
-def _prf(counts: np.ndarray) -> tuple[float, float, float]:
-    credited, false, detected, incidents = counts
+def precision_recall_f1(credited: float, false: float, detected: float, incidents: float) -> tuple[float, float, float]:
+    """Precision over the judged events (credited and false: a run-rate change's first report is neither),
+    recall over the unplanned incidents, and their harmonic mean."""
     p = credited / (credited + false) if credited + false else 1.0
     r = detected / incidents if incidents else 1.0
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
@@ -281,10 +264,14 @@ def pooled_with_interval(runs: list[dict], level: float = 0.9, resamples: int = 
     """Precision, recall and F1 pooled over runs (estates: their events and incidents summed), and the F1
     interval holding ``level`` of the pooled F1s of as many runs drawn again with replacement: how differently
     another draw of as many estates could read."""
-    counts = _pooled_counts(runs)
-    p, r, f1 = _prf(counts.sum(axis=0))
+    counts = np.array(
+        [(run["credited_events"], run["false_alerts"], sum(i["detected"] for i in run["incidents"]),
+          len(run["incidents"])) for run in runs],
+        dtype=float,
+    )  # fmt: skip
+    p, r, f1 = precision_recall_f1(*counts.sum(axis=0))
     draws = np.random.default_rng(seed).integers(0, len(runs), (resamples, len(runs)))
-    f1s = np.array([_prf(counts[d].sum(axis=0))[2] for d in draws])
+    f1s = np.array([precision_recall_f1(*counts[d].sum(axis=0))[2] for d in draws])
     lo, hi = np.quantile(f1s, [(1 - level) / 2, (1 + level) / 2])
     return {
         "precision": float(p),
