@@ -275,10 +275,12 @@ class _Judge:
         # must neither make the event material earlier nor bring in the deficit of hours before it rose.
         flagged_from = part.groupby("row")["col"].min().reindex(series).to_numpy() - lo
         known = np.arange(hours)[None, :] >= flagged_from[:, None]
-        cost_in, expected_in = cost[series, span] * known, expected_usd[series, span] * known
+        cost_span, expected_span = cost[series, span], expected_usd[series, span]
+        cost_in, expected_in = cost_span * known, expected_span * known
         actual, expected = cost_in.sum(axis=1), expected_in.sum(axis=1)
         impact = float((actual - expected).sum())
-        ok, statistical, cached = self._reported(account, part, series, known, actual, expected)
+        free = (actual == 0) & (expected == 0)
+        ok, statistical, cached = self._reported(account, part, series, lo, known, cost_span, expected_span, free)
         # A group whose excess is not positive cost nothing extra (the anomaly was a dip or noise).
         if not ok.any() or (impact <= 0 and not statistical) or (impact < 0 and not cached):
             return None
@@ -310,18 +312,17 @@ class _Judge:
         )
 
     def _reported(
-        self, account: str, part: pd.DataFrame, series: np.ndarray, known: np.ndarray, actual: np.ndarray,
-        expected: np.ndarray,
+        self, account: str, part: pd.DataFrame, series: np.ndarray, lo: int, known: np.ndarray,
+        cost_span: np.ndarray, expected_span: np.ndarray, free: np.ndarray,
     ) -> tuple[np.ndarray, bool, bool]:  # fmt: skip
-        """Per hour of the event: whether what it showed so far clears every threshold; and whether evidence
-        not in dollars (a surge on a $0 path, unpriced cells) counted, and unpriced cells among it."""
-        lo, hours = int(part["col"].min()), known.shape[1]
-        span = slice(lo, lo + hours)
+        """Per hour of the event (from column ``lo``): whether what it showed so far clears every threshold; and
+        whether evidence not in dollars (a surge on a ``free`` series' $0 path, unpriced cells) counted, and
+        unpriced cells among it."""
+        hours = known.shape[1]
         # Cumulative excess hour by hour: the first hour that clears every threshold is when it is reported.
         # A series flagged later brings its excess since the event began, never a deficit.
-        full = self.panel.values["cost_usd"][series, span] - self.expected_usd[series, span]
-        run_excess = (np.maximum(np.cumsum(full, axis=1), 0.0) * known).sum(axis=0)
-        run_expected = (np.cumsum(self.expected_usd[series, span], axis=1) * known).sum(axis=0)
+        run_excess = (np.maximum(np.cumsum(cost_span - expected_span, axis=1), 0.0) * known).sum(axis=0)
+        run_expected = (np.cumsum(expected_span, axis=1) * known).sum(axis=0)
         # Traffic to a region it never went to before (replication to a new region, a new cross-region
         # dependency) is a configuration change that bills from now on: reported in its first hour, however small.
         opens = (self.first_seen[series] >= lo) & self.cross_region[series]
@@ -337,7 +338,6 @@ class _Judge:
         # one odd hour costs nothing, a surge that persists (a cache that stopped caching) is an incident,
         # reported at its second anomalous hour. Unpriced cells (cache misses) count from their first hour.
         rows_in, cols_in = part["row"].to_numpy(), part["col"].to_numpy()
-        free = (actual == 0) & (expected == 0)
         surge = np.zeros(hours, dtype=bool)
         cached = np.zeros(hours, dtype=bool)
         if self.min_impact_usd <= 0:
